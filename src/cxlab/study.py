@@ -1,0 +1,374 @@
+"""A study: one journey-mapping project, described by its study.yaml.
+
+A study folder holds ``study.yaml`` and the input tables it names. The file is read with
+safe YAML only and validated here; every problem is reported at once, naming the key.
+
+    name: demo                          # optional; the folder name is used for outputs
+    title: Demo retail study
+    tables:                             # paths relative to the study folder (csv or parquet)
+      customers: customers.csv
+      events: events.parquet
+      surveys: surveys.csv              # optional
+      tickets: tickets.csv              # optional
+    stages: [awareness, consideration, purchase, service, loyalty]   # in journey order
+    touchpoints:                        # the catalog: touchpoint -> stage, channel
+      web_visit: {stage: awareness, channel: web, label: Website visit}
+    goal_touchpoints: [web_purchase]    # reaching one of these is a conversion
+    customer_attributes:                # attributes the segmentation stage may use
+      age: {kind: numeric, bins: [18, 25, 35, 50, 65, 100]}
+      region: {kind: category}
+    objectives:
+      - id: grow_conversion
+        goal: Grow online sales
+        kpi: conversion_rate
+        baseline: {start: 2025-01-01, end: 2025-03-31}
+        target: {relative: 0.10}        # or {absolute: 0.35}
+        intervention: new_checkout      # optional: makes this objective a hypothesis
+    interventions:
+      - id: new_checkout
+        date: 2025-07-01
+        design: did                     # ab | pre_post | did | its
+        treated: {column: region, values: [North]}
+        kpis: [conversion_rate, csat_mean]
+        alpha: 0.05
+        min_effect: {conversion_rate: 0.02}
+    parameters:                         # per-stage notebook parameters
+      touchpoints: {conversion_window_days: 30}
+    engine: {backend: duckdb}           # or {backend: pyspark, master: "local[2]"}
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from .errors import StudyError
+from .paths import inside, project_root, resolve_study_dir
+
+__all__ = ["Study", "Objective", "Intervention", "TABLE_NAMES", "DESIGNS"]
+
+TABLE_NAMES = ("customers", "events", "surveys", "tickets")
+REQUIRED_TABLES = ("customers", "events")
+DESIGNS = ("ab", "pre_post", "did", "its")
+CHANNELS_HINT = "web, app, email, store, call_centre"
+
+
+@dataclass(frozen=True)
+class Objective:
+    """Business goal -> KPI -> baseline window -> target."""
+
+    id: str
+    goal: str
+    kpi: str
+    baseline_start: pd.Timestamp | None
+    baseline_end: pd.Timestamp | None
+    target_absolute: float | None = None
+    target_relative: float | None = None
+    direction: str = "increase"
+    intervention: str | None = None
+    raw: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Intervention:
+    """A change whose effect the impact stage tests."""
+
+    id: str
+    date: pd.Timestamp
+    design: str
+    treated_column: str | None
+    treated_values: tuple
+    kpis: tuple
+    alpha: float = 0.05
+    min_effect: dict = field(default_factory=dict)
+    description: str = ""
+    raw: dict = field(default_factory=dict, compare=False)
+
+
+class _Problems:
+    def __init__(self, file: Path):
+        self.file = file
+        self.items: list[str] = []
+
+    def add(self, key: str, message: str) -> None:
+        self.items.append(f"{self.file}: '{key}': {message}")
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise StudyError(
+                f"{len(self.items)} problem(s) in {self.file}:\n  - " + "\n  - ".join(self.items)
+            )
+
+
+def _date(value: Any, key: str, problems: _Problems) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    try:
+        if isinstance(value, (dt.date, dt.datetime)):
+            return pd.Timestamp(value)
+        return pd.Timestamp(str(value))
+    except (ValueError, TypeError):
+        problems.add(key, f"'{value}' is not a date (write YYYY-MM-DD)")
+        return None
+
+
+@dataclass
+class Study:
+    """A loaded, validated study. Use ``Study.load(path_or_name)``."""
+
+    root: Path
+    name: str
+    title: str
+    description: str
+    tables: dict[str, Path]
+    stages: list[str]
+    catalog: pd.DataFrame  # touchpoint, stage, channel, label, stage_order
+    goal_touchpoints: list[str]
+    customer_attributes: dict[str, dict]
+    objectives: list[Objective]
+    interventions: list[Intervention]
+    parameters: dict[str, dict]
+    engine: dict
+    config: dict
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, study: "str | os.PathLike | Study") -> "Study":
+        """Read and validate ``study.yaml`` from a study folder or a study name under data/raw/."""
+        if isinstance(study, Study):
+            return study
+        root = resolve_study_dir(study)
+        file = root / "study.yaml"
+        try:
+            config = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise StudyError(f"{file} is not valid YAML: {exc}") from None
+        if not isinstance(config, dict):
+            raise StudyError(f"{file} must hold a mapping of keys (tables, stages, touchpoints …).")
+        return cls._from_config(root, config)
+
+    @classmethod
+    def _from_config(cls, root: Path, config: dict) -> "Study":
+        file = root / "study.yaml"
+        problems = _Problems(file)
+
+        tables: dict[str, Path] = {}
+        raw_tables = config.get("tables") or {}
+        if not isinstance(raw_tables, dict):
+            problems.add("tables", "must map table names to files")
+            raw_tables = {}
+        for name in raw_tables:
+            if name not in TABLE_NAMES:
+                problems.add(f"tables.{name}", f"unknown table; known tables: {', '.join(TABLE_NAMES)}")
+        for name in TABLE_NAMES:
+            rel = raw_tables.get(name)
+            if rel is None:
+                if name in REQUIRED_TABLES:
+                    problems.add(f"tables.{name}", "is required (a CSV or parquet file in the study folder)")
+                continue
+            try:
+                path = inside(root, rel, what=f"file of table '{name}'")
+            except Exception as exc:  # ParameterError: reported with the rest
+                problems.add(f"tables.{name}", str(exc))
+                continue
+            if path.suffix.lower() not in (".csv", ".parquet"):
+                problems.add(f"tables.{name}", f"'{rel}' must be a .csv or .parquet file")
+            elif not path.exists():
+                problems.add(f"tables.{name}", f"file '{rel}' does not exist in {root}")
+            tables[name] = path
+
+        stages = config.get("stages") or []
+        if not isinstance(stages, list) or not stages or not all(isinstance(s, str) for s in stages):
+            problems.add("stages", "must be a non-empty list of stage names, in journey order")
+            stages = []
+        elif len(set(stages)) != len(stages):
+            problems.add("stages", "lists a stage twice")
+
+        rows = []
+        raw_catalog = config.get("touchpoints") or {}
+        if not isinstance(raw_catalog, dict) or not raw_catalog:
+            problems.add("touchpoints", "must map each touchpoint to {stage, channel}")
+            raw_catalog = {}
+        for tp, spec in raw_catalog.items():
+            spec = spec or {}
+            if not isinstance(spec, dict):
+                problems.add(f"touchpoints.{tp}", "must be a mapping with stage and channel")
+                continue
+            stage = spec.get("stage")
+            if stage not in stages:
+                problems.add(f"touchpoints.{tp}.stage", f"'{stage}' is not one of the stages {stages}")
+            channel = spec.get("channel")
+            if not channel:
+                problems.add(f"touchpoints.{tp}.channel", f"is missing (for instance {CHANNELS_HINT})")
+            rows.append(
+                {
+                    "touchpoint": str(tp),
+                    "stage": stage,
+                    "channel": channel,
+                    "label": spec.get("label") or str(tp).replace("_", " ").capitalize(),
+                    "stage_order": stages.index(stage) if stage in stages else -1,
+                }
+            )
+        catalog = pd.DataFrame(rows, columns=["touchpoint", "stage", "channel", "label", "stage_order"])
+
+        goals = config.get("goal_touchpoints") or []
+        if isinstance(goals, str):
+            goals = [goals]
+        if not goals:
+            problems.add("goal_touchpoints", "name at least one touchpoint that counts as reaching the goal")
+        for g in goals:
+            if g not in raw_catalog:
+                problems.add("goal_touchpoints", f"'{g}' is not in the touchpoint catalog")
+
+        attributes = config.get("customer_attributes") or {}
+        if not isinstance(attributes, dict):
+            problems.add("customer_attributes", "must map attribute names to {kind: numeric|category|date}")
+            attributes = {}
+        for attr, spec in attributes.items():
+            kind = (spec or {}).get("kind", "category")
+            if kind not in ("numeric", "category", "date"):
+                problems.add(f"customer_attributes.{attr}.kind", f"'{kind}' must be numeric, category or date")
+
+        interventions = []
+        for i, spec in enumerate(config.get("interventions") or []):
+            key = f"interventions[{i}]"
+            if not isinstance(spec, dict) or "id" not in spec:
+                problems.add(key, "needs an id, a date and a design")
+                continue
+            key = f"interventions.{spec['id']}"
+            date = _date(spec.get("date"), f"{key}.date", problems)
+            if date is None and "date" not in spec:
+                problems.add(f"{key}.date", "is required")
+            design = spec.get("design", "pre_post")
+            if design not in DESIGNS:
+                problems.add(f"{key}.design", f"'{design}' must be one of {', '.join(DESIGNS)}")
+            treated = spec.get("treated") or {}
+            alpha = spec.get("alpha", 0.05)
+            if not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+                problems.add(f"{key}.alpha", f"'{alpha}' must be a number between 0 and 1")
+                alpha = 0.05
+            if design in ("ab", "did") and not treated.get("column"):
+                problems.add(f"{key}.treated", f"a '{design}' design needs treated: {{column, values}}")
+            kpis = spec.get("kpis") or []
+            if not kpis:
+                problems.add(f"{key}.kpis", "name the KPIs the intervention should move")
+            interventions.append(
+                Intervention(
+                    id=str(spec["id"]),
+                    date=date if date is not None else pd.NaT,
+                    design=design,
+                    treated_column=treated.get("column"),
+                    treated_values=tuple(treated.get("values") or ()),
+                    kpis=tuple(kpis),
+                    alpha=float(alpha),
+                    min_effect=dict(spec.get("min_effect") or {}),
+                    description=str(spec.get("description", "")),
+                    raw=spec,
+                )
+            )
+        intervention_ids = {iv.id for iv in interventions}
+
+        objectives = []
+        for i, spec in enumerate(config.get("objectives") or []):
+            key = f"objectives[{i}]"
+            if not isinstance(spec, dict) or "id" not in spec or "kpi" not in spec:
+                problems.add(key, "needs an id, a goal, a kpi, a baseline window and a target")
+                continue
+            key = f"objectives.{spec['id']}"
+            baseline = spec.get("baseline") or {}
+            target = spec.get("target") or {}
+            if not isinstance(target, dict) or not ({"absolute", "relative"} & set(target)):
+                problems.add(f"{key}.target", "write {absolute: value} or {relative: 0.10} (a 10% lift)")
+                target = {}
+            iv = spec.get("intervention")
+            if iv is not None and iv not in intervention_ids:
+                problems.add(f"{key}.intervention", f"'{iv}' is not an intervention id")
+            direction = spec.get("direction", "increase")
+            if direction not in ("increase", "decrease"):
+                problems.add(f"{key}.direction", "must be increase or decrease")
+            objectives.append(
+                Objective(
+                    id=str(spec["id"]),
+                    goal=str(spec.get("goal", spec["id"])),
+                    kpi=str(spec["kpi"]),
+                    baseline_start=_date(baseline.get("start"), f"{key}.baseline.start", problems),
+                    baseline_end=_date(baseline.get("end"), f"{key}.baseline.end", problems),
+                    target_absolute=target.get("absolute"),
+                    target_relative=target.get("relative"),
+                    direction=direction,
+                    intervention=iv,
+                    raw=spec,
+                )
+            )
+
+        parameters = config.get("parameters") or {}
+        if not isinstance(parameters, dict) or not all(isinstance(v, dict) for v in parameters.values()):
+            problems.add("parameters", "must map stage names to {parameter: value}")
+            parameters = {}
+
+        engine = config.get("engine") or {"backend": "duckdb"}
+        if engine.get("backend", "duckdb") not in ("duckdb", "pyspark"):
+            problems.add("engine.backend", f"'{engine.get('backend')}' must be duckdb or pyspark")
+
+        problems.raise_if_any()
+        return cls(
+            root=root,
+            name=root.name,
+            title=str(config.get("title") or config.get("name") or root.name),
+            description=str(config.get("description", "")),
+            tables=tables,
+            stages=list(stages),
+            catalog=catalog,
+            goal_touchpoints=[str(g) for g in goals],
+            customer_attributes={k: dict(v or {}) for k, v in attributes.items()},
+            objectives=objectives,
+            interventions=interventions,
+            parameters={k: dict(v) for k, v in parameters.items()},
+            engine=dict(engine),
+            config=config,
+        )
+
+    # ------------------------------------------------------------------ places
+    @property
+    def processed_dir(self) -> Path:
+        """data/processed/<study>/ of the project: what stages write for later stages."""
+        return project_root() / "data" / "processed" / self.name
+
+    @property
+    def reports_dir(self) -> Path:
+        """reports/<study>/ of the project: one folder per run."""
+        return project_root() / "reports" / self.name
+
+    def path(self, relative: str | os.PathLike) -> Path:
+        """A path inside the study folder; anything escaping it is refused."""
+        return inside(self.root, relative)
+
+    def processed(self, filename: str) -> Path:
+        """A file in this study's processed folder (created on demand)."""
+        self.processed_dir.mkdir(parents=True, exist_ok=True)
+        return inside(self.processed_dir, filename, what="processed file")
+
+    # ------------------------------------------------------------------ catalog
+    def stage_of(self, touchpoint: str) -> str | None:
+        hit = self.catalog.loc[self.catalog.touchpoint == touchpoint, "stage"]
+        return None if hit.empty else hit.iloc[0]
+
+    def stage_parameters(self, stage: str) -> dict:
+        return dict(self.parameters.get(stage, {}))
+
+    def intervention(self, intervention_id: str) -> Intervention:
+        for iv in self.interventions:
+            if iv.id == intervention_id:
+                return iv
+        raise StudyError(f"{self.root / 'study.yaml'}: no intervention '{intervention_id}'")
+
+    def __repr__(self) -> str:
+        return (
+            f"Study({self.name!r}, {len(self.stages)} stages, {len(self.catalog)} touchpoints, "
+            f"tables: {', '.join(self.tables)})"
+        )
