@@ -1,0 +1,85 @@
+"""Shared fixtures: every test writes its outputs under a temporary project home, and tiny
+hand-made studies are built from small tables."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+STAGES = ["awareness", "consideration", "purchase", "service", "loyalty"]
+CATALOG = {
+    "ad": {"stage": "awareness", "channel": "web"},
+    "view": {"stage": "consideration", "channel": "web"},
+    "cart": {"stage": "purchase", "channel": "web"},
+    "pay_error": {"stage": "purchase", "channel": "web"},
+    "buy": {"stage": "purchase", "channel": "web"},
+    "call": {"stage": "service", "channel": "call_centre"},
+    "review": {"stage": "loyalty", "channel": "web"},
+}
+
+
+@pytest.fixture(autouse=True)
+def project_home(tmp_path_factory, monkeypatch) -> Path:
+    """Outputs (data/processed, reports) go to a temporary project home, never the checkout."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("CXLAB_HOME", str(home))
+    return home
+
+
+def write_study(
+    folder: Path,
+    *,
+    events: pd.DataFrame,
+    customers: pd.DataFrame | None = None,
+    surveys: pd.DataFrame | None = None,
+    tickets: pd.DataFrame | None = None,
+    fmt: str = "csv",
+    **config,
+) -> Path:
+    """Write a study folder from small tables; customers default to those the events name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if customers is None:
+        customers = pd.DataFrame({"customer_id": sorted(events["customer_id"].astype(str).unique())})
+    tables = {"customers": customers, "events": events, "surveys": surveys, "tickets": tickets}
+    files = {}
+    for name, frame in tables.items():
+        if frame is None:
+            continue
+        file = f"{name}.{fmt}"
+        if fmt == "csv":
+            frame.to_csv(folder / file, index=False)
+        else:
+            frame.to_parquet(folder / file, index=False)
+        files[name] = file
+    study = {
+        "title": "Tiny test study",
+        "tables": files,
+        "stages": STAGES,
+        "touchpoints": CATALOG,
+        "goal_touchpoints": ["buy"],
+    }
+    study.update(config)
+    (folder / "study.yaml").write_text(yaml.safe_dump(study, sort_keys=False))
+    return folder
+
+
+@pytest.fixture
+def make_study(tmp_path):
+    """A factory: make_study(events=..., customers=..., name='tiny', **study_yaml_keys)."""
+
+    def factory(name: str = "tiny", **kwargs) -> Path:
+        return write_study(tmp_path / name, **kwargs)
+
+    return factory
+
+
+def log(*rows) -> pd.DataFrame:
+    """Events from (customer_id, 'YYYY-MM-DD HH:MM', touchpoint[, revenue]) tuples."""
+    records = []
+    for row in rows:
+        cid, ts, tp, *rest = row
+        records.append({"customer_id": cid, "timestamp": ts, "touchpoint": tp,
+                        "revenue": rest[0] if rest else None})
+    return pd.DataFrame(records)
