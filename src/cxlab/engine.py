@@ -1,0 +1,108 @@
+"""The event-log engine: Ibis expressions on DuckDB by default, on PySpark when a study says so.
+
+Stages build Ibis expressions on ``events(study)`` and bring back only aggregates, so a log of
+tens of millions of events is never loaded into pandas. The clean tables written by
+``cxlab.data`` are read straight from parquet.
+
+study.yaml chooses the backend:
+
+    engine: {backend: duckdb, threads: 2, memory_limit: 3GB}      # the default
+    engine: {backend: pyspark, master: "local[2]"}                 # or spark://host:7077, yarn …
+
+A PySpark study needs the ``spark`` extra (``pip install -e '.[spark]'``) and Java 17.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import ibis
+import pandas as pd
+
+from . import data
+from .errors import StudyError
+from .study import Study
+
+__all__ = ["connect", "events", "table", "to_pandas", "backend_name", "reset"]
+
+_CONNECTIONS: dict[tuple, Any] = {}
+
+
+def _engine_key(study: Study) -> tuple:
+    engine = study.engine
+    return tuple(sorted((k, str(v)) for k, v in engine.items()))
+
+
+def backend_name(study: Study) -> str:
+    return str(study.engine.get("backend", "duckdb"))
+
+
+def connect(study: Study | str | os.PathLike) -> Any:
+    """The Ibis backend for this study, opened once per process and shared."""
+    study = Study.load(study)
+    key = _engine_key(study)
+    if key in _CONNECTIONS:
+        return _CONNECTIONS[key]
+    backend = backend_name(study)
+    if backend == "duckdb":
+        options = {}
+        if "threads" in study.engine:
+            options["threads"] = int(study.engine["threads"])
+        if "memory_limit" in study.engine:
+            options["memory_limit"] = str(study.engine["memory_limit"])
+        con = ibis.duckdb.connect(**options)
+        con.raw_sql("SET timezone = 'UTC'")
+    elif backend == "pyspark":
+        con = _spark_connect(study.engine)
+    else:  # Study validates this already; kept for callers that build engine dicts by hand
+        raise StudyError(f"engine.backend '{backend}' is not supported (duckdb or pyspark)")
+    _CONNECTIONS[key] = con
+    return con
+
+
+def _spark_connect(engine: dict) -> Any:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise StudyError(
+            "This study names engine.backend: pyspark, but PySpark is not installed. "
+            "Install the spark extra: pip install -e '.[spark]' (Java 17 is needed too)."
+        ) from None
+    builder = (
+        SparkSession.builder.master(str(engine.get("master", "local[2]")))
+        .appName(str(engine.get("app_name", "cxlab")))
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", str(engine.get("shuffle_partitions", 8)))
+    )
+    for key, value in (engine.get("conf") or {}).items():
+        builder = builder.config(str(key), str(value))
+    session = builder.getOrCreate()
+    return ibis.pyspark.connect(session)
+
+
+def table(study: Study | str | os.PathLike, name: str) -> ibis.Table:
+    """A clean table of the study (validated first if needed) as an Ibis table."""
+    study = data.ensure_clean(study)
+    if name not in study.tables:
+        raise StudyError(f"Study '{study.name}' has no '{name}' table (study.yaml, tables).")
+    con = connect(study)
+    path = data.clean_path(study, name)
+    return con.read_parquet(str(path), table_name=f"{study.name}_{name}".replace("-", "_"))
+
+
+def events(study: Study | str | os.PathLike) -> ibis.Table:
+    """The clean event log: seq, customer_id, timestamp, touchpoint, revenue, channel,
+    session_id (where the log has it), stage, stage_order (-1 for uncatalogued touchpoints)."""
+    return table(study, "events")
+
+
+def to_pandas(expr: ibis.Expr) -> pd.DataFrame:
+    """Run an expression and return the (aggregated) result as pandas."""
+    result = expr.to_pandas()
+    return result if isinstance(result, pd.DataFrame) else pd.DataFrame(result)
+
+
+def reset() -> None:
+    """Forget open connections (tests, or after changing a study's engine settings)."""
+    _CONNECTIONS.clear()
