@@ -1,0 +1,118 @@
+"""The `cxlab` command: a thin layer that parses arguments and calls the package."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import CxlabError
+
+EXIT_USER_ERROR = 2
+
+
+def _parse_params(pairs: list[str]) -> dict:
+    params = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise CxlabError(f"--param '{pair}': write name=value or stage.name=value")
+        name, value = pair.split("=", 1)
+        params[name.strip()] = value
+    return params
+
+
+def cmd_run(args) -> int:
+    from .report.runner import raise_for_failure, run_study
+
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()] if args.stages else None
+    result = run_study(args.study, stages=stages, overrides=_parse_params(args.param),
+                       progress=lambda msg: print(msg, flush=True))
+    raise_for_failure(result)
+    print(f"Report: {result.index}")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from .data import validate
+
+    report = validate(args.study)
+    print(report)
+    if report.ok:
+        print("OK: every table meets the data contract.")
+        return 0
+    return 1
+
+
+def cmd_synth(args) -> int:
+    from . import synth
+
+    if args.demo:
+        options = dict(synth.DEMO)
+    else:
+        options = {"customers": args.customers, "seed": args.seed}
+    if args.events_per_customer is not None:
+        options["events_per_customer"] = args.events_per_customer
+    out = synth.write_study(Path(args.out), progress=lambda msg: print(msg, flush=True), **options)
+    print(f"Study written to {out}")
+    return 0
+
+
+def cmd_stages(args) -> int:
+    from .report.runner import STAGES, available_stages, notebook_parameters
+
+    present = available_stages()
+    for stage, nb in STAGES.items():
+        mark = "" if stage in present else "  (no notebook yet)"
+        print(f"{stage:<14} {nb}{mark}")
+        if stage in present and args.parameters:
+            for name, spec in notebook_parameters(stage).items():
+                print(f"    {name}: {spec.get('inferred_type_name')} = {spec.get('default')}"
+                      f"  {('# ' + spec['help']) if spec.get('help') else ''}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cxlab", description="Customer journey mapping workbench.")
+    parser.add_argument("--version", action="version", version=f"cxlab {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the stage notebooks of a study and render the HTML report")
+    run.add_argument("study", help="study name under data/raw/, or a study folder")
+    run.add_argument("--stages", help="comma-separated subset, e.g. intake,objectives")
+    run.add_argument("-p", "--param", action="append", metavar="NAME=VALUE",
+                     help="override a notebook parameter (name=value or stage.name=value); repeatable")
+    run.set_defaults(func=cmd_run)
+
+    val = sub.add_parser("validate", help="check a study's tables against the data contract")
+    val.add_argument("study", help="study name under data/raw/, or a study folder")
+    val.set_defaults(func=cmd_validate)
+
+    syn = sub.add_parser("synth", help="write a synthetic study with planted truths")
+    syn.add_argument("--out", required=True, help="folder to write, e.g. data/raw/demo")
+    syn.add_argument("--customers", type=int, default=20_000, help="number of customers (default 20,000)")
+    syn.add_argument("--seed", type=int, default=7)
+    syn.add_argument("--events-per-customer", type=float, default=None,
+                     help="mean events per customer (default: the demo's journeys)")
+    syn.add_argument("--demo", action="store_true", help="the bundled demo study (20,000 customers, seed 7)")
+    syn.set_defaults(func=cmd_synth)
+
+    stages = sub.add_parser("stages", help="list the stages and their notebook parameters")
+    stages.add_argument("--parameters", action="store_true", help="also list each stage's parameters")
+    stages.set_defaults(func=cmd_stages)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CxlabError as exc:
+        print(f"cxlab: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("cxlab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""What every stage notebook does first and last: open the study, then write its summary."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import data
+from ..study import Study
+
+__all__ = ["StageContext", "open_stage", "read_summary", "STAGE_TITLES"]
+
+STAGE_TITLES = {
+    "intake": "Intake: the data we were given",
+    "objectives": "Objectives and KPIs",
+    "segmentation": "Audience segments",
+    "touchpoints": "Touchpoints and journeys",
+    "pain_points": "Pain points",
+    "impact": "Impact of changes",
+    "journey_map": "The journey map",
+}
+
+
+def _setup_plotting() -> None:
+    """Matplotlib looks for print and screen; plotly embeds its script so reports open offline."""
+    import matplotlib
+
+    matplotlib.rcParams.update(
+        {
+            "figure.figsize": (9, 4.5),
+            "figure.dpi": 100,
+            "savefig.dpi": 120,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "font.size": 10,
+        }
+    )
+    try:
+        import plotly.io as pio
+
+        # "notebook" embeds plotly.js once in the output; under papermill the default
+        # renderer's JSON is dropped by nbconvert, and notebook_connected needs the network.
+        pio.renderers.default = "notebook"
+    except ImportError:  # plotly is a dependency; this only guards odd environments
+        pass
+
+
+@dataclass
+class StageContext:
+    """A stage notebook's handle: the study, its processed folder, and the summary writer."""
+
+    study: Study
+    stage: str
+    started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+
+    @property
+    def processed_dir(self) -> Path:
+        return self.study.processed_dir
+
+    def processed(self, filename: str) -> Path:
+        return self.study.processed(filename)
+
+    def parameters(self) -> dict:
+        """This stage's parameters from study.yaml (the notebook's own parameters win)."""
+        return self.study.stage_parameters(self.stage)
+
+    def write_summary(self, headlines: list[str], metrics: dict[str, Any] | None = None, **extra) -> Path:
+        """Write data/processed/<study>/summary_<stage>.json: the headline sentences the run
+        index shows, and the numbers later runs compare against (``metrics``: name -> number,
+        or name -> {value, ci_low, ci_high, unit})."""
+        payload = {
+            "stage": self.stage,
+            "title": STAGE_TITLES.get(self.stage, self.stage.replace("_", " ").title()),
+            "headlines": [str(h) for h in headlines],
+            "metrics": metrics or {},
+            "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            **extra,
+        }
+        return data.write_json(payload, self.processed(f"summary_{self.stage}.json"))
+
+
+def open_stage(study: str | os.PathLike | Study, stage: str, *, clean: bool = True) -> StageContext:
+    """Load the study (validated; clean tables written if missing) and set up plotting.
+
+    Paths resolve from the study folder, so the notebook runs the same under papermill, in
+    JupyterLab, or in a test.
+    """
+    study = data.ensure_clean(study) if clean else Study.load(study)
+    _setup_plotting()
+    return StageContext(study=study, stage=stage)
+
+
+def read_summary(study: Study, stage: str) -> dict | None:
+    path = study.processed_dir / f"summary_{stage}.json"
+    return data.read_json(path) if path.exists() else None

@@ -1,0 +1,188 @@
+"""Showing findings in a notebook so the HTML report reads well and is safe to share.
+
+Customer text is data: everything shown here is HTML-escaped and emails and phone numbers are
+redacted. Numbers are formatted for people: 1,234; 12.3%; CI in brackets.
+"""
+from __future__ import annotations
+
+import html
+import math
+import re
+from typing import Any, Callable, Iterable, Mapping
+
+import pandas as pd
+
+from ..results import ESTIMATE_COLUMNS, Estimate
+
+__all__ = [
+    "redact",
+    "safe_text",
+    "fmt_int",
+    "fmt_num",
+    "fmt_pct",
+    "fmt_ci",
+    "fmt_p",
+    "fmt_estimate",
+    "table_html",
+    "show_table",
+    "show_findings",
+    "show_markdown",
+    "caption",
+    "show_figure",
+]
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+# international (+44 20 7946 0958), North American ((555) 123-4567, 555-123-4567), plain runs
+_PHONE = re.compile(
+    r"(?<![\w.])(?:\+\d{1,3}[\s.\-]?)?(?:\(\d{2,4}\)[\s.\-]?)?\d{2,4}(?:[\s.\-]\d{2,4}){1,4}(?![\w.])"
+    r"|(?<![\w.])\+?\d{9,13}(?![\w.])"
+)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def redact(text: Any) -> str:
+    """Replace emails with [email] and phone numbers with [phone]; None becomes ''."""
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return ""
+    text = _EMAIL.sub("[email]", str(text))
+
+    def phone(match: re.Match) -> str:
+        found = match.group(0)
+        if _DATE.match(found):  # 2025-01-03 10:00 is a date, not a phone number
+            return found
+        return "[phone]" if sum(ch.isdigit() for ch in found) >= 9 else found
+
+    return _PHONE.sub(phone, text)
+
+
+def safe_text(text: Any) -> str:
+    """Customer text ready for HTML: redacted, then escaped (a <script> shows as text)."""
+    return html.escape(redact(text), quote=True)
+
+
+# --------------------------------------------------------------------------- numbers
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+
+
+def fmt_int(value: Any) -> str:
+    """1234.0 -> '1,234'."""
+    return "–" if _missing(value) else f"{round(float(value)):,}"
+
+
+def fmt_num(value: Any, digits: int = 2) -> str:
+    """A number with thousands separators and ``digits`` decimals."""
+    return "–" if _missing(value) else f"{float(value):,.{digits}f}"
+
+
+def fmt_pct(value: Any, digits: int = 1, signed: bool = False) -> str:
+    """0.1234 -> '12.3%' (a share given as a fraction)."""
+    if _missing(value):
+        return "–"
+    sign = "+" if signed else ""
+    return f"{float(value) * 100:{sign},.{digits}f}%"
+
+
+def fmt_p(p: Any) -> str:
+    if _missing(p):
+        return "–"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def fmt_ci(low: Any, high: Any, fmt: Callable[[Any], str] = fmt_num) -> str:
+    """'[1.20, 3.40]'."""
+    return f"[{fmt(low)}, {fmt(high)}]"
+
+
+def fmt_estimate(est: Estimate, fmt: Callable[[Any], str] = fmt_num) -> str:
+    """'12.3% [11.0%, 13.6%]' for an Estimate (pass fmt_pct for shares)."""
+    return f"{fmt(est.estimate)} {fmt_ci(est.ci_low, est.ci_high, fmt)}"
+
+
+# --------------------------------------------------------------------------- display
+def _display(obj) -> None:
+    from IPython.display import HTML, display
+
+    display(HTML(obj))
+
+
+def table_html(
+    frame: pd.DataFrame | Estimate | Iterable[Estimate],
+    caption: str | None = None,
+    formats: Mapping[str, Callable[[Any], str] | str] | None = None,
+    max_rows: int = 30,
+    index: bool = False,
+) -> str:
+    """A formatted, escaped HTML table. ``formats`` maps a column to a formatter or to one of
+    'int', 'pct', 'num', 'p'. Estimate columns get sensible formats by default. Text cells are
+    redacted and escaped."""
+    if isinstance(frame, Estimate):
+        frame = frame.to_frame()
+    elif not isinstance(frame, pd.DataFrame):
+        frame = pd.DataFrame([e.to_dict() for e in frame])[ESTIMATE_COLUMNS]
+    named = {"int": fmt_int, "pct": fmt_pct, "num": fmt_num, "p": fmt_p}
+    fmts: dict[str, Callable] = {"n": fmt_int, "p_value": fmt_p}
+    for col, f in (formats or {}).items():
+        fmts[col] = named[f] if isinstance(f, str) else f
+    shown = frame.head(max_rows).copy()
+    if index:
+        shown = shown.reset_index()
+    for col in shown.columns:
+        f = fmts.get(col)
+        if f is None:
+            if pd.api.types.is_integer_dtype(shown[col]):
+                f = fmt_int
+            elif pd.api.types.is_float_dtype(shown[col]):
+                f = fmt_num
+            else:
+                f = safe_text
+                shown[col] = shown[col].map(f)
+                continue
+        shown[col] = shown[col].map(lambda v, f=f: html.escape(f(v)))
+    shown.columns = [html.escape(str(c).replace("_", " ")) for c in shown.columns]
+    body = shown.to_html(index=False, escape=False, classes="cx-table", border=0, na_rep="–")
+    cap = f'<p class="cx-caption">{html.escape(caption)}</p>' if caption else ""
+    more = (
+        f'<p class="cx-note">Showing {max_rows:,} of {len(frame):,} rows.</p>'
+        if len(frame) > max_rows
+        else ""
+    )
+    return f'<div class="cx-block">{body}{cap}{more}</div>'
+
+
+def show_table(frame, caption: str | None = None, formats=None, max_rows: int = 30, index=False) -> None:
+    """Display a formatted, escaped table with a caption under it."""
+    _display(table_html(frame, caption, formats, max_rows, index))
+
+
+def show_findings(findings: Iterable[str], title: str = "Key findings") -> None:
+    """A box of headline sentences (escaped; write numbers in with the fmt_* helpers)."""
+    items = "".join(f"<li>{html.escape(str(f))}</li>" for f in findings)
+    _display(f'<div class="cx-findings"><strong>{html.escape(title)}</strong><ul>{items}</ul></div>')
+
+
+def show_markdown(template: str, **values: Any) -> None:
+    """Markdown written by us with values filled in escaped: ``show_markdown('We saw {n}
+    customers', n=fmt_int(n))``. Customer text passed as a value is redacted and escaped."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(template.format(**{k: safe_text(v) for k, v in values.items()})))
+
+
+def caption(text: str) -> None:
+    """A figure caption (shown under the figure that precedes it)."""
+    _display(f'<p class="cx-caption">{html.escape(text)}</p>')
+
+
+def show_figure(fig, text: str) -> None:
+    """Display a matplotlib or plotly figure followed by its caption, then close it."""
+    from IPython.display import display
+
+    if hasattr(fig, "savefig"):
+        import matplotlib.pyplot as plt
+
+        display(fig)
+        plt.close(fig)
+    else:
+        fig.show()
+    caption(text)

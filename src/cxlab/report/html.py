@@ -1,0 +1,73 @@
+"""Executed notebooks to HTML pages a team reads: no code, no prompts, no warnings."""
+from __future__ import annotations
+
+import copy
+import html as _html
+from pathlib import Path
+
+import nbformat
+
+__all__ = ["render_notebook", "REPORT_CSS"]
+
+REPORT_CSS = """
+<style>
+body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
+.cx-nav { font-size: 0.9rem; padding: 0.5rem 0; border-bottom: 1px solid #ddd; margin-bottom: 1rem; }
+.cx-nav a { margin-right: 1rem; }
+.cx-table { border-collapse: collapse; font-size: 0.85rem; margin: 0.3rem 0; }
+.cx-table th { background: #f3f4f6; text-align: left; padding: 4px 8px; border-bottom: 2px solid #ccc; }
+.cx-table td { padding: 3px 8px; border-bottom: 1px solid #eee; vertical-align: top; }
+.cx-table td:not(:first-child) { font-variant-numeric: tabular-nums; }
+.cx-caption { font-size: 0.85rem; color: #444; font-style: italic; margin: 0.2rem 0 1.2rem 0; }
+.cx-note { font-size: 0.8rem; color: #666; }
+.cx-findings { background: #f0f7ff; border-left: 4px solid #2563eb; padding: 0.6rem 1rem; margin: 0.8rem 0; }
+.cx-findings ul { margin: 0.3rem 0 0 0; }
+.cx-failed { background: #fff1f0; border-left: 4px solid #dc2626; padding: 0.6rem 1rem; }
+.cx-toc { background: #fafafa; border: 1px solid #eee; padding: 0.5rem 1rem; margin-bottom: 1rem; font-size: 0.9rem; }
+</style>
+"""
+
+
+def _strip(nb: nbformat.NotebookNode, failed: bool) -> nbformat.NotebookNode:
+    """Drop stderr streams (warnings, progress bars) from a successful run's outputs."""
+    nb = copy.deepcopy(nb)
+    if failed:
+        return nb
+    for cell in nb.cells:
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = [
+                o for o in cell.get("outputs", [])
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
+    return nb
+
+
+def render_notebook(executed: Path, target: Path, *, failed: bool = False, nav: str = "") -> Path:
+    """Render an executed notebook to ``target`` without code; ``nav`` is HTML placed on top
+    (links back to the run index)."""
+    from nbconvert import HTMLExporter
+
+    nb = _strip(nbformat.read(executed, as_version=4), failed)
+    exporter = HTMLExporter(template_name="lab")
+    exporter.exclude_input = True
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    body, _ = exporter.from_notebook_node(nb)
+    body = body.replace("</head>", REPORT_CSS + "</head>", 1)
+    if nav:
+        marker = "<main>" if "<main>" in body else "<body"
+        if marker == "<main>":
+            body = body.replace("<main>", "<main>" + nav, 1)
+        else:
+            head, rest = body.split("<body", 1)
+            tag_end = rest.index(">") + 1
+            body = head + "<body" + rest[:tag_end] + nav + rest[tag_end:]
+    target.write_text(body, encoding="utf-8")
+    return target
+
+
+def nav_html(index_href: str, title: str) -> str:
+    return (
+        f'<div class="cx-nav"><a href="{_html.escape(index_href)}">&larr; Run index</a>'
+        f"<strong>{_html.escape(title)}</strong></div>"
+    )

@@ -1,0 +1,277 @@
+"""`cxlab run`: execute the stage notebooks with papermill and render the report.
+
+A run writes reports/<study>/<run-id>/: each executed notebook, its HTML (no code), run.json
+(metadata) and index.html (the study's headline findings, linking to each stage). A failing
+stage stops the run; everything that ran, the failed notebook included, is still rendered.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import yaml
+
+from .. import __version__, data
+from ..errors import ParameterError, StageError, StudyError
+from ..study import Study
+from .context import STAGE_TITLES, read_summary
+from .html import nav_html, render_notebook
+from .index import write_index
+
+__all__ = [
+    "STAGES",
+    "notebooks_dir",
+    "available_stages",
+    "notebook_parameters",
+    "resolve_parameters",
+    "run_study",
+    "RunResult",
+    "StageRun",
+]
+
+# stage name -> notebook file, in method order
+STAGES: dict[str, str] = {
+    "intake": "00_intake.ipynb",
+    "objectives": "01_objectives.ipynb",
+    "segmentation": "02_segmentation.ipynb",
+    "touchpoints": "03_touchpoints.ipynb",
+    "pain_points": "04_pain_points.ipynb",
+    "impact": "05_impact.ipynb",
+    "journey_map": "06_journey_map.ipynb",
+}
+
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict}
+
+
+def notebooks_dir() -> Path:
+    """The stage notebooks: CXLAB_NOTEBOOKS, else notebooks/ of the checkout cxlab runs from."""
+    env = os.environ.get("CXLAB_NOTEBOOKS")
+    folder = Path(env) if env else Path(__file__).resolve().parents[3] / "notebooks"
+    if not folder.is_dir():
+        raise StudyError(
+            f"No stage notebooks at {folder}. Run cxlab from its source checkout "
+            "(pip install -e .) or set CXLAB_NOTEBOOKS to the notebooks folder."
+        )
+    return folder
+
+
+def available_stages() -> list[str]:
+    """Stages whose notebook exists, in method order."""
+    folder = notebooks_dir()
+    return [s for s, nb in STAGES.items() if (folder / nb).exists()]
+
+
+def notebook_parameters(stage: str) -> dict[str, dict]:
+    """The parameters a stage notebook declares: name -> {inferred_type_name, default, help}."""
+    import papermill
+
+    return papermill.inspect_notebook(str(notebooks_dir() / STAGES[stage]))
+
+
+def _coerce(stage: str, name: str, value: Any, declared: dict, source: str) -> Any:
+    type_name = str(declared.get("inferred_type_name", "None")).split("[")[0].strip()
+    expected = _TYPES.get(type_name)
+    if expected is None:
+        return value
+    if isinstance(value, str) and expected is not str:
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError:
+            pass
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if expected is int and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if expected is str and value is not None and not isinstance(value, str):
+        value = str(value)
+    ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+    if not ok and not (value is None and "None" in str(declared.get("inferred_type_name"))):
+        raise ParameterError(
+            f"{source}: parameter '{name}' of stage '{stage}' must be {type_name}, got {value!r}"
+        )
+    return value
+
+
+def resolve_parameters(
+    study: Study, stages: Iterable[str], overrides: Mapping[str, Any] | None = None
+) -> dict[str, dict]:
+    """Each stage's papermill parameters: study.yaml's ``parameters.<stage>``, then overrides
+    (``name=value`` for every stage declaring ``name``, or ``stage.name=value``). An unknown
+    name is an error, never a silent no-op."""
+    stages = list(stages)
+    declared = {s: notebook_parameters(s) for s in stages}
+    resolved: dict[str, dict] = {s: {} for s in stages}
+    yaml_file = study.root / "study.yaml"
+    for stage in stages:
+        for name, value in study.stage_parameters(stage).items():
+            if name not in declared[stage]:
+                raise ParameterError(
+                    f"{yaml_file}: parameters.{stage}.{name} is not a parameter of "
+                    f"{STAGES[stage]} (it has: {', '.join(sorted(declared[stage])) or 'none'})"
+                )
+            resolved[stage][name] = _coerce(stage, name, value, declared[stage][name], str(yaml_file))
+    for key, value in (overrides or {}).items():
+        if "." in key:
+            stage, name = key.split(".", 1)
+            if stage not in stages:
+                raise ParameterError(f"--param {key}: stage '{stage}' is not part of this run ({', '.join(stages)})")
+            targets = [stage] if name in declared[stage] else []
+        else:
+            name = key
+            targets = [s for s in stages if name in declared[s]]
+        if not targets or name == "study":
+            known = sorted({n for s in stages for n in declared[s]} - {"study"})
+            raise ParameterError(
+                f"--param {key}: no stage of this run declares '{name}'. Known parameters: {', '.join(known)}"
+            )
+        for stage in targets:
+            resolved[stage][name] = _coerce(stage, name, value, declared[stage][name], "--param")
+    for stage in stages:
+        resolved[stage]["study"] = str(study.root)
+    return resolved
+
+
+@dataclass
+class StageRun:
+    stage: str
+    status: str  # ok | failed | skipped
+    seconds: float = 0.0
+    notebook: str | None = None
+    html: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class RunResult:
+    study: str
+    run_id: str
+    run_dir: Path
+    index: Path
+    stages: list[StageRun] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(s.status == "ok" for s in self.stages)
+
+    @property
+    def failed(self) -> StageRun | None:
+        return next((s for s in self.stages if s.status == "failed"), None)
+
+
+def _new_run_id(reports: Path) -> str:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_id, k = stamp, 1
+    while (reports / run_id).exists():
+        k += 1
+        run_id = f"{stamp}-{k}"
+    return run_id
+
+
+def _error_text(exc: BaseException) -> str:
+    ename = getattr(exc, "ename", type(exc).__name__)
+    evalue = getattr(exc, "evalue", str(exc))
+    return f"{ename}: {evalue}".strip()
+
+
+def run_study(
+    study: str | os.PathLike | Study,
+    stages: Iterable[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    run_id: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Run the stage notebooks of a study in order and write the report; see module doc."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    say = progress or (lambda msg: None)
+    study = Study.load(study)
+    available = available_stages()
+    if stages is None:
+        selected = available
+    else:
+        selected = list(stages)
+        unknown = [s for s in selected if s not in STAGES]
+        if unknown:
+            raise ParameterError(f"--stages: unknown stage(s) {', '.join(unknown)}; stages: {', '.join(STAGES)}")
+        missing = [s for s in selected if s not in available]
+        if missing:
+            raise ParameterError(f"--stages: no notebook yet for {', '.join(missing)} in {notebooks_dir()}")
+        selected = [s for s in STAGES if s in selected]  # method order
+    parameters = resolve_parameters(study, selected, overrides)
+
+    reports = study.reports_dir
+    run_id = run_id or _new_run_id(reports)
+    run_dir = reports / run_id
+    run_dir.mkdir(parents=True, exist_ok=False)
+    started = dt.datetime.now().astimezone()
+    t_run = time.perf_counter()
+    meta = {
+        "run_id": run_id,
+        "study": study.name,
+        "study_root": str(study.root),
+        "started": started.isoformat(timespec="seconds"),
+        "version": __version__,
+        "fingerprint": data.fingerprint(study),
+        "engine": study.engine.get("backend", "duckdb"),
+        "parameters": parameters,
+        "stages": [],
+    }
+    result = RunResult(study.name, run_id, run_dir, run_dir / "index.html")
+    failed = False
+    for i, stage in enumerate(selected, 1):
+        if failed:
+            result.stages.append(StageRun(stage, "skipped"))
+            continue
+        say(f"[{i}/{len(selected)}] {stage} …")
+        executed = run_dir / STAGES[stage]
+        # a summary left by an earlier run must not pass for this run's findings
+        (study.processed_dir / f"summary_{stage}.json").unlink(missing_ok=True)
+        t0 = time.perf_counter()
+        error = None
+        try:
+            papermill.execute_notebook(
+                str(notebooks_dir() / STAGES[stage]),
+                str(executed),
+                parameters=parameters[stage],
+                kernel_name="python3",
+                progress_bar=False,
+                cwd=str(run_dir),
+            )
+        except PapermillExecutionError as exc:
+            error = _error_text(exc)
+        except Exception as exc:  # kernel died, notebook unreadable: still report the stage
+            error = _error_text(exc)
+        seconds = time.perf_counter() - t0
+        html_name = executed.with_suffix(".html").name
+        title = STAGE_TITLES.get(stage, stage)
+        if executed.exists():
+            render_notebook(executed, run_dir / html_name, failed=error is not None,
+                            nav=nav_html("index.html", title))
+        run = StageRun(stage, "failed" if error else "ok", round(seconds, 2), executed.name,
+                       html_name if executed.exists() else None, error)
+        result.stages.append(run)
+        say(f"[{i}/{len(selected)}] {stage} {'FAILED' if error else 'done'} in {seconds:.1f} s"
+            + (f": {error}" if error else ""))
+        failed = error is not None
+
+    meta["duration_seconds"] = round(time.perf_counter() - t_run, 2)
+    meta["stages"] = [asdict(s) for s in result.stages]
+    meta["summaries"] = {s.stage: read_summary(study, s.stage) for s in result.stages if s.status == "ok"}
+    data.write_json(meta, run_dir / "run.json")
+    write_index(study, run_dir, meta)
+    return result
+
+
+def raise_for_failure(result: RunResult) -> None:
+    failed = result.failed
+    if failed:
+        raise StageError(
+            f"Stage '{failed.stage}' failed: {failed.error}\n"
+            f"The executed notebook and its HTML are in {result.run_dir}; index: {result.index}"
+        )
