@@ -1,0 +1,111 @@
+"""`cxlab run` and `cxlab validate` end to end: papermill, HTML without code, the index,
+parameters checked before anything runs, a failing stage reported and still rendered."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cxlab.cli import main
+from cxlab.report import run_study
+from cxlab.errors import ParameterError
+from conftest import log
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT_COMMENT = "<script>alert('x')</script> Great shop, write me at jane.doe@example.com"
+
+
+@pytest.fixture
+def small_study(make_study):
+    events = log(
+        ("c1", "2025-01-01 10:00", "ad"),
+        ("c1", "2025-01-01 10:05", "view"),
+        ("c1", "2025-01-02 09:00", "buy", 25.0),
+        ("c2", "2025-01-03 12:00", "ad"),
+        ("c2", "2025-02-03 12:00", "chatbot"),
+    )
+    surveys = pd.DataFrame({"response_id": ["r1"], "customer_id": ["c1"], "timestamp": ["2025-01-03"],
+                            "nps": [9], "comment": [SCRIPT_COMMENT]})
+    return make_study(events=events, surveys=surveys)
+
+
+@pytest.fixture
+def notebooks_with_failure(tmp_path, monkeypatch):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    shutil.copy(ROOT / "notebooks" / "00_intake.ipynb", folder)
+    shutil.copy(ROOT / "tests" / "notebooks" / "failing_stage.ipynb", folder / "01_objectives.ipynb")
+    monkeypatch.setenv("CXLAB_NOTEBOOKS", str(folder))
+    return folder
+
+
+def test_validate_names_file_column_rows_and_exits_nonzero(make_study, capsys):
+    events = log(("c1", "2025-01-01 10:00", "ad"), ("c1", "31/02/2025", "view"), ("zz", "2025-01-02", "ad"))
+    folder = make_study(events=events, customers=pd.DataFrame({"customer_id": ["c1"]}))
+    assert main(["validate", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert "events.csv, column 'timestamp': 1 values are not a parseable timestamp" in out
+    assert "row 2 (line 3): '31/02/2025'" in out
+    assert "events.csv, column 'customer_id': 1 rows name a customer who is not in the customers table" in out
+    assert "row 3 (line 4): 'zz'" in out
+
+
+def test_unknown_study_is_a_clear_error_with_exit_2(capsys):
+    assert main(["validate", "no-such-study"]) == 2
+    assert "No study 'no-such-study'" in capsys.readouterr().err
+
+
+def test_run_renders_html_without_code_and_escapes_customer_text(small_study, project_home):
+    result = run_study(small_study, stages=["intake"])
+    assert result.ok and result.index.exists()
+    page = (result.run_dir / "00_intake.html").read_text()
+    assert "hl-ipython3" not in page and "open_stage(" not in page  # no code cells
+    assert "Traceback" not in page and 'data-mime-type="application/vnd.jupyter.stderr"' not in page
+    assert "chatbot" in page  # the uncatalogued touchpoint is listed, not dropped
+    index = result.index.read_text()
+    assert "5 events from 2 of 2 customers" in index
+    meta = json.loads((result.run_dir / "run.json").read_text())
+    assert meta["stages"][0]["status"] == "ok" and len(meta["fingerprint"]) == 16
+    assert result.run_dir.parent == project_home / "reports" / small_study.name
+
+
+def test_html_shows_a_script_tag_as_text(small_study):
+    from cxlab.report import table_html
+
+    html = table_html(pd.DataFrame({"comment": [SCRIPT_COMMENT]}))
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "jane.doe@example.com" not in html and "[email]" in html
+
+
+def test_unknown_parameter_is_rejected_before_running(small_study):
+    with pytest.raises(ParameterError, match="no stage of this run declares 'windw'"):
+        run_study(small_study, stages=["intake"], overrides={"windw": "3"})
+
+
+def test_parameter_types_are_checked(small_study, notebooks_with_failure):
+    with pytest.raises(ParameterError, match="must be float"):
+        run_study(small_study, overrides={"threshold": "high"})
+
+
+def test_failing_stage_exits_nonzero_and_still_renders(small_study, notebooks_with_failure, capsys, project_home):
+    code = main(["run", str(small_study), "-p", "objectives.threshold=0.7"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "Stage 'objectives' failed: ValueError: planted failure at threshold 0.7" in err
+    run_dir = sorted((project_home / "reports" / small_study.name).iterdir())[-1]
+    assert (run_dir / "00_intake.html").exists()
+    failed_page = (run_dir / "01_objectives.html").read_text()
+    assert "planted failure at threshold 0.7" in failed_page
+    index = (run_dir / "index.html").read_text()
+    assert "stage objectives failed" in index
+
+
+def test_console_script_is_installed():
+    exe = Path(sys.executable).parent / "cxlab"
+    out = subprocess.run([str(exe), "stages"], capture_output=True, text=True, check=True).stdout
+    assert "intake" in out and "00_intake.ipynb" in out
