@@ -1,0 +1,20 @@
+"""Impact measurement: hypothesis tests with effect sizes and intervals, study designs (A/B,
+pre/post, difference-in-differences, interrupted time series), power and minimum detectable
+effects, multiplicity correction, and the runner that tests a study's pre-registered
+hypotheses."""
+from __future__ import annotations
+
+from .designs import ABResult, DiDResult, ITSResult, PrePostResult, ab, did, is_binary, its, pre_post
+from .multiplicity import adjust_pvalues
+from .power import (mde_from_se, mde_means, mde_proportions, sample_size_means, sample_size_proportions,
+                    with_power)
+from .twosample import (bootstrap, chi_square, mann_whitney, mcnemar, nps_components, nps_difference,
+                        paired_t, two_proportions, welch_t)
+
+__all__ = [
+    "two_proportions", "chi_square", "welch_t", "mann_whitney", "nps_difference", "nps_components",
+    "bootstrap", "paired_t", "mcnemar",
+    "ab", "pre_post", "did", "its", "ABResult", "PrePostResult", "DiDResult", "ITSResult", "is_binary",
+    "mde_proportions", "sample_size_proportions", "mde_means", "sample_size_means", "mde_from_se", "with_power",
+    "adjust_pvalues",
+]

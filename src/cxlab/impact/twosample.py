@@ -1,0 +1,430 @@
+"""Two-sample and paired tests, each returning an Estimate with an effect size and its interval.
+
+Conventions shared by every function here:
+
+- Group 1 is the group of interest (treatment, after, segment A) and group 2 the comparison
+  (control, before, segment B); differences are group 1 minus group 2.
+- Rates are proportions in [0, 1]; NPS is on its usual -100..100 scale.
+- ``ci_level`` is two-sided (0.95 gives a 95% interval); p-values are two-sided.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import DataError, ParameterError
+from ..results import Estimate
+
+__all__ = [
+    "two_proportions",
+    "chi_square",
+    "welch_t",
+    "mann_whitney",
+    "nps_difference",
+    "nps_components",
+    "bootstrap",
+    "paired_t",
+    "mcnemar",
+]
+
+
+def _z(ci_level: float) -> float:
+    if not 0 < ci_level < 1:
+        raise ParameterError(f"ci_level must be between 0 and 1 (got {ci_level}); write 0.95 for 95%")
+    return float(stats.norm.ppf(0.5 + ci_level / 2))
+
+
+def _values(x, name: str) -> np.ndarray:
+    """A 1-d float array without missing values; a clear error if nothing is left."""
+    arr = np.asarray(pd.Series(x, dtype="float64").dropna(), dtype=float)
+    if arr.size == 0:
+        raise DataError([f"{name}: no non-missing values to test"])
+    return arr
+
+
+def _count(value, name: str) -> int:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value < 0:
+        raise ParameterError(f"{name} must be a non-negative count (got {value})")
+    if float(value) != int(value):
+        raise ParameterError(f"{name} must be a whole number (got {value})")
+    return int(value)
+
+
+# --------------------------------------------------------------------------- proportions
+def two_proportions(
+    x1: int,
+    n1: int,
+    x2: int,
+    n2: int,
+    *,
+    method: str = "auto",
+    ci_level: float = 0.95,
+    label: str = "difference in rates",
+) -> Estimate:
+    """Difference of two rates, p1 - p2, with a confidence interval and a test of no difference.
+
+    x1 of n1 units in group 1 had the outcome (converted, churned ...), x2 of n2 in group 2.
+
+    method:
+      - "z": the large-sample test. The interval is the Wald interval with each group's own
+        variance (p(1-p)/n, unpooled); the p-value is the pooled two-proportion z-test (the one
+        ``statsmodels.stats.proportion.proportions_ztest`` computes).
+      - "fisher": Fisher's exact test for the p-value, with Newcombe's hybrid score interval
+        (method 10), which stays inside [-1, 1] and behaves with few events.
+      - "auto" (default): "fisher" when any expected cell count of the 2x2 table is below 5,
+        otherwise "z".
+
+    Returns an Estimate in rate units (0.061 = 6.1 points); ``extra`` holds p1, p2 and the
+    method chosen.
+    """
+    x1, n1, x2, n2 = (_count(v, k) for v, k in ((x1, "x1"), (n1, "n1"), (x2, "x2"), (n2, "n2")))
+    if n1 == 0 or n2 == 0:
+        raise DataError(["two_proportions: each group needs at least one unit (n1 and n2 > 0)"])
+    if x1 > n1 or x2 > n2:
+        raise ParameterError(f"a count of events exceeds its group size ({x1}/{n1}, {x2}/{n2})")
+    if method not in ("auto", "z", "fisher"):
+        raise ParameterError(f"method '{method}' must be auto, z or fisher")
+    p1, p2 = x1 / n1, x2 / n2
+    diff = p1 - p2
+    if method == "auto":
+        table = np.array([[x1, n1 - x1], [x2, n2 - x2]], dtype=float)
+        expected = table.sum(1, keepdims=True) * table.sum(0, keepdims=True) / table.sum()
+        method = "fisher" if (expected < 5).any() else "z"
+    if method == "z":
+        z = _z(ci_level)
+        se = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+        lo, hi = diff - z * se, diff + z * se
+        pooled = (x1 + x2) / (n1 + n2)
+        se0 = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+        p = float(2 * stats.norm.sf(abs(diff) / se0)) if se0 > 0 else 1.0
+        name = "two-proportion z-test (pooled), Wald interval (unpooled)"
+    else:
+        from statsmodels.stats.proportion import confint_proportions_2indep
+
+        p = float(stats.fisher_exact([[x1, n1 - x1], [x2, n2 - x2]])[1])
+        lo, hi = confint_proportions_2indep(
+            x1, n1, x2, n2, method="newcomb", compare="diff", alpha=1 - ci_level
+        )
+        se = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+        name = "Fisher's exact test, Newcombe hybrid score interval"
+    return Estimate(
+        label, float(diff), float(lo), float(hi), min(p, 1.0), n1 + n2, name, ci_level,
+        extra={"p1": p1, "p2": p2, "n1": n1, "n2": n2, "se": se, "test": method},
+    )
+
+
+def chi_square(
+    data: pd.DataFrame | np.ndarray,
+    row: str | None = None,
+    col: str | None = None,
+    *,
+    correction: bool = False,
+    ci_level: float = 0.95,
+    label: str | None = None,
+) -> Estimate:
+    """Chi-square test of independence between two categorical variables.
+
+    Pass a DataFrame with the two column names (``row``, ``col``), or a contingency table of
+    counts directly. The effect size is Cramér's V (0 = independent, 1 = fully associated)
+    with an interval from inverting the noncentral chi-square distribution (Smithson 2003);
+    the p-value is Pearson's chi-square test, as ``scipy.stats.chi2_contingency`` computes it
+    (Yates' continuity correction for 2x2 tables only when ``correction=True``).
+    """
+    if isinstance(data, pd.DataFrame):
+        if row is None or col is None:
+            raise ParameterError("chi_square(data, row, col): name the two columns to cross")
+        for c in (row, col):
+            if c not in data.columns:
+                raise DataError([f"chi_square: column '{c}' not in the table ({', '.join(map(str, data.columns))})"])
+        table = pd.crosstab(data[row], data[col]).to_numpy()
+        label = label or f"association of {row} and {col}"
+    else:
+        table = np.asarray(data, dtype=float)
+        label = label or "association (contingency table)"
+    if table.ndim != 2 or min(table.shape) < 2:
+        raise DataError([f"chi_square: need at least a 2x2 table of counts (got shape {table.shape})"])
+    chi2, p, dof, _ = stats.chi2_contingency(table, correction=correction)
+    n = float(table.sum())
+    k = min(table.shape) - 1
+    v = math.sqrt(chi2 / (n * k))
+
+    def lam(target: float) -> float:
+        # noncentrality whose cdf at the observed chi2 equals target; 0 if even 0 is too large
+        f = lambda nc: stats.ncx2.cdf(chi2, dof, nc) - target if nc > 0 else stats.chi2.cdf(chi2, dof) - target
+        if f(0.0) <= 0:
+            return 0.0
+        hi = max(chi2, 1.0)
+        while f(hi) > 0:
+            hi *= 2
+        from scipy.optimize import brentq
+
+        return brentq(f, 0.0, hi, xtol=1e-10)
+
+    a = 1 - ci_level
+    lo = math.sqrt(lam(1 - a / 2) / (n * k))
+    hi = math.sqrt(min(lam(a / 2) / (n * k), 1.0))
+    return Estimate(
+        label, v, lo, hi, float(p), int(n), "Pearson chi-square test, Cramér's V", ci_level,
+        extra={"chi2": float(chi2), "dof": int(dof)},
+    )
+
+
+# --------------------------------------------------------------------------- means and ranks
+def welch_t(a, b, *, ci_level: float = 0.95, label: str = "difference in means") -> Estimate:
+    """Difference of two means, mean(a) - mean(b), by Welch's t-test (no equal-variance
+    assumption), with the Welch–Satterthwaite degrees of freedom for the interval; the
+    p-value is ``scipy.stats.ttest_ind(a, b, equal_var=False)``'s."""
+    a, b = _values(a, "group 1"), _values(b, "group 2")
+    if a.size < 2 or b.size < 2:
+        raise DataError(["welch_t: each group needs at least two values"])
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    se = math.sqrt(va + vb)
+    diff = float(a.mean() - b.mean())
+    if se == 0:
+        return Estimate(label, diff, diff, diff, 1.0 if diff == 0 else 0.0, a.size + b.size,
+                        "Welch's t-test", ci_level, extra={"se": 0.0})
+    df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
+    t = diff / se
+    q = stats.t.ppf(0.5 + ci_level / 2, df)
+    p = float(2 * stats.t.sf(abs(t), df))
+    return Estimate(label, diff, diff - q * se, diff + q * se, p, a.size + b.size, "Welch's t-test",
+                    ci_level, extra={"se": se, "df": df, "t": t, "mean1": a.mean(), "mean2": b.mean(),
+                                     "sd1": a.std(ddof=1), "sd2": b.std(ddof=1), "n1": a.size, "n2": b.size})
+
+
+def _kth_pairwise_difference(a: np.ndarray, b_sorted: np.ndarray, k: int) -> float:
+    """The k-th smallest (1-based) of all differences a_i - b_j, without forming them."""
+    lo = float(a.min() - b_sorted[-1])
+    hi = float(a.max() - b_sorted[0])
+
+    def count_le(d: float) -> int:
+        # number of pairs with a_i - b_j <= d, i.e. b_j >= a_i - d
+        return int((b_sorted.size - np.searchsorted(b_sorted, a - d, side="left")).sum())
+
+    tol = max(abs(lo), abs(hi), 1.0) * 1e-12
+    for _ in range(200):
+        if hi - lo <= tol:
+            break
+        mid = (lo + hi) / 2
+        if count_le(mid) >= k:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def mann_whitney(a, b, *, ci_level: float = 0.95, label: str = "shift (Hodges–Lehmann)") -> Estimate:
+    """Mann–Whitney (Wilcoxon rank-sum) test with the Hodges–Lehmann shift as effect size.
+
+    The shift is the median of all differences a_i - b_j: how much larger a typical value in
+    group 1 is than one in group 2, in the outcome's units. Its interval is the distribution-
+    free one from the order statistics of those differences (Lehmann 1975; normal approximation
+    to the U distribution). The p-value is ``scipy.stats.mannwhitneyu(a, b)``'s (two-sided).
+    ``extra`` holds the rank-biserial correlation (2U/(n1 n2) - 1, from -1 to 1) and U.
+    """
+    a, b = _values(a, "group 1"), _values(b, "group 2")
+    n1, n2 = a.size, b.size
+    res = stats.mannwhitneyu(a, b, alternative="two-sided")
+    u = float(res.statistic)
+    m = n1 * n2
+    bs = np.sort(b)
+    z = _z(ci_level)
+    k = int(math.floor(m / 2 - z * math.sqrt(m * (n1 + n2 + 1) / 12)))
+    k = max(k, 1)
+    if m <= 4_000_000:
+        d = np.sort((a[:, None] - bs[None, :]).ravel())
+        hl = float(np.median(d))
+        lo, hi = float(d[k - 1]), float(d[m - k])
+    else:
+        hl = (_kth_pairwise_difference(a, bs, (m + 1) // 2) + _kth_pairwise_difference(a, bs, m // 2 + 1)) / 2
+        lo = _kth_pairwise_difference(a, bs, k)
+        hi = _kth_pairwise_difference(a, bs, m - k + 1)
+    return Estimate(label, hl, lo, hi, float(res.pvalue), n1 + n2,
+                    "Mann–Whitney U test, Hodges–Lehmann shift", ci_level,
+                    extra={"U": u, "rank_biserial": 2 * u / m - 1, "n1": n1, "n2": n2})
+
+
+# --------------------------------------------------------------------------- NPS
+def nps_components(scores) -> dict:
+    """Shares of promoters (9–10) and detractors (0–6), NPS in points, and its variance.
+
+    NPS = 100 (p_pro - p_det). From the multinomial, var(p_pro - p_det) =
+    (p_pro + p_det - (p_pro - p_det)^2) / n, so var(NPS) is 100^2 times that.
+    """
+    s = _values(scores, "NPS scores")
+    bad = s[(s < 0) | (s > 10) | (s != np.round(s))]
+    if bad.size:
+        raise DataError([f"NPS scores must be whole numbers 0–10; found {sorted(set(bad.tolist()))[:5]}"])
+    n = s.size
+    p_pro = float((s >= 9).mean())
+    p_det = float((s <= 6).mean())
+    diff = p_pro - p_det
+    return {"n": n, "p_pro": p_pro, "p_det": p_det, "nps": 100 * diff,
+            "var": 100**2 * (p_pro + p_det - diff**2) / n}
+
+
+def nps_difference(scores1, scores2, *, ci_level: float = 0.95, label: str = "difference in NPS") -> Estimate:
+    """Difference of two Net Promoter Scores, NPS1 - NPS2, in NPS points (-200..200).
+
+    Each NPS's variance comes from its multinomial (promoter / passive / detractor):
+    var = 100^2 (p_pro + p_det - (p_pro - p_det)^2) / n; the two groups are independent, so
+    the variance of the difference is the sum. The interval and p-value are normal (z).
+    """
+    c1, c2 = nps_components(scores1), nps_components(scores2)
+    diff = c1["nps"] - c2["nps"]
+    se = math.sqrt(c1["var"] + c2["var"])
+    z = _z(ci_level)
+    p = float(2 * stats.norm.sf(abs(diff) / se)) if se > 0 else (1.0 if diff == 0 else 0.0)
+    return Estimate(label, diff, diff - z * se, diff + z * se, p, c1["n"] + c2["n"],
+                    "difference of two NPS (multinomial variance), z-test", ci_level,
+                    extra={"se": se, "nps1": c1["nps"], "nps2": c2["nps"], "n1": c1["n"], "n2": c2["n"]})
+
+
+# --------------------------------------------------------------------------- bootstrap
+def _resample(sample, idx):
+    if isinstance(sample, (pd.DataFrame, pd.Series)):
+        return sample.iloc[idx]
+    return sample[idx]
+
+
+def bootstrap(
+    kpi: Callable[..., float],
+    *samples,
+    n_boot: int = 2000,
+    seed: int = 0,
+    method: str = "bca",
+    ci_level: float = 0.95,
+    label: str = "KPI (bootstrap)",
+    jackknife_groups: int = 200,
+) -> Estimate:
+    """Bootstrap interval for any KPI computed by ``kpi(*samples)``.
+
+    Each sample (an array or a DataFrame of rows, e.g. one per group) is resampled with
+    replacement independently, ``n_boot`` times, with a seeded generator (``seed``), so the
+    result is reproducible. ``method``: "percentile", or "bca" (bias-corrected and
+    accelerated, Efron 1987; the default), whose acceleration comes from a jackknife: exact
+    delete-one when a sample has at most ``jackknife_groups`` rows, otherwise delete-a-group
+    over that many random groups (an approximation that keeps the cost bounded).
+
+    The Estimate's p_value is None (an interval, not a test); ``n`` is the total rows.
+    """
+    if not samples:
+        raise ParameterError("bootstrap(kpi, sample, ...): pass at least one sample")
+    if method not in ("bca", "percentile"):
+        raise ParameterError(f"method '{method}' must be bca or percentile")
+    if n_boot < 100:
+        raise ParameterError(f"n_boot={n_boot} is too few for an interval; use 1000 or more")
+    samples = [s if isinstance(s, (pd.DataFrame, pd.Series)) else np.asarray(s) for s in samples]
+    sizes = [len(s) for s in samples]
+    if min(sizes) == 0:
+        raise DataError(["bootstrap: a sample is empty"])
+    theta = float(kpi(*samples))
+    rng = np.random.default_rng(seed)
+    boots = np.empty(n_boot)
+    for i in range(n_boot):
+        boots[i] = kpi(*[_resample(s, rng.integers(0, n, n)) for s, n in zip(samples, sizes)])
+    boots = boots[np.isfinite(boots)]
+    a = 1 - ci_level
+    if method == "percentile":
+        lo, hi = np.quantile(boots, [a / 2, 1 - a / 2])
+        name = f"bootstrap percentile interval ({n_boot:,} resamples)"
+    else:
+        prop = ((boots < theta).sum() + 0.5 * (boots == theta).sum()) / boots.size
+        prop = min(max(prop, 1 / (2 * boots.size)), 1 - 1 / (2 * boots.size))
+        z0 = stats.norm.ppf(prop)
+        # jackknife values: leave out one row (or one group of rows) of one sample at a time
+        jack = []
+        for j, (s, n) in enumerate(zip(samples, sizes)):
+            if n <= jackknife_groups:
+                groups = np.arange(n)
+            else:
+                groups = np.random.default_rng(seed + 1 + j).permutation(n) % jackknife_groups
+            for g in np.unique(groups):
+                keep = np.flatnonzero(groups != g)
+                args = list(samples)
+                args[j] = _resample(s, keep)
+                jack.append(kpi(*args))
+        jack = np.asarray(jack, dtype=float)
+        d = jack.mean() - jack
+        denom = 6 * (d**2).sum() ** 1.5
+        acc = (d**3).sum() / denom if denom > 0 else 0.0
+        zq = stats.norm.ppf([a / 2, 1 - a / 2])
+        adj = stats.norm.cdf(z0 + (z0 + zq) / (1 - acc * (z0 + zq)))
+        lo, hi = np.quantile(boots, adj)
+        name = f"bootstrap BCa interval ({n_boot:,} resamples)"
+    return Estimate(label, theta, float(lo), float(hi), None, int(sum(sizes)), name, ci_level,
+                    extra={"se": float(boots.std(ddof=1)), "n_boot": n_boot, "seed": seed})
+
+
+# --------------------------------------------------------------------------- paired
+def _paired(before, after) -> tuple[np.ndarray, np.ndarray]:
+    b = pd.Series(before, dtype="float64").reset_index(drop=True)
+    a = pd.Series(after, dtype="float64").reset_index(drop=True)
+    if len(a) != len(b):
+        raise DataError([f"paired test: before and after must have one value per unit each "
+                         f"(got {len(b)} and {len(a)})"])
+    ok = a.notna() & b.notna()
+    if ok.sum() < 2:
+        raise DataError(["paired test: fewer than two units have both a before and an after value"])
+    return b[ok].to_numpy(), a[ok].to_numpy()
+
+
+def paired_t(before, after, *, ci_level: float = 0.95, label: str = "change (after - before)") -> Estimate:
+    """Mean change for the same units measured twice, mean(after - before), by the paired
+    t-test (``scipy.stats.ttest_rel(after, before)``); units missing either value are dropped."""
+    b, a = _paired(before, after)
+    d = a - b
+    n = d.size
+    se = d.std(ddof=1) / math.sqrt(n)
+    mean = float(d.mean())
+    if se == 0:
+        return Estimate(label, mean, mean, mean, 1.0 if mean == 0 else 0.0, n, "paired t-test", ci_level)
+    q = stats.t.ppf(0.5 + ci_level / 2, n - 1)
+    p = float(2 * stats.t.sf(abs(mean / se), n - 1))
+    return Estimate(label, mean, mean - q * se, mean + q * se, p, n, "paired t-test", ci_level,
+                    extra={"se": se, "df": n - 1, "sd": float(d.std(ddof=1))})
+
+
+def mcnemar(
+    before,
+    after,
+    *,
+    exact: bool | str = "auto",
+    ci_level: float = 0.95,
+    label: str = "change in rate (after - before)",
+) -> Estimate:
+    """Change in a rate for the same units measured twice (0/1 before and after), by McNemar's
+    test on the discordant pairs.
+
+    With b units going 0 -> 1 and c going 1 -> 0 out of n, the change is (b - c) / n with the
+    Wald interval se = sqrt(b + c - (b - c)^2 / n) / n. The p-value is the exact binomial test
+    on the discordant pairs when ``exact`` is True, or "auto" and b + c < 25; otherwise the
+    chi-square statistic with continuity correction (as ``statsmodels.stats.contingency_tables.
+    mcnemar`` computes each).
+    """
+    from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
+
+    b_, a_ = _paired(before, after)
+    vals = set(np.unique(np.concatenate([b_, a_])).tolist())
+    if not vals <= {0.0, 1.0}:
+        raise DataError([f"mcnemar: before/after must be 0/1 outcomes; found values {sorted(vals)[:5]}"])
+    n = b_.size
+    up = int(((b_ == 0) & (a_ == 1)).sum())
+    down = int(((b_ == 1) & (a_ == 0)).sum())
+    both = int(((b_ == 1) & (a_ == 1)).sum())
+    neither = n - up - down - both
+    if exact == "auto":
+        exact = up + down < 25
+    table = [[neither, up], [down, both]]
+    p = 1.0 if up + down == 0 else float(sm_mcnemar(table, exact=bool(exact), correction=True).pvalue)
+    diff = (up - down) / n
+    se = math.sqrt(max(up + down - (up - down) ** 2 / n, 0.0)) / n
+    z = _z(ci_level)
+    name = "McNemar's test (exact binomial)" if exact else "McNemar's test (chi-square, continuity-corrected)"
+    return Estimate(label, diff, diff - z * se, diff + z * se, min(p, 1.0), n, name, ci_level,
+                    extra={"se": se, "b": up, "c": down, "rate_before": float(b_.mean()),
+                           "rate_after": float(a_.mean())})
