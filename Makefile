@@ -2,7 +2,9 @@
 # the stamp is keyed on pyproject.toml, so a second call installs nothing.
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+EXTRAS ?= dev
+comma  := ,
+STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)-$(subst $(comma),-,$(EXTRAS))
 DEMO   := data/raw/demo
 
 .PHONY: install demo test lab bench clean-demo
@@ -12,7 +14,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (cxlab)" >/dev/null
 	@rm -f $(VENV)/.installed-*
 	@touch $@
