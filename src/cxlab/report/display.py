@@ -124,23 +124,30 @@ def table_html(
     fmts: dict[str, Callable] = {"n": fmt_int, "p_value": fmt_p}
     for col, f in (formats or {}).items():
         fmts[col] = named[f] if isinstance(f, str) else f
-    shown = frame.head(max_rows).copy()
+    shown = frame.head(max_rows)
     if index:
         shown = shown.reset_index()
+    columns, numeric = [], []
     for col in shown.columns:
         f = fmts.get(col)
+        is_number = f is not None or pd.api.types.is_numeric_dtype(shown[col]) and not pd.api.types.is_bool_dtype(shown[col])
         if f is None:
-            if pd.api.types.is_integer_dtype(shown[col]):
+            if pd.api.types.is_integer_dtype(shown[col]) and not pd.api.types.is_bool_dtype(shown[col]):
                 f = fmt_int
             elif pd.api.types.is_float_dtype(shown[col]):
                 f = fmt_num
-            else:
-                f = safe_text
-                shown[col] = shown[col].map(f)
-                continue
-        shown[col] = shown[col].map(lambda v, f=f: html.escape(f(v)))
-    shown.columns = [html.escape(str(c).replace("_", " ")) for c in shown.columns]
-    body = shown.to_html(index=False, escape=False, classes="cx-table", border=0, na_rep="–")
+        cells = shown[col].map(safe_text) if f is None else shown[col].map(lambda v, f=f: html.escape(f(v)))
+        columns.append(cells.tolist())
+        numeric.append(bool(is_number))
+    head = "".join(
+        f'<th class="{"num" if num else "txt"}">{html.escape(str(c).replace("_", " "))}</th>'
+        for c, num in zip(shown.columns, numeric)
+    )
+    rows = "".join(
+        "<tr>" + "".join(f'<td class="{"num" if num else "txt"}">{col[i]}</td>' for col, num in zip(columns, numeric)) + "</tr>"
+        for i in range(len(shown))
+    )
+    body = f'<table class="cx-table"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
     cap = f'<p class="cx-caption">{html.escape(caption)}</p>' if caption else ""
     more = (
         f'<p class="cx-note">Showing {max_rows:,} of {len(frame):,} rows.</p>'

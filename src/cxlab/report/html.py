@@ -17,7 +17,8 @@ body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-se
 .cx-table { border-collapse: collapse; font-size: 0.85rem; margin: 0.3rem 0; }
 .cx-table th { background: #f3f4f6; text-align: left; padding: 4px 8px; border-bottom: 2px solid #ccc; }
 .cx-table td { padding: 3px 8px; border-bottom: 1px solid #eee; vertical-align: top; }
-.cx-table td:not(:first-child) { font-variant-numeric: tabular-nums; }
+.jp-RenderedHTMLCommon .cx-table td.txt, .jp-RenderedHTMLCommon .cx-table th.txt { text-align: left; }
+.jp-RenderedHTMLCommon .cx-table td.num, .jp-RenderedHTMLCommon .cx-table th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .cx-caption { font-size: 0.85rem; color: #444; font-style: italic; margin: 0.2rem 0 1.2rem 0; }
 .cx-note { font-size: 0.8rem; color: #666; }
 .cx-findings { background: #f0f7ff; border-left: 4px solid #2563eb; padding: 0.6rem 1rem; margin: 0.8rem 0; }
