@@ -67,6 +67,7 @@ def test_run_renders_html_without_code_and_escapes_customer_text(small_study, pr
     assert "hl-ipython3" not in page and "open_stage(" not in page  # no code cells
     assert "Traceback" not in page and 'data-mime-type="application/vnd.jupyter.stderr"' not in page
     assert "chatbot" in page  # the uncatalogued touchpoint is listed, not dropped
+    assert '<nav class="cx-toc">' in page and 'href="#Missing-values"' in page  # table of contents
     index = result.index.read_text()
     assert "5 events from 2 of 2 customers" in index
     meta = json.loads((result.run_dir / "run.json").read_text())

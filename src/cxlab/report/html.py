@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import html as _html
+import re
 from pathlib import Path
 
 import nbformat
@@ -43,6 +44,26 @@ def _strip(nb: nbformat.NotebookNode, failed: bool) -> nbformat.NotebookNode:
     return nb
 
 
+_H2 = re.compile(r'<h2 id="([^"]+)">(.*?)(?:<a class="anchor-link"[^>]*>.*?</a>)?</h2>', re.S)
+
+
+def _with_toc(body: str) -> str:
+    """A table of contents of the page's sections, placed under its title."""
+    sections = _H2.findall(body)
+    if len(sections) < 2:
+        return body
+    items = "".join(
+        f'<li><a href="#{anchor}">{re.sub("<[^>]+>", "", title).strip()}</a></li>' for anchor, title in sections
+    )
+    toc = f'<nav class="cx-toc"><strong>Contents</strong><ol>{items}</ol></nav>'
+    end_h1 = body.find("</h1>")
+    if end_h1 < 0:
+        return body
+    # after the paragraph that follows the title, if there is one in the same cell
+    cut = end_h1 + len("</h1>")
+    return body[:cut] + toc + body[cut:]
+
+
 def render_notebook(executed: Path, target: Path, *, failed: bool = False, nav: str = "") -> Path:
     """Render an executed notebook to ``target`` without code; ``nav`` is HTML placed on top
     (links back to the run index)."""
@@ -55,6 +76,7 @@ def render_notebook(executed: Path, target: Path, *, failed: bool = False, nav: 
     exporter.exclude_output_prompt = True
     body, _ = exporter.from_notebook_node(nb)
     body = body.replace("</head>", REPORT_CSS + "</head>", 1)
+    body = _with_toc(body)
     if nav:
         marker = "<main>" if "<main>" in body else "<body"
         if marker == "<main>":

@@ -242,6 +242,8 @@ def run_study(
                 kernel_name="python3",
                 progress_bar=False,
                 cwd=str(run_dir),
+                # the kernel's own start-up warnings are noise in a scheduled job's log
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
             )
         except PapermillExecutionError as exc:
             error = _error_text(exc)
