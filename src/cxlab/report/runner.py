@@ -123,7 +123,7 @@ def resolve_parameters(
         else:
             name = key
             targets = [s for s in stages if name in declared[s]]
-        if not targets or name == "study":
+        if not targets or name in ("study", "report_dir"):
             known = sorted({n for s in stages for n in declared[s]} - {"study"})
             raise ParameterError(
                 f"--param {key}: no stage of this run declares '{name}'. Known parameters: {', '.join(known)}"
@@ -133,6 +133,14 @@ def resolve_parameters(
     for stage in stages:
         resolved[stage]["study"] = str(study.root)
     return resolved
+
+
+def _add_report_dir(parameters: dict[str, dict], run_dir: Path) -> None:
+    """A notebook that declares ``report_dir`` gets the run's folder (to save figures beside
+    the HTML); nobody sets it by hand."""
+    for stage, params in parameters.items():
+        if "report_dir" in notebook_parameters(stage):
+            params["report_dir"] = str(run_dir)
 
 
 @dataclass
@@ -209,6 +217,7 @@ def run_study(
     run_id = run_id or _new_run_id(reports)
     run_dir = reports / run_id
     run_dir.mkdir(parents=True, exist_ok=False)
+    _add_report_dir(parameters, run_dir)
     started = dt.datetime.now().astimezone()
     t_run = time.perf_counter()
     meta = {
