@@ -71,7 +71,9 @@ class StageContext:
     def write_summary(self, headlines: list[str], metrics: dict[str, Any] | None = None, **extra) -> Path:
         """Write data/processed/<study>/summary_<stage>.json: the headline sentences the run
         index shows, and the numbers later runs compare against (``metrics``: name -> number,
-        or name -> {value, ci_low, ci_high, unit})."""
+        or name -> {value, label, unit}; unit "share" shows as a percentage). Pass
+        ``glance=[sentences]`` for what the index's "At a glance" box shows first (default:
+        the first headline)."""
         payload = {
             "stage": self.stage,
             "title": STAGE_TITLES.get(self.stage, self.stage.replace("_", " ").title()),

@@ -105,6 +105,12 @@ def write_index(study: Study, run_dir: Path, meta: dict) -> Path:
                 "error": redact(s.get("error")) if s.get("error") else "",
             }
         )
+    glance = []
+    for s in meta["stages"]:  # what a manager reads first: objectives, pain, impact verdicts
+        summary = (meta.get("summaries") or {}).get(s["stage"]) or {}
+        lines = summary.get("glance") or summary.get("headlines", [])[:1]
+        if s["stage"] != "intake":
+            glance += [{"title": summary.get("title", s["stage"]), "text": redact(t)} for t in lines]
     failed = [s for s in meta["stages"] if s["status"] == "failed"]
     run = dict(meta)
     run["duration"] = _duration(meta.get("duration_seconds", 0))
@@ -117,6 +123,7 @@ def write_index(study: Study, run_dir: Path, meta: dict) -> Path:
         study={"title": study.title, "description": study.description, "root": str(study.root)},
         run=run,
         stages=stages,
+        glance=glance,
         changes=changes,
         changes_since=prev.get("run_id") if prev else "",
     )
