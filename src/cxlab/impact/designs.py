@@ -476,10 +476,12 @@ def did(
         raise DataError([f"did: outcome '{outcome}' must be numeric (0/1 for a rate)"])
     tr = _indicator(d, treated, "did")
     po = _indicator(d, post, "did")
-    cells = pd.crosstab(tr, po)
-    if cells.shape != (2, 2) or (cells.to_numpy() == 0).any():
-        raise DataError(["did: need rows in all four cells treated/comparison x before/after; counts:\n"
-                         + cells.to_string()])
+    cell = (2 * tr + po).astype(int)
+    counts = np.bincount(cell, minlength=4)
+    if (counts == 0).any():
+        raise DataError(["did: need rows in all four cells treated/comparison x before/after; counts: "
+                         f"comparison before {counts[0]}, comparison after {counts[1]}, "
+                         f"treated before {counts[2]}, treated after {counts[3]}"])
 
     if cov_type == "auto":
         cov_type = "cluster" if (cluster or unit) else "HC1"
@@ -524,8 +526,8 @@ def did(
                    n_units, method, ci_level,
                    extra={"se": float(res.bse["treated_x_post"]), "n_obs": len(d), "cov_type": cov_type,
                           "df_resid": float(res.df_resid)})
-    means = (d.assign(treated=tr.astype(int), post=po.astype(int)).groupby(["treated", "post"])[outcome]
-             .agg(["mean", "count"]).reset_index())
+    sums = np.bincount(cell, weights=y, minlength=4)
+    means = pd.DataFrame({"treated": [0, 0, 1, 1], "post": [0, 1, 0, 1], "mean": sums / counts, "count": counts})
 
     result = DiDResult(est, res, means)
     if event_study and time is not None:

@@ -1,0 +1,394 @@
+"""Testing a study's pre-registered hypotheses: one row per hypothesis with the design, the
+estimate and its interval, the p-value and the p-value adjusted for the number of hypotheses,
+a decision, and a sentence a manager can act on.
+
+A hypothesis is a dict, as the objectives stage writes them to hypotheses.json:
+
+    {"id": "grow_conversion", "kpi": "conversion_rate", "direction": "increase",
+     "min_effect": 0.02, "alpha": 0.05, "design": "did",
+     "intervention": {"id": "new_checkout", "date": "2025-07-01",
+                      "treated": {"column": "region", "values": ["North"]},
+                      "description": "the new checkout"}}
+
+(``date``, ``treated``, ``treated_column``/``treated_values`` may also sit at the top level,
+and ``intervention`` may be just its id then.)
+
+The data is one row per unit and period (customer-month, customer-week ...): the unit id,
+the period start (``time``), customer attributes such as the treated column, and one column per
+KPI holding that unit's value in that period (0/1 for a rate such as converted; a number
+for a mean such as revenue; a 0–10 score for NPS).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError, ParameterError
+from ..results import Estimate
+from .designs import ab, did, is_binary, its, pre_post
+from .multiplicity import METHODS, adjust_pvalues
+from .power import with_power
+
+__all__ = ["test_hypotheses", "HypothesisResults", "normalize_hypothesis", "KPI_NAMES", "reading"]
+
+#: KPI id -> (name in a sentence, kind): "rate" is reported in percentage points, "points"
+#: (NPS) in its own points, "mean" in the KPI's units.
+KPI_NAMES = {
+    "conversion_rate": ("Conversion", "rate"),
+    "conversion": ("Conversion", "rate"),
+    "repeat_purchase_rate": ("Repeat purchase", "rate"),
+    "retention_rate": ("Retention", "rate"),
+    "retention": ("Retention", "rate"),
+    "churn_rate": ("Churn", "rate"),
+    "churn": ("Churn", "rate"),
+    "csat_top2": ("The CSAT top-2-box share", "rate"),
+    "csat_top2_share": ("The CSAT top-2-box share", "rate"),
+    "csat_mean": ("Mean CSAT", "mean"),
+    "csat": ("Mean CSAT", "mean"),
+    "ces_mean": ("Mean CES", "mean"),
+    "ces": ("Mean CES", "mean"),
+    "nps": ("NPS", "points"),
+    "revenue_per_customer": ("Revenue per customer", "mean"),
+    "aov": ("Average order value", "mean"),
+    "average_order_value": ("Average order value", "mean"),
+}
+
+TABLE_COLUMNS = ["hypothesis", "kpi", "design", "estimate", "ci_low", "ci_high", "p_value", "p_adjusted",
+                 "alpha", "decision", "mde", "n", "method", "reading"]
+
+
+# --------------------------------------------------------------------------- input
+def normalize_hypothesis(h: Mapping) -> dict:
+    """A hypothesis dict in one shape: id, kpi, direction, min_effect, alpha, design,
+    intervention (id), description, date, treated_column, treated_values. Raises
+    ParameterError naming what is missing."""
+    if not isinstance(h, Mapping):
+        raise ParameterError(f"a hypothesis must be a mapping (got {type(h).__name__})")
+    hid = str(h.get("id") or h.get("hypothesis") or "")
+    where = f"hypothesis '{hid or '?'}'"
+    iv = h.get("intervention")
+    ivd = dict(iv) if isinstance(iv, Mapping) else {"id": iv}
+    treated = ivd.get("treated") or h.get("treated") or {}
+    if not isinstance(treated, Mapping):
+        treated = {}
+    out = {
+        "id": hid,
+        "kpi": h.get("kpi"),
+        "direction": h.get("direction", "increase"),
+        "min_effect": h.get("min_effect"),
+        "alpha": float(h.get("alpha", ivd.get("alpha", 0.05))),
+        "design": h.get("design") or ivd.get("design"),
+        "intervention": ivd.get("id"),
+        "description": ivd.get("description") or h.get("description") or "",
+        "date": ivd.get("date", h.get("date")),
+        "treated_column": treated.get("column") or ivd.get("treated_column") or h.get("treated_column"),
+        "treated_values": list(treated.get("values") or ivd.get("treated_values") or h.get("treated_values") or []),
+        "kpi_label": h.get("kpi_label"),
+        "goal": h.get("goal"),
+    }
+    if isinstance(out["min_effect"], Mapping):  # {kpi: value} as in study.yaml interventions
+        out["min_effect"] = out["min_effect"].get(out["kpi"])
+    problems = []
+    if not hid:
+        problems.append("needs an id")
+    if not out["kpi"]:
+        problems.append("needs a kpi")
+    if out["design"] not in ("ab", "pre_post", "did", "its"):
+        problems.append(f"design '{out['design']}' must be ab, pre_post, did or its")
+    if out["direction"] not in ("increase", "decrease", "change"):
+        problems.append(f"direction '{out['direction']}' must be increase, decrease or change")
+    if out["date"] is None:
+        problems.append("needs the intervention date")
+    if out["design"] in ("ab", "did") and (not out["treated_column"] or not out["treated_values"]):
+        problems.append(f"a '{out['design']}' design needs treated: {{column, values}}")
+    if not 0 < out["alpha"] < 1:
+        problems.append(f"alpha {out['alpha']} must be between 0 and 1")
+    if problems:
+        raise ParameterError(f"{where}: " + "; ".join(problems))
+    out["date"] = pd.Timestamp(out["date"]) if not isinstance(out["date"], (int, float)) else out["date"]
+    return out
+
+
+def _kpi_info(h: dict, values: pd.Series | None) -> tuple[str, str]:
+    name, kind = KPI_NAMES.get(str(h["kpi"]), (None, None))
+    if name is None:
+        name = str(h["kpi"]).replace("_", " ").capitalize()
+        kind = "rate" if values is not None and is_binary(values) else "mean"
+    if h.get("kpi_label"):
+        name = str(h["kpi_label"])
+    return name, kind
+
+
+def _nps_points(scores: pd.Series) -> pd.Series:
+    """A 0–10 score as a respondent's NPS contribution: +100 promoter, -100 detractor, 0 passive.
+    The mean of this column is the NPS, so any mean-based design estimates NPS changes."""
+    s = scores.astype(float)
+    return pd.Series(np.where(s >= 9, 100.0, np.where(s <= 6, -100.0, 0.0)), index=s.index).where(s.notna())
+
+
+# --------------------------------------------------------------------------- language
+def _phrase_intervention(h: dict) -> str:
+    text = (h.get("description") or "").strip()
+    if text and len(text) <= 60:
+        return text[0].lower() + text[1:] if not text[:2].isupper() else text
+    name = str(h.get("intervention") or "the intervention").replace("_", " ")
+    return name if name.startswith("the ") else f"the {name}"
+
+
+def _plural(word: str) -> str:
+    word = word.replace("_", " ")
+    if word.endswith("s"):
+        return word
+    if word.endswith("y") and not word.endswith(("ay", "ey", "oy", "uy")):
+        return word[:-1] + "ies"
+    return word + "s"
+
+
+def _fmt(x: float, kind: str) -> str:
+    if kind == "rate":
+        return f"{100 * x:.1f}"
+    if kind == "points":
+        return f"{x:.1f}"
+    ax = abs(x)
+    if ax >= 100:
+        return f"{x:,.0f}"
+    if ax >= 10:
+        return f"{x:.1f}"
+    return f"{x:.2f}"
+
+
+def _unit(kind: str, value: float | None = None) -> str:
+    if kind in ("rate", "points"):
+        return " point" if value is not None and abs(value) == 1 else " points"
+    return ""
+
+
+def _p_text(p: float) -> str:
+    if p < 0.001:
+        return "adjusted p < 0.001"
+    return f"adjusted p = {p:.3f}" if p < 0.01 else f"adjusted p = {p:.2f}"
+
+
+def reading(h: dict, est: Estimate, p_adj: float, decision: str, kind: str, kpi_name: str) -> str:
+    """The plain-language sentence for one tested hypothesis."""
+    design = h["design"]
+    where = ""
+    values = h.get("treated_values") or []
+    if values and h.get("treated_column"):
+        where = " in " + " and ".join(str(v) for v in values)
+    iv = _phrase_intervention(h)
+    if design == "did":
+        context = f"{where} after {iv} compared with other {_plural(h['treated_column'])}"
+    elif design == "ab":
+        context = f"{where} with {iv} compared with the control group"
+    elif design == "its":
+        context = f"{where} at the introduction of {iv} (immediate level change, beyond the earlier trend)"
+    else:
+        context = f"{where} after {iv} compared with before"
+    x = est.estimate
+    size = f"{_fmt(abs(x), kind)}{_unit(kind, round(abs(x) * (100 if kind == 'rate' else 1), 1))}"
+    ci = f"[{_fmt(est.ci_low, kind)}, {_fmt(est.ci_high, kind)}]"
+    if decision == "not detected":
+        verb = f"changed by {'+' if x >= 0 else '-'}{size} {ci}"
+    else:
+        verb = f"{'rose' if x > 0 else 'fell'} by {size} {ci}"
+    sentence = f"{kpi_name} {verb}{context}"
+    if decision == "supported":
+        sentence += f"; this is unlikely to be chance ({_p_text(p_adj)})."
+    elif decision == "opposite":
+        sentence += (f" — the opposite of the hypothesized {h['direction']}; this is unlikely to be chance "
+                     f"({_p_text(p_adj)}).")
+    else:
+        sentence += f", which could be chance ({_p_text(p_adj)})"
+        mde = est.extra.get("mde")
+        if mde is not None and np.isfinite(mde):
+            sentence += (f"; these data could only have detected changes of ±{_fmt(abs(mde), kind)}"
+                         f"{_unit(kind)} or more")
+            me = h.get("min_effect")
+            if me and abs(mde) > abs(me):
+                sentence += (f", larger than the {_fmt(abs(me), kind)}{_unit(kind)} that would matter, "
+                             "so a real effect of that size may have been missed")
+        sentence += "."
+    return sentence
+
+
+# --------------------------------------------------------------------------- running
+@dataclass
+class HypothesisResults:
+    """The tested hypotheses: ``table`` (one row each, columns TABLE_COLUMNS), the design
+    results by hypothesis id (``details``, for plots), and the correction used."""
+
+    table: pd.DataFrame
+    details: dict = field(default_factory=dict)
+    correction: str = "holm"
+
+    def summary(self) -> str:
+        lines = [f"{len(self.table)} hypotheses; p-values adjusted by {METHODS[self.correction][1]}"]
+        lines += [f"- {r.hypothesis}: {r.decision}. {r.reading}" for r in self.table.itertuples()]
+        return "\n".join(lines)
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table.copy()
+
+    def plot(self, ax=None):
+        """Forest plot: each hypothesis' estimate with its interval, in the KPI's display units
+        (points for rates), coloured by decision."""
+        import matplotlib.pyplot as plt
+
+        t = self.table.dropna(subset=["estimate"])
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 0.6 * max(len(t), 2) + 1))
+        colors = {"supported": "C2", "opposite": "C3", "not detected": "grey"}
+        for i, r in enumerate(t.itertuples()):
+            scale = 100.0 if r.display_kind == "rate" else 1.0
+            ax.errorbar(r.estimate * scale, i, xerr=[[(r.estimate - r.ci_low) * scale], [(r.ci_high - r.estimate) * scale]],
+                        fmt="o", color=colors.get(r.decision, "C0"), capsize=4)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(range(len(t)))
+        ax.set_yticklabels([f"{r.hypothesis} ({r.kpi}, {r.design})" for r in t.itertuples()])
+        ax.invert_yaxis()
+        ax.set_xlabel("effect (points for rates, KPI units otherwise)")
+        ax.set_title("Pre-registered hypotheses")
+        return ax
+
+
+def _prepare(data: pd.DataFrame, h: dict, column: str, unit: str | None, time: str | None) -> pd.DataFrame:
+    need = [c for c in (column, unit, time, h.get("treated_column")) if c]
+    missing = [c for c in need if c not in data.columns]
+    if missing:
+        raise DataError([f"hypothesis '{h['id']}': column(s) {', '.join(map(repr, missing))} not in the table "
+                         f"(it has {', '.join(map(str, data.columns[:20]))})"])
+    d = data[list(dict.fromkeys(need))].copy()
+    if str(h["kpi"]) == "nps" and not is_binary(d[column]) and d[column].dropna().between(0, 10).all():
+        d[column] = _nps_points(d[column])
+    d = d.dropna(subset=[column])
+    if h.get("treated_column"):
+        d["_treated"] = d[h["treated_column"]].isin(h["treated_values"]).astype(int)
+    if time is not None:
+        if pd.api.types.is_datetime64_any_dtype(d[time]):
+            d["_post"] = (d[time] >= pd.Timestamp(h["date"])).astype(int)
+        else:
+            d["_post"] = (d[time] >= h["date"]).astype(int)
+    return d
+
+
+def _run_one(data, h, column, unit, time, cluster, power, ci_level):
+    design = h["design"]
+    if time is None:
+        raise ParameterError(f"hypothesis '{h['id']}': pass time= (the period column) to split before/after")
+    d = _prepare(data, h, column, unit, time)
+    alpha, me = h["alpha"], h.get("min_effect")
+    if design == "did":
+        repeated = unit is not None and d[unit].duplicated().any()
+        res = did(d, column, "_treated", "_post", unit=unit if repeated else None, time=time,
+                  cluster=cluster or (unit if repeated else None), ci_level=ci_level)
+        est = with_power(res.estimate, alpha=alpha, power=power, min_effect=me)
+        res.estimate = est
+    elif design == "ab":
+        d = d[d["_post"] == 1]
+        if unit is not None and d[unit].duplicated().any():
+            d = d.groupby(unit, as_index=False).agg({column: "mean", "_treated": "max"})
+        d["_arm"] = np.where(d["_treated"] == 1, "treatment", "control")
+        res = ab(d, column, "_arm", treatment="treatment", control="control", alpha=alpha, power=power,
+                 min_effect=me, ci_level=ci_level)
+        est = res.estimate
+    elif design == "pre_post":
+        if "_treated" in d:
+            d = d[d["_treated"] == 1]
+        res = pre_post(d, column, time, h["date"], unit=unit, alpha=alpha, power=power, min_effect=me,
+                       ci_level=ci_level)
+        est = res.estimate
+    else:  # its
+        if "_treated" in d:
+            d = d[d["_treated"] == 1]
+        series = d.groupby(time, as_index=False)[column].mean()
+        res = its(series, column, time, h["date"], ci_level=ci_level)
+        est = with_power(res.estimate, alpha=alpha, power=power, min_effect=me)
+        res.estimate = est
+    return est, res
+
+
+def _decision(h: dict, est: Estimate, p_adj: float) -> str:
+    if not (p_adj < h["alpha"]):
+        return "not detected"
+    if h["direction"] == "change":
+        return "supported"
+    up = est.estimate > 0
+    return "supported" if up == (h["direction"] == "increase") else "opposite"
+
+
+def test_hypotheses(
+    hypotheses: Iterable[Mapping] | Mapping,
+    data: pd.DataFrame,
+    *,
+    unit: str | None = "customer_id",
+    time: str | None = "period",
+    kpi_columns: Mapping[str, str] | None = None,
+    cluster: str | None = None,
+    correction: str = "holm",
+    power: float = 0.8,
+    ci_level: float = 0.95,
+) -> HypothesisResults:
+    """Test exactly the given pre-registered hypotheses on one unit x period table.
+
+    For each hypothesis the KPI column (``kpi_columns[kpi]``, else the KPI's own name) is
+    analysed with its design: ``did`` (treated x after, with unit and period fixed effects
+    when units repeat, clustered by unit or ``cluster``), ``ab`` (treated vs the rest after
+    the date, one row per unit), ``pre_post`` (the treated rows, or all rows, before vs after,
+    paired by unit when possible), ``its`` (the treated rows' per-period mean, segmented
+    regression; the level change is tested). p-values are two-sided and adjusted over the
+    whole family with ``correction`` ("holm" or "bh"). A hypothesis is "supported" when its
+    adjusted p is below its alpha and the estimate goes in the hypothesized direction,
+    "opposite" when significant the other way, else "not detected" — and then the reading
+    says which effects the data could have detected (the minimum detectable effect at
+    ``power``) so a null result is not read as "no effect".
+
+    A hypothesis that cannot be tested (a missing column, no rows after the date) gets a row
+    whose decision is "not tested" and whose reading says why; the others still run.
+    """
+    if correction not in METHODS:
+        raise ParameterError(f"correction '{correction}' must be one of {', '.join(METHODS)}")
+    if isinstance(hypotheses, Mapping):
+        hypotheses = hypotheses.get("hypotheses", [hypotheses])
+    hs = [normalize_hypothesis(h) for h in hypotheses]
+    ids = [h["id"] for h in hs]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise ParameterError(f"hypothesis ids must be unique; repeated: {', '.join(dup)}")
+    kpi_columns = dict(kpi_columns or {})
+    rows, details = [], {}
+    for h in hs:
+        column = kpi_columns.get(h["kpi"], h["kpi"])
+        try:
+            est, res = _run_one(data, h, column, unit, time, cluster, power, ci_level)
+            details[h["id"]] = res
+            rows.append((h, est, None))
+        except (DataError, ParameterError) as exc:
+            rows.append((h, None, str(exc)))
+    p_adj = adjust_pvalues([e.p_value if e is not None else None for _, e, _ in rows], correction)
+    out = []
+    for (h, est, err), pa in zip(rows, p_adj):
+        column = kpi_columns.get(h["kpi"], h["kpi"])
+        values = data[column] if column in data.columns else None
+        name, kind = _kpi_info(h, values)
+        if est is None:
+            out.append({"hypothesis": h["id"], "kpi": h["kpi"], "design": h["design"], "alpha": h["alpha"],
+                        "decision": "not tested", "reading": f"Not tested: {err}", "display_kind": kind})
+            continue
+        decision = _decision(h, est, pa)
+        out.append({
+            "hypothesis": h["id"], "kpi": h["kpi"], "design": h["design"], "estimate": est.estimate,
+            "ci_low": est.ci_low, "ci_high": est.ci_high, "p_value": est.p_value, "p_adjusted": float(pa),
+            "alpha": h["alpha"], "decision": decision, "mde": est.extra.get("mde"), "n": est.n,
+            "method": est.method, "reading": reading(h, est, pa, decision, kind, name), "display_kind": kind,
+        })
+    table = pd.DataFrame(out, columns=TABLE_COLUMNS + ["display_kind"])
+    return HypothesisResults(table, details, correction)
+
+
+# pytest collects functions named test_* from modules it imports; this one is not a test
+test_hypotheses.__test__ = False
