@@ -5,6 +5,7 @@ hypotheses."""
 from __future__ import annotations
 
 from .designs import ABResult, DiDResult, ITSResult, PrePostResult, ab, did, is_binary, its, pre_post
+from .hypotheses import HypothesisResults, normalize_hypothesis, test_hypotheses, test_study_hypotheses, unit_table
 from .multiplicity import adjust_pvalues
 from .power import (mde_from_se, mde_means, mde_proportions, sample_size_means, sample_size_proportions,
                     with_power)
@@ -17,4 +18,5 @@ __all__ = [
     "ab", "pre_post", "did", "its", "ABResult", "PrePostResult", "DiDResult", "ITSResult", "is_binary",
     "mde_proportions", "sample_size_proportions", "mde_means", "sample_size_means", "mde_from_se", "with_power",
     "adjust_pvalues",
+    "test_hypotheses", "test_study_hypotheses", "unit_table", "HypothesisResults", "normalize_hypothesis",
 ]

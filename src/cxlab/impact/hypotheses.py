@@ -2,21 +2,23 @@
 estimate and its interval, the p-value and the p-value adjusted for the number of hypotheses,
 a decision, and a sentence a manager can act on.
 
-A hypothesis is a dict, as the objectives stage writes them to hypotheses.json:
+A hypothesis is a dict as the objectives stage writes them to hypotheses.json
+(``cxlab.objectives.hypotheses``, format 1); the keys used here:
 
-    {"id": "grow_conversion", "kpi": "conversion_rate", "direction": "increase",
-     "min_effect": 0.02, "alpha": 0.05, "design": "did",
-     "intervention": {"id": "new_checkout", "date": "2025-07-01",
-                      "treated": {"column": "region", "values": ["North"]},
-                      "description": "the new checkout"}}
+    {"id": "H1", "kpi": "conversion_rate", "kpi_title": "Conversion rate",
+     "kind": "proportion",               # proportion | mean | nps
+     "direction": "increase", "min_effect": 0.02, "alpha": 0.05, "design": "did",
+     "intervention": "new_checkout", "date": "2025-07-01",
+     "treated": {"column": "region", "values": ["North"]},   # column null: everyone
+     "kpi_options": {"window_days": 30}}
 
-(``date``, ``treated``, ``treated_column``/``treated_values`` may also sit at the top level,
-and ``intervention`` may be just its id then.)
+(``intervention`` may also be a dict holding id, date, treated and description.)
 
-The data is one row per unit and period (customer-month, customer-week ...): the unit id,
-the period start (``time``), customer attributes such as the treated column, and one column per
-KPI holding that unit's value in that period (0/1 for a rate such as converted; a number
-for a mean such as revenue; a 0–10 score for NPS).
+The data is a unit table per KPI (a dict kpi -> DataFrame) or one table for all: one row per
+unit of the KPI (a new customer for conversion, a customer-month for retention, a survey
+answer for CSAT), with the unit id, the period start (``time``), the treated column, and the
+outcome in a column named after the KPI or ``y`` (0/1 for a rate; a number for a mean; for
+NPS a 0–10 score or the -1/0/1 promoter coding). ``unit_table`` builds one from a study.
 """
 from __future__ import annotations
 
@@ -27,13 +29,14 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, ParameterError
+from ..errors import CxlabError, DataError, ParameterError
 from ..results import Estimate
 from .designs import ab, did, is_binary, its, pre_post
 from .multiplicity import METHODS, adjust_pvalues
 from .power import with_power
 
-__all__ = ["test_hypotheses", "HypothesisResults", "normalize_hypothesis", "KPI_NAMES", "reading"]
+__all__ = ["test_hypotheses", "test_study_hypotheses", "unit_table", "HypothesisResults", "normalize_hypothesis",
+           "KPI_NAMES", "reading", "RESULTS_FILE"]
 
 #: KPI id -> (name in a sentence, kind): "rate" is reported in percentage points, "points"
 #: (NPS) in its own points, "mean" in the KPI's units.
@@ -87,8 +90,12 @@ def normalize_hypothesis(h: Mapping) -> dict:
         "date": ivd.get("date", h.get("date")),
         "treated_column": treated.get("column") or ivd.get("treated_column") or h.get("treated_column"),
         "treated_values": list(treated.get("values") or ivd.get("treated_values") or h.get("treated_values") or []),
-        "kpi_label": h.get("kpi_label"),
+        "kpi_label": h.get("kpi_label") or h.get("kpi_title"),
+        "kind": h.get("kind"),
+        "kpi_options": dict(h.get("kpi_options") or {}),
         "goal": h.get("goal"),
+        "role": h.get("role"),
+        "statement": h.get("statement"),
     }
     if isinstance(out["min_effect"], Mapping):  # {kpi: value} as in study.yaml interventions
         out["min_effect"] = out["min_effect"].get(out["kpi"])
@@ -113,10 +120,18 @@ def normalize_hypothesis(h: Mapping) -> dict:
     return out
 
 
+_KINDS = {"proportion": "rate", "nps": "points", "mean": "mean"}
+
+
 def _kpi_info(h: dict, values: pd.Series | None) -> tuple[str, str]:
+    """The KPI's name in a sentence and how its changes are shown: rate (percentage points),
+    points (NPS) or mean (the KPI's units)."""
     name, kind = KPI_NAMES.get(str(h["kpi"]), (None, None))
+    if h.get("kind") in _KINDS:
+        kind = _KINDS[h["kind"]]
     if name is None:
         name = str(h["kpi"]).replace("_", " ").capitalize()
+    if kind is None:
         kind = "rate" if values is not None and is_binary(values) else "mean"
     if h.get("kpi_label"):
         name = str(h["kpi_label"])
@@ -256,41 +271,73 @@ class HypothesisResults:
         return ax
 
 
-def _prepare(data: pd.DataFrame, h: dict, column: str, unit: str | None, time: str | None) -> pd.DataFrame:
+def _table_for(data, h: dict, kpi_columns: Mapping[str, str]) -> tuple[pd.DataFrame, str]:
+    """The unit table and outcome column for one hypothesis."""
+    kpi = str(h["kpi"])
+    if isinstance(data, Mapping):
+        if kpi not in data:
+            raise DataError([f"hypothesis '{h['id']}': no unit table for KPI '{kpi}' "
+                             f"(tables for: {', '.join(map(str, data))})"])
+        table = data[kpi]
+    else:
+        table = data
+    if isinstance(table, _Missing):
+        raise DataError([table.message])
+    if not isinstance(table, pd.DataFrame):
+        raise ParameterError(f"hypothesis '{h['id']}': the data must be a pandas DataFrame "
+                             f"(got {type(table).__name__})")
+    column = kpi_columns.get(kpi) or (kpi if kpi in table.columns else "y")
+    if column not in table.columns:
+        raise DataError([f"hypothesis '{h['id']}': the table has no column '{kpi}' (or 'y') for KPI '{kpi}'; "
+                         f"columns: {', '.join(map(str, table.columns[:20]))}"])
+    return table, column
+
+
+def _prepare(data: pd.DataFrame, h: dict, column: str, unit: str | None, time: str) -> pd.DataFrame:
     need = [c for c in (column, unit, time, h.get("treated_column")) if c]
     missing = [c for c in need if c not in data.columns]
     if missing:
         raise DataError([f"hypothesis '{h['id']}': column(s) {', '.join(map(repr, missing))} not in the table "
                          f"(it has {', '.join(map(str, data.columns[:20]))})"])
     d = data[list(dict.fromkeys(need))].copy()
-    if str(h["kpi"]) == "nps" and not is_binary(d[column]) and d[column].dropna().between(0, 10).all():
-        d[column] = _nps_points(d[column])
+    if str(h["kpi"]) == "nps" or h.get("kind") == "nps":
+        vals = d[column].dropna()
+        if vals.isin([-1, 0, 1]).all():
+            d[column] = d[column].astype(float) * 100.0   # promoter coding -> NPS points
+        elif vals.between(0, 10).all():
+            d[column] = _nps_points(d[column])
     d = d.dropna(subset=[column])
+    d[column] = d[column].astype(float)
     if h.get("treated_column"):
         d["_treated"] = d[h["treated_column"]].isin(h["treated_values"]).astype(int)
-    if time is not None:
-        if pd.api.types.is_datetime64_any_dtype(d[time]):
-            d["_post"] = (d[time] >= pd.Timestamp(h["date"])).astype(int)
-        else:
+    if pd.api.types.is_datetime64_any_dtype(d[time]):
+        d["_post"] = (d[time] >= pd.Timestamp(h["date"])).astype(int)
+    else:
+        try:
             d["_post"] = (d[time] >= h["date"]).astype(int)
+        except TypeError:
+            raise DataError([f"hypothesis '{h['id']}': the period column '{time}' cannot be compared with the "
+                             f"date {h['date']} (make it a datetime column)"]) from None
+    if d.empty:
+        raise DataError([f"hypothesis '{h['id']}': no rows with a value of '{column}'"])
     return d
 
 
-def _run_one(data, h, column, unit, time, cluster, power, ci_level):
+def _run_one(data, h, column, unit, time, cluster, unit_effects, power, ci_level):
     design = h["design"]
     if time is None:
         raise ParameterError(f"hypothesis '{h['id']}': pass time= (the period column) to split before/after")
     d = _prepare(data, h, column, unit, time)
     alpha, me = h["alpha"], h.get("min_effect")
+    repeated = unit is not None and unit in d and d[unit].duplicated().any()
     if design == "did":
-        repeated = unit is not None and d[unit].duplicated().any()
-        res = did(d, column, "_treated", "_post", unit=unit if repeated else None, time=time,
+        res = did(d, column, "_treated", "_post", unit=unit if (repeated and unit_effects) else None, time=time,
                   cluster=cluster or (unit if repeated else None), ci_level=ci_level)
         est = with_power(res.estimate, alpha=alpha, power=power, min_effect=me)
         res.estimate = est
     elif design == "ab":
         d = d[d["_post"] == 1]
-        if unit is not None and d[unit].duplicated().any():
+        if repeated:
             d = d.groupby(unit, as_index=False).agg({column: "mean", "_treated": "max"})
         d["_arm"] = np.where(d["_treated"] == 1, "treatment", "control")
         res = ab(d, column, "_arm", treatment="treatment", control="control", alpha=alpha, power=power,
@@ -329,15 +376,18 @@ def test_hypotheses(
     time: str | None = "period",
     kpi_columns: Mapping[str, str] | None = None,
     cluster: str | None = None,
+    unit_effects: bool = False,
     correction: str = "holm",
     power: float = 0.8,
     ci_level: float = 0.95,
 ) -> HypothesisResults:
     """Test exactly the given pre-registered hypotheses on one unit x period table.
 
-    For each hypothesis the KPI column (``kpi_columns[kpi]``, else the KPI's own name) is
-    analysed with its design: ``did`` (treated x after, with unit and period fixed effects
-    when units repeat, clustered by unit or ``cluster``), ``ab`` (treated vs the rest after
+    data: one unit table, or a dict KPI -> unit table (see the module docstring).
+    For each hypothesis the KPI column (``kpi_columns[kpi]``, else the KPI's own name, else
+    ``y``) is analysed with its design: ``did`` (treated x after with period fixed effects;
+    standard errors clustered by ``cluster``, else by unit when units repeat, else HC1;
+    ``unit_effects=True`` adds unit fixed effects for a true panel), ``ab`` (treated vs the rest after
     the date, one row per unit), ``pre_post`` (the treated rows, or all rows, before vs after,
     paired by unit when possible), ``its`` (the treated rows' per-period mean, segmented
     regression; the level change is tested). p-values are two-sided and adjusted over the
@@ -362,22 +412,23 @@ def test_hypotheses(
     kpi_columns = dict(kpi_columns or {})
     rows, details = [], {}
     for h in hs:
-        column = kpi_columns.get(h["kpi"], h["kpi"])
+        values = None
         try:
-            est, res = _run_one(data, h, column, unit, time, cluster, power, ci_level)
+            table, column = _table_for(data, h, kpi_columns)
+            values = table[column]
+            est, res = _run_one(table, h, column, unit, time, cluster, unit_effects, power, ci_level)
             details[h["id"]] = res
-            rows.append((h, est, None))
+            rows.append((h, est, None, values))
         except (DataError, ParameterError) as exc:
-            rows.append((h, None, str(exc)))
-    p_adj = adjust_pvalues([e.p_value if e is not None else None for _, e, _ in rows], correction)
+            rows.append((h, None, str(exc), values))
+    p_adj = adjust_pvalues([e.p_value if e is not None else None for _, e, _, _ in rows], correction)
     out = []
-    for (h, est, err), pa in zip(rows, p_adj):
-        column = kpi_columns.get(h["kpi"], h["kpi"])
-        values = data[column] if column in data.columns else None
+    for (h, est, err, values), pa in zip(rows, p_adj):
         name, kind = _kpi_info(h, values)
         if est is None:
             out.append({"hypothesis": h["id"], "kpi": h["kpi"], "design": h["design"], "alpha": h["alpha"],
-                        "decision": "not tested", "reading": f"Not tested: {err}", "display_kind": kind})
+                        "decision": "not tested", "reading": f"Not tested: {err.split(': ', 1)[-1] if err.startswith('hypothesis') else err}",
+                        "display_kind": kind})
             continue
         decision = _decision(h, est, pa)
         out.append({
@@ -387,8 +438,91 @@ def test_hypotheses(
             "method": est.method, "reading": reading(h, est, pa, decision, kind, name), "display_kind": kind,
         })
     table = pd.DataFrame(out, columns=TABLE_COLUMNS + ["display_kind"])
+    table["n"] = table["n"].astype("Int64")
     return HypothesisResults(table, details, correction)
 
 
 # pytest collects functions named test_* from modules it imports; this one is not a test
 test_hypotheses.__test__ = False
+
+
+# --------------------------------------------------------------------------- from a study
+RESULTS_FILE = "impact_results.parquet"
+
+
+def unit_table(study, kpi: str, *, freq: str = "month", treated_column: str | None = None,
+               **kpi_options) -> pd.DataFrame:
+    """A KPI's unit table for a study, as the impact tests need it: customer_id, period (the
+    start of the unit's period at ``freq``), y (the unit's outcome), and ``treated_column``
+    (a customer attribute) when given.
+
+    The units and outcomes are the objectives stage's (``cxlab.objectives.kpi_units``: new
+    customers for conversion, customer-periods for retention, survey answers for CSAT/NPS),
+    computed in the engine; only these narrow unit rows come back to pandas.
+    """
+    from .. import engine
+    from ..objectives._common import period_start
+    from ..objectives.kpis import kpi_units
+    from ..study import Study
+
+    study = Study.load(study)
+    units = kpi_units(study, kpi, freq=freq, **kpi_options)
+    cols = ["customer_id", "_bucket", "y"]
+    if treated_column:
+        cust = engine.table(study, "customers")
+        if treated_column not in cust.columns:
+            raise DataError([f"the customers of study '{study.name}' have no column '{treated_column}' "
+                             f"(the treated group of a hypothesis); columns: {', '.join(cust.columns)}"])
+        cust = cust.select(_cid="customer_id", **{treated_column: cust[treated_column]})
+        units = units.left_join(cust, units.customer_id == cust._cid)
+        cols.append(treated_column)
+    frame = engine.to_pandas(units.select(*cols))
+    frame["period"] = period_start(frame["_bucket"].to_numpy(), freq).to_numpy()
+    return frame.drop(columns="_bucket")
+
+
+def test_study_hypotheses(study, hypotheses=None, *, freq: str = "month", correction: str = "holm",
+                          power: float = 0.8, ci_level: float = 0.95) -> HypothesisResults:
+    """Test a study's pre-registered hypotheses (data/processed/<study>/hypotheses.json, written
+    by the objectives stage; or ``hypotheses`` given) on unit tables built with ``unit_table``
+    at period ``freq``; see ``test_hypotheses`` for designs and decisions."""
+    from ..study import Study
+
+    study = Study.load(study)
+    if hypotheses is None:
+        from ..objectives.hypotheses import load_hypotheses
+
+        hypotheses = load_hypotheses(study)
+    if isinstance(hypotheses, Mapping):
+        hypotheses = hypotheses.get("hypotheses", [])
+    hs = [normalize_hypothesis(h) for h in hypotheses]
+    tables: dict[str, pd.DataFrame] = {}
+    errors: dict[str, str] = {}
+    for h in hs:
+        key = str(h["kpi"])
+        if key in tables or key in errors:
+            continue
+        treated = sorted({x["treated_column"] for x in hs if x["kpi"] == key and x["treated_column"]})
+        try:
+            t = unit_table(study, key, freq=freq, treated_column=treated[0] if treated else None,
+                           **h["kpi_options"])
+            for extra in treated[1:]:
+                more = unit_table(study, key, freq=freq, treated_column=extra, **h["kpi_options"])
+                t[extra] = more[extra].to_numpy()
+            tables[key] = t
+        except CxlabError as exc:
+            errors[key] = str(exc)
+    for key, msg in errors.items():  # the runner reports these hypotheses as not tested
+        tables[key] = _Missing(msg)
+    return test_hypotheses(hypotheses, tables, unit="customer_id", time="period", correction=correction,
+                           power=power, ci_level=ci_level)
+
+
+class _Missing:
+    """Stands in for a unit table that could not be built; the runner reports why."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+
+test_study_hypotheses.__test__ = False
