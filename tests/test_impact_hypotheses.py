@@ -130,3 +130,17 @@ def test_objectives_format_is_accepted_and_bad_hypotheses_are_named():
         normalize_hypothesis(hyp("H1", "conversion_rate", design="rct"))
     with pytest.raises(ParameterError, match="unique"):
         test_hypotheses([hyp("H1", "conversion_rate"), hyp("H1", "csat_mean")], pd.DataFrame())
+
+
+def test_report_helpers_format_the_table_and_headlines(customers, tmp_path):
+    r = test_hypotheses([hyp("H1", "conversion_rate"), hyp("H2", "csat_mean"), hyp("H9", "ces_mean")], customers)
+    shown = r.display_table().set_index("hypothesis")
+    est = r.table.set_index("hypothesis").loc["H1", "estimate"]
+    assert shown.loc["H1", "effect"] == f"+{100 * est:.1f} points"
+    assert shown.loc["H1", "design"] == "difference-in-differences"
+    assert shown.loc["H9", "effect"] == "–" and shown.loc["H9", "decision"] == "not tested"
+    assert r.headlines()[0].startswith("H1: Conversion rose")
+    assert r.glance().startswith("1 of 2 tested hypotheses supported (H1)")
+    assert r.metrics()["H1_effect"]["value"] == pytest.approx(est)
+    r.save(tmp_path / "impact_results.parquet")
+    assert len(pd.read_parquet(tmp_path / "impact_results.parquet")) == 3

@@ -182,6 +182,16 @@ def _unit(kind: str, value: float | None = None) -> str:
     return ""
 
 
+_DESIGN_NAMES = {"did": "difference-in-differences", "ab": "A/B", "pre_post": "pre/post",
+                 "its": "interrupted time series"}
+
+
+def _p_plain(p: float) -> str:
+    if p is None or not np.isfinite(p):
+        return "–"
+    return "< 0.001" if p < 0.001 else (f"{p:.3f}" if p < 0.01 else f"{p:.2f}")
+
+
 def _p_text(p: float) -> str:
     if p < 0.001:
         return "adjusted p < 0.001"
@@ -248,6 +258,59 @@ class HypothesisResults:
 
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
+
+    def display_table(self) -> pd.DataFrame:
+        """The table for a report: effects in display units (points for rates and NPS), the
+        interval, p and adjusted p as text, the decision and the reading."""
+        rows = []
+        for r in self.table.itertuples():
+            kind = r.display_kind
+            tested = pd.notna(r.estimate)
+            unit = _unit(kind).strip()
+            fmt = (lambda v: f"{'+' if v >= 0 else '-'}{_fmt(abs(v), kind)}") if tested else None
+            rows.append({
+                "hypothesis": r.hypothesis, "KPI": r.kpi, "design": _DESIGN_NAMES.get(r.design, r.design),
+                "effect": f"{fmt(r.estimate)}{(' ' + unit) if unit else ''}" if tested else "–",
+                "95% CI": f"[{_fmt(r.ci_low, kind)}, {_fmt(r.ci_high, kind)}]" if tested else "–",
+                "p": _p_plain(r.p_value) if tested else "–",
+                "adjusted p": _p_plain(r.p_adjusted) if tested else "–",
+                "decision": r.decision,
+                "could detect": f"±{_fmt(abs(r.mde), kind)}" if tested and pd.notna(r.mde) else "–",
+                "reading": r.reading,
+            })
+        return pd.DataFrame(rows)
+
+    def headlines(self) -> list[str]:
+        """One sentence per hypothesis, supported ones first: the run index's findings."""
+        order = {"supported": 0, "opposite": 1, "not detected": 2, "not tested": 3}
+        t = self.table.assign(_o=self.table["decision"].map(order)).sort_values(["_o", "hypothesis"], kind="stable")
+        return [f"{r.hypothesis}: {r.reading}" for r in t.itertuples()]
+
+    def glance(self) -> str:
+        """A one-line verdict: how many hypotheses were supported."""
+        t = self.table
+        tested = int((t["decision"] != "not tested").sum())
+        sup = t.loc[t["decision"] == "supported", "hypothesis"].tolist()
+        text = f"{len(sup)} of {tested} tested hypotheses supported"
+        if sup:
+            text += f" ({', '.join(sup)})"
+        return text + f", p-values adjusted by {METHODS[self.correction][1]}."
+
+    def metrics(self) -> dict:
+        """Numbers a later run compares against: each hypothesis' estimate."""
+        out = {}
+        for r in self.table.itertuples():
+            if pd.notna(r.estimate):
+                unit = "share" if r.display_kind == "rate" else ("NPS points" if r.display_kind == "points" else "")
+                out[f"{r.hypothesis}_effect"] = {"value": float(r.estimate), "label": f"{r.hypothesis}: {r.kpi} effect",
+                                                 "unit": unit}
+        return out
+
+    def save(self, path) -> None:
+        """Write the table (without plots) to a parquet file, atomically."""
+        from ..data import write_parquet
+
+        write_parquet(self.table, path)
 
     def plot(self, ax=None):
         """Forest plot: each hypothesis' estimate with its interval, in the KPI's display units
