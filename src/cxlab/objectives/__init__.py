@@ -1,0 +1,73 @@
+"""Stage 1, objectives: the KPI library, retention by cohort, objectives against targets,
+pre-registered hypotheses for the impact stage, and customer lifetime value.
+
+- ``kpis``: KPI definitions and their computation as Estimates, per window, period or group;
+- ``cohorts``: retention by cohort (first-time, recurring, unbounded) and lifecycle states;
+- ``targets``: the objectives table (baseline, current, target, gap, status), trends, breakdowns;
+- ``hypotheses``: pre-registration to data/processed/<study>/hypotheses.json;
+- ``clv``: historical value, BG/NBD + Gamma-Gamma predictive CLV (fitted with scipy).
+"""
+from __future__ import annotations
+
+from .clv import (
+    BetaGeo,
+    CLVResult,
+    GammaGamma,
+    clv,
+    fit_bgnbd,
+    fit_gamma_gamma,
+    historical_value,
+    predict_clv,
+    rfm_summary,
+    value_by_segment,
+)
+from .cohorts import Lifecycle, RetentionTable, activity_periods, lifecycle, retention_table
+from .hypotheses import (
+    HYPOTHESES_FILE,
+    build_hypotheses,
+    hypotheses_frame,
+    load_hypotheses,
+    register_hypotheses,
+)
+from .kpis import (
+    KPI,
+    KPIS,
+    compute_kpi,
+    data_end,
+    estimates_from_stats,
+    format_value,
+    get_kpi,
+    kpi_definitions,
+    kpi_estimate,
+    kpi_stats,
+    kpi_table,
+    kpi_units,
+)
+from .targets import (
+    KPIBreakdown,
+    KPITrend,
+    ObjectivesResult,
+    kpi_breakdown,
+    kpi_trend,
+    objective_direction,
+    objective_sentence,
+    objective_windows,
+    objectives_table,
+    target_value,
+)
+
+__all__ = [
+    # kpis
+    "KPI", "KPIS", "compute_kpi", "data_end", "estimates_from_stats", "format_value", "get_kpi",
+    "kpi_definitions", "kpi_estimate", "kpi_stats", "kpi_table", "kpi_units",
+    # cohorts
+    "RetentionTable", "retention_table", "Lifecycle", "lifecycle", "activity_periods",
+    # targets
+    "ObjectivesResult", "objectives_table", "objective_sentence", "objective_direction",
+    "objective_windows", "target_value", "KPITrend", "kpi_trend", "KPIBreakdown", "kpi_breakdown",
+    # hypotheses
+    "HYPOTHESES_FILE", "build_hypotheses", "register_hypotheses", "load_hypotheses", "hypotheses_frame",
+    # clv
+    "BetaGeo", "CLVResult", "GammaGamma", "clv", "fit_bgnbd", "fit_gamma_gamma", "historical_value",
+    "predict_clv", "rfm_summary", "value_by_segment",
+]

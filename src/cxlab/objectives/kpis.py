@@ -1,0 +1,600 @@
+"""The KPI library: each KPI has a one-line definition, a unit, a better direction, and is
+computed from the study's tables as an Estimate with a 95% confidence interval.
+
+Every KPI is computed the same way, once, in the engine:
+
+1. a *unit table* (Ibis) with one row per thing the KPI averages over — a customer for
+   conversion, a customer-period for retention, an order for average order value, a survey
+   response for NPS — carrying the customer, the time that places the unit in a window and a
+   period, and the outcome y (0/1 for a rate, an amount or score for a mean, +1/0/−1 for NPS);
+2. the units in the window, grouped by period (week, month …) and/or a customer attribute,
+   reduced to sufficient statistics per group (units, customers, Σy, Σy², and per-customer sums
+   for customers who contribute several units) — only these come back to pandas;
+3. intervals from those statistics: Wilson for rates, Student t for means, the multinomial
+   variance for NPS. Where a customer contributes several units (retention periods, orders,
+   survey responses) the variance is clustered by customer, so loyal customers are not counted
+   as independent evidence (rates then use Wilson at the design-effect sample size).
+
+Censoring: a customer whose conversion window (or a customer-period whose next period) runs past
+the end of the log is left out, not counted as a failure.
+
+    >>> from cxlab.objectives import compute_kpi, kpi_estimate
+    >>> kpi_estimate("demo", "conversion_rate", "2025-01-01", "2025-03-31")
+    >>> compute_kpi("demo", "nps", freq="month")          # a trend
+    >>> compute_kpi("demo", "csat_top2", by="region")      # a breakdown
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+import ibis
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .. import engine
+from ..errors import ParameterError, StudyError
+from ..results import ESTIMATE_COLUMNS, Estimate
+from ..study import Study
+from ._common import (
+    Z95,
+    check_freq,
+    nps_interval,
+    period_index,
+    period_index_of,
+    period_label,
+    period_start,
+    purchase_filter,
+    t_interval,
+    wilson,
+    window_bounds,
+    window_filter,
+)
+
+__all__ = [
+    "KPI",
+    "KPIS",
+    "get_kpi",
+    "format_value",
+    "kpi_definitions",
+    "kpi_units",
+    "kpi_stats",
+    "compute_kpi",
+    "kpi_estimate",
+    "kpi_table",
+    "estimates_from_stats",
+    "data_end",
+]
+
+
+@dataclass(frozen=True)
+class KPI:
+    """A KPI: its name in study.yaml, a title and one-line definition for the report, its unit
+    ('share', 'currency', 'NPS points', 'score 1–5' …), whether higher is better, and how its
+    interval is made ('proportion', 'mean' or 'nps')."""
+
+    name: str
+    title: str
+    definition: str
+    unit: str
+    higher_is_better: bool
+    kind: str
+    source: str  # events | surveys
+    units: Callable
+    scale: float = 1.0
+    complement: bool = False  # churn = 1 − retention
+    why: str = ""
+
+    def format(self, value, signed: bool = False) -> str:
+        """A value of this KPI for people: shares as percentages, NPS in points, money and
+        scores with two decimals."""
+        return format_value(self, value, signed=signed)
+
+    def format_change(self, value) -> str:
+        """A difference of two values: percentage points for shares, else signed units."""
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return "–"
+        if self.unit == "share":
+            return f"{value * 100:+.1f} points"
+        if self.kind == "nps":
+            return f"{value:+.1f} NPS points"
+        return f"{value:+,.2f}"
+
+    @property
+    def direction(self) -> str:
+        return "higher is better" if self.higher_is_better else "lower is better"
+
+    @property
+    def better(self) -> str:
+        """The direction of improvement as study.yaml writes it: increase or decrease."""
+        return "increase" if self.higher_is_better else "decrease"
+
+
+# --------------------------------------------------------------------------- context
+@dataclass
+class _Ctx:
+    study: Study
+    start: object
+    end: object
+    freq: str | None
+    options: dict
+    _data_end: pd.Timestamp | None = None
+
+    def option(self, name: str, default):
+        """An option: given in the call, else study.yaml parameters.objectives, else default."""
+        if name in self.options and self.options[name] is not None:
+            return self.options[name]
+        return self.study.stage_parameters("objectives").get(name, default)
+
+    @property
+    def data_end(self) -> pd.Timestamp:
+        if self._data_end is None:
+            self._data_end = data_end(self.study)
+        return self._data_end
+
+    def events(self) -> ibis.Table:
+        return engine.events(self.study)
+
+    def place(self, units: ibis.Table, when: str) -> ibis.Table:
+        """Keep the units whose time falls in the window; give each its period."""
+        units = window_filter(units, self.start, self.end, column=when)
+        bucket = period_index(units[when], self.freq) if self.freq else ibis.literal(0, type="int64")
+        return units.mutate(_bucket=bucket)
+
+    def bucketed_events(self) -> ibis.Table:
+        """Events in the window with their period, for KPIs that sum over a window."""
+        ev = window_filter(self.events(), self.start, self.end)
+        bucket = period_index(ev.timestamp, self.freq) if self.freq else ibis.literal(0, type="int64")
+        return ev.mutate(_bucket=bucket)
+
+
+def format_value(kpi, value, signed: bool = False) -> str:
+    """``kpi``'s value for people (see KPI.format)."""
+    spec = get_kpi(kpi)
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "–"
+    sign = "+" if signed else ""
+    if spec.unit == "share":
+        return f"{value * 100:{sign}.1f}%"
+    if spec.kind == "nps":
+        return f"{value:{sign}.1f}"
+    return f"{value:{sign},.2f}"
+
+
+def data_end(study: Study | str | os.PathLike) -> pd.Timestamp:
+    """The time of the last event in the log (where censoring starts)."""
+    ev = engine.events(study)
+    return pd.Timestamp(engine.to_pandas(ev.aggregate(t=ev.timestamp.max()))["t"].iloc[0])
+
+
+def _conversion_window(ctx: _Ctx) -> int:
+    days = ctx.options.get("window_days")
+    if days is None:
+        days = ctx.study.stage_parameters("objectives").get("conversion_window_days")
+    if days is None:
+        days = ctx.study.stage_parameters("touchpoints").get("conversion_window_days", 30)
+    if not isinstance(days, (int, float)) or days <= 0:
+        raise ParameterError(f"The conversion window must be a positive number of days, not {days!r}.")
+    return int(days)
+
+
+# --------------------------------------------------------------------------- unit tables
+def _units_conversion(ctx: _Ctx) -> ibis.Table:
+    ev = ctx.events()
+    days = _conversion_window(ctx)
+    first = ev.group_by("customer_id").aggregate(first_touch=ev.timestamp.min())
+    goals = ev.filter(purchase_filter(ev, ctx.study))
+    joined = first.left_join(goals.select("customer_id", goal_ts="timestamp"), "customer_id")
+    within = joined.goal_ts.notnull() & (joined.goal_ts <= joined.first_touch + ibis.interval(days=days))
+    per = joined.group_by(["customer_id", "first_touch"]).aggregate(y=within.cast("int64").max())
+    # censoring: the whole window after the first touch must lie inside the log
+    per = per.filter(per.first_touch + ibis.interval(days=days) <= ctx.data_end.to_pydatetime())
+    return ctx.place(per.mutate(y=per.y.cast("float64")), "first_touch")
+
+
+def _orders(ctx: _Ctx) -> ibis.Table:
+    ev = ctx.bucketed_events()
+    return ev.filter(purchase_filter(ev, ctx.study))
+
+
+def _units_repeat_purchase(ctx: _Ctx) -> ibis.Table:
+    orders = _orders(ctx)
+    per = orders.group_by(["customer_id", "_bucket"]).aggregate(orders=orders.count())
+    return per.mutate(y=(per.orders >= 2).cast("float64"))
+
+
+def _activity(ctx: _Ctx) -> ibis.Table:
+    """Distinct (customer, period index) pairs of activity at the retention period."""
+    period = ctx.option("retention_period", "month")
+    check_freq(period)
+    activity = ctx.option("activity", "any")
+    ev = ctx.events()
+    if activity == "purchase":
+        ev = ev.filter(purchase_filter(ev, ctx.study))
+    elif activity != "any":
+        raise ParameterError(f"activity '{activity}' must be 'any' (any touchpoint) or 'purchase'")
+    return ev.mutate(p=period_index(ev.timestamp, period)).select("customer_id", "p").distinct(), period
+
+
+def _units_retention(ctx: _Ctx) -> ibis.Table:
+    act, period = _activity(ctx)
+    nxt = act.select(customer_id=act.customer_id, p_next=act.p - 1, flag=ibis.literal(1, type="int64"))
+    pairs = act.left_join(nxt, [act.customer_id == nxt.customer_id, act.p == nxt.p_next])
+    pairs = pairs.select(customer_id=act.customer_id, p=act.p, y=pairs.flag.fill_null(0).cast("float64"))
+    # censoring: period n + 1 must be complete in the log
+    last_complete = period_index_of(ctx.data_end.normalize() + pd.Timedelta(days=1), period) - 1
+    pairs = pairs.filter(pairs.p + 1 <= last_complete)
+    # a period belongs to the window that holds its middle (a month its 15th, a week its Thursday)
+    middle = _period_start_expr(pairs.p, period) + ibis.interval(days=_MIDDLE_DAYS[period])
+    return ctx.place(pairs.mutate(period_middle=middle), "period_middle")
+
+
+_MIDDLE_DAYS = {"day": 0, "week": 3, "month": 14, "quarter": 45}
+
+
+def _period_start_expr(p: ibis.Value, period: str) -> ibis.Value:
+    """The start of integer period p as a timestamp, in the engine."""
+    epoch = ibis.timestamp("1970-01-01 00:00:00")
+    if period == "day":
+        return epoch + p.as_interval("D")
+    if period == "week":
+        return epoch + (p * 7 - 3).as_interval("D")
+    months = p if period == "month" else p * 3
+    return ibis.date((months // 12).cast("int32"), (months % 12 + 1).cast("int32"), 1).cast("timestamp")
+
+
+def _units_revenue_per_customer(ctx: _Ctx) -> ibis.Table:
+    ev = ctx.bucketed_events()
+    rev = ev.revenue.fill_null(0.0) if "revenue" in ev.columns else ev.seq * 0.0
+    per = ev.mutate(_r=rev.cast("float64")).group_by(["customer_id", "_bucket"]).aggregate(
+        y=lambda t: t._r.sum()
+    )
+    return per
+
+
+def _units_order_value(ctx: _Ctx) -> ibis.Table:
+    orders = _orders(ctx)
+    if "revenue" not in orders.columns:
+        raise StudyError(f"Study '{ctx.study.name}' has no revenue column in its events: "
+                         "average order value and revenue per customer need one.")
+    orders = orders.filter(orders.revenue.notnull())
+    return orders.select("customer_id", "_bucket", y=orders.revenue.cast("float64"))
+
+
+def _surveys(ctx: _Ctx, column: str) -> ibis.Table:
+    study = ctx.study
+    if "surveys" not in study.tables:
+        raise StudyError(f"Study '{study.name}' has no surveys table (study.yaml, tables.surveys); "
+                         f"'{column}' KPIs need one.")
+    s = engine.table(study, "surveys")
+    if column not in s.columns:
+        raise StudyError(f"The surveys of study '{study.name}' have no '{column}' column.")
+    s = s.filter(s[column].notnull())
+    for key in ("touchpoint", "stage"):
+        value = ctx.options.get(key)
+        if value is not None:
+            if key not in s.columns:
+                raise ParameterError(f"The surveys have no '{key}' column to filter on.")
+            values = [value] if isinstance(value, str) else list(value)
+            s = s.filter(s[key].isin(values))
+    return ctx.place(s, "timestamp")
+
+
+def _units_nps(ctx: _Ctx) -> ibis.Table:
+    s = _surveys(ctx, "nps")
+    y = ibis.cases((s.nps >= 9, 1.0), (s.nps <= 6, -1.0), else_=0.0)
+    return s.select("customer_id", "_bucket", y=y)
+
+
+def _units_csat_top2(ctx: _Ctx) -> ibis.Table:
+    s = _surveys(ctx, "csat")
+    return s.select("customer_id", "_bucket", y=(s.csat >= 4).cast("float64"))
+
+
+def _units_csat_mean(ctx: _Ctx) -> ibis.Table:
+    s = _surveys(ctx, "csat")
+    return s.select("customer_id", "_bucket", y=s.csat.cast("float64"))
+
+
+def _units_ces_mean(ctx: _Ctx) -> ibis.Table:
+    s = _surveys(ctx, "ces")
+    return s.select("customer_id", "_bucket", y=s.ces.cast("float64"))
+
+
+KPIS: dict[str, KPI] = {
+    k.name: k
+    for k in [
+        KPI("conversion_rate", "Conversion rate",
+            "Share of new customers who reach a goal touchpoint within the conversion window (30 days "
+            "unless the study sets another) after their first touch, counted in the period of the first touch.",
+            "share", True, "proportion", "events", _units_conversion,
+            why='Conversion turns interest into revenue: each point is more customers buying from the same marketing effort.'),
+        KPI("repeat_purchase_rate", "Repeat purchase rate",
+            "Share of the customers who ordered in the window who ordered at least twice in it.",
+            "share", True, "proportion", "events", _units_repeat_purchase,
+            why="Repeat buyers cost far less to win than new ones and carry most of a retailer's lifetime value."),
+        KPI("retention_rate", "Retention rate",
+            "Share of customers active in a month who are active again the next month "
+            "(a month counts in the window that holds its 15th).",
+            "share", True, "proportion", "events", _units_retention,
+            why='Keeping active customers active is the cheapest growth there is; retention compounds month after month.'),
+        KPI("churn_rate", "Churn rate",
+            "Share of customers active in a month who are not active the next month (1 − retention).",
+            "share", False, "proportion", "events", _units_retention, complement=True,
+            why='Every customer who lapses must be replaced by a new one; churn is the leak in the bucket.'),
+        KPI("revenue_per_customer", "Revenue per customer",
+            "Revenue in the window divided by the customers active in it (any touchpoint).",
+            "currency", True, "mean", "events", _units_revenue_per_customer,
+            why='Revenue per customer combines how often customers buy and how much they spend.'),
+        KPI("average_order_value", "Average order value",
+            "Mean revenue of an order (a goal-touchpoint event with revenue) in the window.",
+            "currency", True, "mean", "events", _units_order_value,
+            why='A higher basket raises revenue without needing more orders.'),
+        KPI("nps", "Net Promoter Score",
+            "Share of promoters (9–10) minus share of detractors (0–6) among survey answers, in points.",
+            "NPS points", True, "nps", "surveys", _units_nps, scale=100.0,
+            why='Promoters recommend us and come back; detractors warn others off. NPS is the balance of the two.'),
+        KPI("csat_top2", "CSAT (top-2-box)",
+            "Share of satisfaction answers that are 4 or 5 on the 1–5 scale.",
+            "share", True, "proportion", "surveys", _units_csat_top2,
+            why='The share of clearly satisfied answers shows how often an interaction goes well.'),
+        KPI("csat_mean", "CSAT (mean)",
+            "Mean satisfaction score on the 1–5 scale.",
+            "score 1–5", True, "mean", "surveys", _units_csat_mean,
+            why='Satisfaction with each interaction drives whether customers come back.'),
+        KPI("ces_mean", "Customer effort (mean)",
+            "Mean customer effort score on the 1–7 scale (7 = very easy).",
+            "score 1–7", True, "mean", "surveys", _units_ces_mean,
+            why='Effort predicts disloyalty: customers who struggle to get things done leave.'),
+    ]
+}
+
+
+def get_kpi(name: str) -> KPI:
+    """The KPI registered under ``name`` (the names study.yaml objectives use)."""
+    if isinstance(name, KPI):
+        return name
+    try:
+        return KPIS[name]
+    except KeyError:
+        raise ParameterError(f"Unknown KPI '{name}'; known KPIs: {', '.join(KPIS)}") from None
+
+
+def kpi_definitions(names=None) -> pd.DataFrame:
+    """The KPI library as a table: kpi, title, definition, unit, direction."""
+    rows = [
+        {"kpi": k.name, "title": k.title, "definition": k.definition, "unit": k.unit, "direction": k.direction}
+        for k in (get_kpi(n) for n in (names or KPIS))
+    ]
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- computation
+def kpi_units(study: Study | str | os.PathLike, kpi: str, start=None, end=None, *, freq: str | None = None,
+              **options) -> ibis.Table:
+    """The KPI's unit table as an Ibis expression: customer_id, _bucket (the period index at
+    ``freq``, 0 without one) and y (the outcome per unit), for the units in [start, end].
+    The impact stage uses it for unit-level tests; aggregate it before bringing it to pandas."""
+    study = Study.load(study)
+    spec = get_kpi(kpi)
+    if freq is not None:
+        check_freq(freq)
+    ctx = _Ctx(study, start, end, freq, options)
+    window_bounds(start, end)  # validates the window
+    return spec.units(ctx)
+
+
+def _attribute_groups(study: Study, by: str, groups: pd.DataFrame | None) -> tuple[ibis.Table, dict | None]:
+    """customer_id → group label, from ``groups`` (a DataFrame) or the customers table; numeric
+    attributes with bins in study.yaml are cut into those bins."""
+    if groups is not None:
+        if not {"customer_id", by} <= set(groups.columns):
+            raise ParameterError(f"groups must have the columns customer_id and {by}")
+        frame = groups[["customer_id", by]].copy()
+        frame["customer_id"] = frame["customer_id"].astype(str)
+        frame[by] = frame[by].astype(str)
+        return ibis.memtable(frame), None
+    cust = engine.table(study, "customers")
+    if by not in cust.columns:
+        raise ParameterError(
+            f"The customers of study '{study.name}' have no attribute '{by}'; "
+            f"attributes: {', '.join(c for c in cust.columns if c != 'customer_id')}"
+        )
+    spec = study.customer_attributes.get(by, {})
+    bins = spec.get("bins")
+    col = cust[by]
+    if bins and spec.get("kind") == "numeric":
+        bins = sorted(float(b) for b in bins)
+        labels = {i: f"{bins[i]:g}–{bins[i + 1]:g}" for i in range(len(bins) - 1)}
+        labels[-1] = f"< {bins[0]:g}"
+        labels[len(bins) - 1] = f"≥ {bins[-1]:g}"
+        col = col.cast("float64").bucket(bins, include_under=True, include_over=True, close_extreme=False)
+        # ibis numbers the under bucket 0: shift so bucket i is [bins[i], bins[i+1])
+        col = (col - 1).cast("int64")
+        return cust.select("customer_id", **{by: col}), labels
+    return cust.select("customer_id", **{by: col.cast("string")}), None
+
+
+def kpi_stats(
+    study: Study | str | os.PathLike,
+    kpi: str,
+    start=None,
+    end=None,
+    *,
+    freq: str | None = None,
+    by: str | None = None,
+    groups: pd.DataFrame | None = None,
+    **options,
+) -> pd.DataFrame:
+    """Sufficient statistics of a KPI per group, computed in one engine query: n (units),
+    customers, sum and sum_sq of the outcome, the customer-level sums for the clustered variance
+    (c_ss = Σ S_c², c_ns = Σ n_c·S_c, c_nn = Σ n_c²), and for NPS promoters and detractors."""
+    study = Study.load(study)
+    spec = get_kpi(kpi)
+    units = kpi_units(study, kpi, start, end, freq=freq, **options)
+    keys = ["_bucket"] if freq else []
+    labels = None
+    if by is not None:
+        attr, labels = _attribute_groups(study, by, groups)
+        units = units.inner_join(attr, "customer_id")
+        keys.append(by)
+    y = units.y
+    units = units.mutate(_one=ibis.literal(1, type="int64"), _pro=(y > 0.5).cast("int64"),
+                         _det=(y < -0.5).cast("int64"))
+    per_c = units.group_by(keys + ["customer_id"]).aggregate(
+        n_c=units._one.sum(), s_c=units.y.sum(), q_c=(units.y * units.y).sum(),
+        pro_c=units._pro.sum(), det_c=units._det.sum(),
+    )
+    aggs = dict(
+        n=per_c.n_c.sum(), customers=per_c.count(), sum=per_c.s_c.sum(), sum_sq=per_c.q_c.sum(),
+        c_ss=(per_c.s_c * per_c.s_c).sum(), c_ns=(per_c.n_c * per_c.s_c).sum(),
+        c_nn=(per_c.n_c * per_c.n_c).sum(), promoters=per_c.pro_c.sum(), detractors=per_c.det_c.sum(),
+    )
+    expr = per_c.group_by(keys).aggregate(**aggs) if keys else per_c.aggregate(**aggs)
+    out = engine.to_pandas(expr)
+    if not keys:
+        out = out.fillna({"n": 0, "customers": 0})
+    for col in ("n", "customers", "promoters", "detractors"):
+        out[col] = out[col].fillna(0).astype("int64")
+    for col in ("sum", "sum_sq", "c_ss", "c_ns", "c_nn"):
+        out[col] = out[col].astype(float)
+    if freq:
+        out["period"] = period_start(out["_bucket"].to_numpy(), freq).to_numpy()
+        out = out.drop(columns="_bucket")
+    if by is not None and labels is not None:
+        out[by] = out[by].map(labels)
+    order = (["period"] if freq else []) + ([by] if by else [])
+    out.insert(0, "kpi", spec.name)
+    return out.sort_values(order).reset_index(drop=True) if order else out
+
+
+def estimates_from_stats(stats_: pd.DataFrame, kpi: str, label: str = "", level: float = 0.95) -> pd.DataFrame:
+    """Turn kpi_stats' sufficient statistics into Estimate columns (estimate, ci_low, ci_high,
+    p_value, n, method), one row per group, keeping the group columns."""
+    spec = get_kpi(kpi)
+    s = stats_
+    n = s["n"].to_numpy(dtype=float)
+    g = s["customers"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = s["sum"].to_numpy() / n
+        # variance of the mean with customers as clusters (Σ_c (S_c − n_c·ȳ)² · G/(G−1) / n²)
+        resid = s["c_ss"].to_numpy() - 2 * mean * s["c_ns"].to_numpy() + mean**2 * s["c_nn"].to_numpy()
+        var_cl = np.where(g > 1, g / (g - 1) * np.maximum(resid, 0) / n**2, np.nan)
+        repeated = n > g
+    if spec.kind == "proportion":
+        p = mean
+        var_iid = p * (1 - p) / n
+        with np.errstate(divide="ignore", invalid="ignore"):
+            n_eff = np.where(repeated & (var_cl > 0), np.minimum(n, p * (1 - p) / var_cl), n)
+        lo, hi = wilson(p * n_eff, n_eff, level)
+        if spec.complement:
+            p, lo, hi = 1 - p, 1 - hi, 1 - lo
+        method = np.where(repeated, "Wilson score interval at the design-effect sample size "
+                                    "(customers as clusters)", "Wilson score interval")
+        est = p
+        del var_iid
+    elif spec.kind == "mean":
+        sd = np.sqrt(np.maximum(s["sum_sq"].to_numpy() - n * mean**2, 0) / np.maximum(n - 1, 1))
+        lo, hi = t_interval(mean, sd, n, level)
+        tq = stats.t.ppf(0.5 + level / 2, np.where(g > 1, g - 1, np.nan))
+        lo = np.where(repeated, mean - tq * np.sqrt(var_cl), lo)
+        hi = np.where(repeated, mean + tq * np.sqrt(var_cl), hi)
+        method = np.where(repeated, "Student t interval, standard error clustered by customer",
+                          "Student t interval")
+        est = mean
+    elif spec.kind == "nps":
+        est, lo, hi, se = nps_interval(s["promoters"], s["detractors"], n, level)
+        z = stats.norm.ppf(0.5 + level / 2)
+        se_cl = np.sqrt(var_cl)
+        lo = np.where(repeated, np.clip(est - z * se_cl, -1, 1), lo)
+        hi = np.where(repeated, np.clip(est + z * se_cl, -1, 1), hi)
+        method = np.where(repeated, "normal interval, variance clustered by customer",
+                          "normal interval, multinomial variance")
+        est, lo, hi = est * spec.scale, lo * spec.scale, hi * spec.scale
+    else:  # pragma: no cover - registry is fixed
+        raise ValueError(spec.kind)
+    group_cols = [c for c in s.columns if c in ("period",) or c not in _STAT_COLUMNS]
+    out = s[group_cols].copy()
+    labels = []
+    for _, row in s.iterrows():
+        parts = [spec.title]
+        if label:
+            parts.append(label)
+        if "period" in s.columns:
+            parts.append(str(pd.Timestamp(row["period"]).date()))
+        for c in group_cols:
+            if c not in ("kpi", "period"):
+                parts.append(f"{c} = {row[c]}")
+        labels.append(", ".join(parts))
+    out["label"] = labels
+    out["estimate"] = np.asarray(est, dtype=float)
+    out["ci_low"] = np.asarray(lo, dtype=float)
+    out["ci_high"] = np.asarray(hi, dtype=float)
+    out["p_value"] = None
+    out["n"] = s["n"].astype("int64").to_numpy()
+    out["method"] = np.asarray(method, dtype=object)
+    out["customers"] = s["customers"].to_numpy()
+    return out
+
+
+_STAT_COLUMNS = {"n", "customers", "sum", "sum_sq", "c_ss", "c_ns", "c_nn", "promoters", "detractors"}
+
+
+def compute_kpi(
+    study: Study | str | os.PathLike,
+    kpi: str,
+    start=None,
+    end=None,
+    *,
+    freq: str | None = None,
+    by: str | None = None,
+    groups: pd.DataFrame | None = None,
+    label: str = "",
+    **options,
+) -> pd.DataFrame:
+    """A KPI over the window [start, end] (dates, end day included; the whole log by default),
+    as Estimate columns — per period when ``freq`` is week/month/quarter (a trend), per value of
+    the customer attribute ``by`` (a breakdown; or of the column ``by`` of ``groups``, a
+    customer_id → group table such as a segment assignment), or both.
+
+    Options: window_days (conversion; default study.yaml parameters objectives or touchpoints
+    conversion_window_days, else 30), retention_period (month) and activity ('any' or
+    'purchase') for retention and churn, touchpoint / stage to restrict survey KPIs.
+    Returns columns kpi, [period], [by], label, estimate, ci_low, ci_high, p_value, n, method,
+    customers.
+    """
+    s = kpi_stats(study, kpi, start, end, freq=freq, by=by, groups=groups, **options)
+    return estimates_from_stats(s, kpi, label=label)
+
+
+def kpi_estimate(study: Study | str | os.PathLike, kpi: str, start=None, end=None, *, label: str = "",
+                 **options) -> Estimate:
+    """One KPI over one window as an Estimate (a proportion's estimate is a share, NPS in points)."""
+    row = compute_kpi(study, kpi, start, end, label=label, **options).iloc[0]
+    return Estimate(
+        label=row["label"], estimate=float(row["estimate"]), ci_low=float(row["ci_low"]),
+        ci_high=float(row["ci_high"]), p_value=None, n=int(row["n"]), method=str(row["method"]),
+        extra={"kpi": get_kpi(kpi).name, "customers": int(row["customers"]), "start": start, "end": end},
+    )
+
+
+def kpi_table(study: Study | str | os.PathLike, kpis=None, start=None, end=None, *, skip_missing: bool = True,
+              **options) -> pd.DataFrame:
+    """Several KPIs over one window: one row each with the definition, unit and Estimate
+    columns. KPIs whose table the study lacks (no surveys) are skipped when ``skip_missing``."""
+    study = Study.load(study)
+    rows = []
+    for name in kpis or KPIS:
+        spec = get_kpi(name)
+        try:
+            est = kpi_estimate(study, name, start, end, **options)
+        except StudyError:
+            if skip_missing:
+                continue
+            raise
+        rows.append({"kpi": spec.name, "title": spec.title, "definition": spec.definition, "unit": spec.unit,
+                     "direction": spec.direction, **est.to_dict()})
+    return pd.DataFrame(rows, columns=["kpi", "title", "definition", "unit", "direction", *ESTIMATE_COLUMNS,
+                                       "ci_level"]).drop(columns="ci_level")
