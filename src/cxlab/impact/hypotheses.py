@@ -95,6 +95,7 @@ def normalize_hypothesis(h: Mapping) -> dict:
         "kpi_options": dict(h.get("kpi_options") or {}),
         "goal": h.get("goal"),
         "role": h.get("role"),
+        "intervention_label": h.get("intervention_label") or ivd.get("label"),
         "statement": h.get("statement"),
     }
     if isinstance(out["min_effect"], Mapping):  # {kpi: value} as in study.yaml interventions
@@ -147,9 +148,9 @@ def _nps_points(scores: pd.Series) -> pd.Series:
 
 # --------------------------------------------------------------------------- language
 def _phrase_intervention(h: dict) -> str:
-    text = (h.get("description") or "").strip()
-    if text and len(text) <= 60:
-        return text[0].lower() + text[1:] if not text[:2].isupper() else text
+    """'new_checkout' -> 'the new checkout' (or the hypothesis' ``intervention_label``)."""
+    if h.get("intervention_label"):
+        return str(h["intervention_label"])
     name = str(h.get("intervention") or "the intervention").replace("_", " ")
     return name if name.startswith("the ") else f"the {name}"
 
@@ -392,10 +393,12 @@ def _run_one(data, h, column, unit, time, cluster, unit_effects, power, ci_level
         raise ParameterError(f"hypothesis '{h['id']}': pass time= (the period column) to split before/after")
     d = _prepare(data, h, column, unit, time)
     alpha, me = h["alpha"], h.get("min_effect")
+    label = f"{_kpi_info(h, d[column])[0]}, {h['id']}"
     repeated = unit is not None and unit in d and d[unit].duplicated().any()
     if design == "did":
         res = did(d, column, "_treated", "_post", unit=unit if (repeated and unit_effects) else None, time=time,
-                  cluster=cluster or (unit if repeated else None), ci_level=ci_level)
+                  cluster=cluster or (unit if repeated else None), ci_level=ci_level,
+                  label=f"{label}: difference in differences")
         est = with_power(res.estimate, alpha=alpha, power=power, min_effect=me)
         res.estimate = est
     elif design == "ab":
@@ -404,19 +407,19 @@ def _run_one(data, h, column, unit, time, cluster, unit_effects, power, ci_level
             d = d.groupby(unit, as_index=False).agg({column: "mean", "_treated": "max"})
         d["_arm"] = np.where(d["_treated"] == 1, "treatment", "control")
         res = ab(d, column, "_arm", treatment="treatment", control="control", alpha=alpha, power=power,
-                 min_effect=me, ci_level=ci_level)
+                 min_effect=me, ci_level=ci_level, label=f"{label}: treated - control")
         est = res.estimate
     elif design == "pre_post":
         if "_treated" in d:
             d = d[d["_treated"] == 1]
         res = pre_post(d, column, time, h["date"], unit=unit, alpha=alpha, power=power, min_effect=me,
-                       ci_level=ci_level)
+                       ci_level=ci_level, label=f"{label}: after - before")
         est = res.estimate
     else:  # its
         if "_treated" in d:
             d = d[d["_treated"] == 1]
         series = d.groupby(time, as_index=False)[column].mean()
-        res = its(series, column, time, h["date"], ci_level=ci_level)
+        res = its(series, column, time, h["date"], ci_level=ci_level, label=label)
         est = with_power(res.estimate, alpha=alpha, power=power, min_effect=me)
         res.estimate = est
     return est, res
