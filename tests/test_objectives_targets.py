@@ -94,13 +94,19 @@ def test_objectives_table_baseline_current_target_gap_status(study):
     assert (conv["baseline"], conv["current"], conv["target"]) == (0.5, 1.0, pytest.approx(0.55))
     assert conv["status"] == "target met" and conv["on_track"] and conv["gap"] == pytest.approx(-0.45)
     assert conv["current_start"] == pd.Timestamp("2025-03-15")
-    # AOV: baseline Jan-Feb orders 10, 30, 5, 7 -> 13; current = the latest 59 days (2 Apr - 30 May): 5, 5 -> 5
+    # AOV: baseline Jan-Feb orders 10, 30, 5, 7 -> 13; current = the latest two complete months
+    # (March and April; May is incomplete): 20, 5, 5 -> 10
     aov = t.loc["aov"]
-    assert aov["baseline"] == pytest.approx(13.0) and aov["current"] == pytest.approx(5.0)
-    assert aov["target"] == 20 and aov["gap"] == pytest.approx(15.0) and not aov["on_track"]
+    assert aov["baseline"] == pytest.approx(13.0) and aov["current"] == pytest.approx(10.0)
+    assert (aov["current_start"], aov["current_end"]) == (pd.Timestamp("2025-03-01"), pd.Timestamp("2025-04-30"))
+    assert aov["current_is"] == "the latest 2 complete months of the log"
+    assert aov["target"] == 20 and aov["gap"] == pytest.approx(10.0) and not aov["on_track"]
     # churn has no direction written: it is to decrease
-    assert t.loc["churn", "direction"] == "decrease"
-    assert t.loc["churn", "baseline"] == pytest.approx(0.75)  # pairs a-Jan kept; a-Feb, b-Jan, c-Feb lost
+    churn = t.loc["churn"]
+    assert churn["direction"] == "decrease"
+    assert churn["baseline"] == pytest.approx(0.75)  # pairs a-Jan kept; a-Feb, b-Jan, c-Feb lost
+    assert (churn["current"], churn["current_n"]) == (1.0, 1)  # b-Mar lost; April -> May is not complete
+    assert churn["target"] == pytest.approx(0.375) and churn["status"] == "no clear change"
     assert result.summary().startswith("3 objective(s): 1 at target")
 
 
@@ -114,8 +120,10 @@ def test_sentences_say_where_we_stand_in_words(study):
     result = objectives_table(study)
     text = result.sentences()
     assert "**50.0%**" in text["conv"] and "**100.0%**" in text["conv"] and "is **met**" in text["conv"]
-    assert "15.00 still to go" in text["aov"]
-    assert "no data for it in the current period" in text["churn"]  # April -> May is not complete
+    assert "10.00 still to go" in text["aov"]
+    assert "by **the average order value**" in text["aov"]
+    later = objectives_table(study, current=("2025-05-01", "2025-05-30")).sentences()
+    assert "no data for it in the current period" in later["churn"]  # May -> June is not in the log
     shown = result.display_table()
     assert list(shown.columns) == ["objective", "KPI", "baseline", "current", "target", "gap to target", "status"]
     assert shown.loc[0, "gap to target"] == "met"

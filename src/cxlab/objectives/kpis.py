@@ -16,7 +16,8 @@ Every KPI is computed the same way, once, in the engine:
    as independent evidence (rates then use Wilson at the design-effect sample size).
 
 Censoring: a customer whose conversion window (or a customer-period whose next period) runs past
-the end of the log is left out, not counted as a failure.
+the end of the log is left out, not counted as a failure. The log is taken to cover whole days:
+it is observed until the end of the day of its last event.
 
     >>> from cxlab.objectives import compute_kpi, kpi_estimate
     >>> kpi_estimate("demo", "conversion_rate", "2025-01-01", "2025-03-31")
@@ -92,14 +93,19 @@ class KPI:
         scores with two decimals."""
         return format_value(self, value, signed=signed)
 
-    def format_change(self, value) -> str:
+    @property
+    def noun(self) -> str:
+        """The KPI inside a sentence: 'the conversion rate', 'mean CSAT'."""
+        return _NOUNS.get(self.name, "the " + self.title.lower())
+
+    def format_change(self, value, units: bool = True) -> str:
         """A difference of two values: percentage points for shares, else signed units."""
         if value is None or (isinstance(value, float) and np.isnan(value)):
             return "–"
         if self.unit == "share":
-            return f"{value * 100:+.1f} points"
+            return f"{value * 100:+.1f}" + (" points" if units else "")
         if self.kind == "nps":
-            return f"{value:+.1f} NPS points"
+            return f"{value:+.1f}" + (" NPS points" if units else "")
         return f"{value:+,.2f}"
 
     @property
@@ -110,6 +116,14 @@ class KPI:
     def better(self) -> str:
         """The direction of improvement as study.yaml writes it: increase or decrease."""
         return "increase" if self.higher_is_better else "decrease"
+
+
+_NOUNS = {
+    "nps": "the Net Promoter Score (NPS)",
+    "csat_top2": "the CSAT top-2-box share",
+    "csat_mean": "mean CSAT",
+    "ces_mean": "mean customer effort (CES)",
+}
 
 
 # --------------------------------------------------------------------------- context
@@ -133,6 +147,11 @@ class _Ctx:
         if self._data_end is None:
             self._data_end = data_end(self.study)
         return self._data_end
+
+    @property
+    def observed_until(self) -> pd.Timestamp:
+        """The log is taken to cover whole days: observed until the end of its last event's day."""
+        return self.data_end.normalize() + pd.Timedelta(days=1)
 
     def events(self) -> ibis.Table:
         return engine.events(self.study)
@@ -190,7 +209,7 @@ def _units_conversion(ctx: _Ctx) -> ibis.Table:
     within = joined.goal_ts.notnull() & (joined.goal_ts <= joined.first_touch + ibis.interval(days=days))
     per = joined.group_by(["customer_id", "first_touch"]).aggregate(y=within.cast("int64").max())
     # censoring: the whole window after the first touch must lie inside the log
-    per = per.filter(per.first_touch + ibis.interval(days=days) <= ctx.data_end.to_pydatetime())
+    per = per.filter(per.first_touch + ibis.interval(days=days) <= ctx.observed_until.to_pydatetime())
     return ctx.place(per.mutate(y=per.y.cast("float64")), "first_touch")
 
 

@@ -18,7 +18,8 @@ How the columns of the objectives table are made:
   objective names none).
 - current: the KPI over the current period: the ``current`` window given, else from the
   intervention's date to the end of the log when the objective names an intervention, else the
-  most recent stretch of the log as long as the baseline window.
+  most recent stretch of the log as long as the baseline window (the latest complete months
+  when the baseline is whole months, e.g. the last quarter for a first-quarter baseline).
 - target: ``absolute``, or the baseline moved by ``relative`` × |baseline| in the objective's
   direction (so a relative target works for an NPS below zero, and 0.10 on churn means 10% less).
 - gap: how far the current value is from the target in the good direction (positive: still to
@@ -99,12 +100,19 @@ def objective_windows(study: Study, objective: Objective, current=None) -> dict:
         cur_start, cur_end = pd.Timestamp(iv.date), last
         how = f"since the intervention '{iv.id}' started"
     else:
-        if objective.baseline_start is not None and objective.baseline_end is not None:
-            length = (objective.baseline_end - objective.baseline_start).days + 1
+        b0, b1 = objective.baseline_start, objective.baseline_end
+        whole_months = (b0 is not None and b1 is not None and b0.day == 1
+                        and (b1 + pd.Timedelta(days=1)).day == 1)
+        if whole_months:  # the same number of whole months, ending with the last complete month
+            months = (b1.year - b0.year) * 12 + b1.month - b0.month + 1
+            month_end = last if (last + pd.Timedelta(days=1)).day == 1 else last.replace(day=1) - pd.Timedelta(days=1)
+            cur_end = month_end
+            cur_start = (month_end.replace(day=1) - pd.DateOffset(months=months - 1)).normalize()
+            how = f"the latest {months} complete month{'s' if months > 1 else ''} of the log"
         else:
-            length = 90
-        cur_start, cur_end = last - pd.Timedelta(days=length - 1), last
-        how = f"the latest {length} days of the log"
+            length = (b1 - b0).days + 1 if b0 is not None and b1 is not None else 90
+            cur_start, cur_end = last - pd.Timedelta(days=length - 1), last
+            how = f"the latest {length} days of the log"
     base_start, base_end = objective.baseline_start, objective.baseline_end
     if base_start is None and base_end is None:
         base_end = None if cur_start is None else cur_start - pd.Timedelta(days=1)
@@ -223,14 +231,15 @@ def objective_sentence(row) -> str:
     else:
         target = f(row["target"])
     text = (
-        f"**{row['goal']}.** {k.why} We measure it by the **{k.title.lower()}**: "
+        f"**{row['goal']}.** {k.why} We measure it by **{k.noun}**: "
         f"{k.definition[0].lower() + k.definition[1:]} "
         f"In the baseline window ({base_w}) it was **{f(row['baseline'])}** "
         f"(95% interval {f(row['baseline_ci_low'])} to {f(row['baseline_ci_high'])}, n = {int(row['baseline_n']):,}). "
         f"In the current period ({cur_w}, {row['current_is']}) it is **{f(row['current'])}** "
         f"({f(row['current_ci_low'])} to {f(row['current_ci_high'])}, n = {int(row['current_n']):,}), "
         f"a change of {k.format_change(row['change'])} "
-        f"(95% interval {k.format_change(row['change_ci_low'])} to {k.format_change(row['change_ci_high'])}). "
+        f"(95% interval {k.format_change(row['change_ci_low'], units=False)} to "
+        f"{k.format_change(row['change_ci_high'], units=False)}). "
     )
     if pd.isna(row["current"]) or pd.isna(row["baseline"]):
         which = "current period" if pd.isna(row["current"]) else "baseline window"
