@@ -1,0 +1,288 @@
+"""The journey map: lane tables, opportunities, and the A4 figure, on a hand-made JourneyMapData
+whose answers are known (the lowest emotion stage, the top pain point, which drivers sit in the
+fix-first corner are worked out by hand below)."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxlab.errors import DataError
+from cxlab.journeymap import (
+    A4_LANDSCAPE,
+    MIN_FONT_PT,
+    action_verb,
+    derive_opportunities,
+    describe_actions,
+    figure_texts,
+    from_frames,
+    journey_map_figure,
+    save_journey_map,
+)
+
+STAGES = ["awareness", "consideration", "purchase", "service", "loyalty"]
+
+
+def touchpoints_frame() -> pd.DataFrame:
+    return pd.DataFrame([
+        ("awareness", "social_ad", "Social media ad", "web", 9000, 0.45, 1.5),
+        ("awareness", "search_ad", "Search ad", "web", 7000, 0.35, 1.2),
+        ("awareness", "newsletter_open", "Newsletter opened", "email", 5000, 0.25, 2.0),
+        ("awareness", "store_window", "Store window", "store", 4000, 0.20, 1.0),
+        ("awareness", "app_push_open", "App push notification opened", "app", 3000, 0.15, 1.1),
+        ("consideration", "web_product_view", "Product page (web)", "web", 12000, 0.60, 3.4),
+        ("consideration", "app_product_view", "Product page (app)", "app", 6000, 0.30, 2.9),
+        ("consideration", "store_consult", "In-store consultation", "store", 3000, 0.15, 1.0),
+        ("purchase", "web_checkout", "Checkout (web)", "web", 7000, 0.35, 1.1),
+        ("purchase", "payment_error", "Payment error (web or app)", "web", 2600, 0.13, 1.0),
+        ("purchase", "web_purchase", "Purchase (web)", "web", 5000, 0.25, 1.6),
+        ("service", "order_tracking", "Order tracking (web or app)", "web", 6000, 0.30, 2.2),
+        ("service", "call_centre_call", "Call to the call centre", "call_centre", 900, 0.045, 1.3),
+        ("loyalty", "loyalty_app_open", "Loyalty app opened", "app", 3000, 0.15, 4.0),
+        ("loyalty", "review_written", "Review written", "web", 500, 0.025, 1.0),
+    ], columns=["stage", "touchpoint", "label", "channel", "customers", "reach", "events_per_customer"])
+
+
+def emotion_frame() -> pd.DataFrame:
+    rows = []
+    for stage, csat, sent in zip(STAGES, [3.9, 3.95, 3.1, 3.7, 4.2], [0.2, 0.25, -0.3, 0.05, 0.4]):
+        rows.append((stage, "csat", csat, csat - 0.08, csat + 0.08, 800))
+        rows.append((stage, "sentiment", sent, sent - 0.05, sent + 0.05, 500))
+    return pd.DataFrame(rows, columns=["stage", "metric", "estimate", "ci_low", "ci_high", "n"])
+
+
+def pain_frame() -> pd.DataFrame:
+    return pd.DataFrame([
+        (1, "payment_error", "Payment error (web or app)", "purchase", "drop_off", "38% drop off after it", 0.38, 2600),
+        (2, "call_centre_call", "Call to the call centre", "service", "repeat_contact",
+         "22% call again within 7 days", 0.22, 900),
+        (3, "web_checkout", "Checkout (web)", "purchase", "drop_off", "18% leave at checkout", 0.18, 7000),
+        (4, "topic: delivery", "Complaints about delivery", "service", "complaint",
+         "31% of service comments negative", 0.31, 400),
+        (5, "web_compare", "Product comparison (web)", "consideration", "loop", "12% loop back to awareness", 0.12, 1200),
+        (6, "unresolved tickets", "Unresolved tickets", None, "unresolved",
+         "next purchase 55% less likely (HR 0.45)", 0.45, 800),
+    ], columns=["rank", "name", "label", "stage", "signal", "key_number", "value", "reach"])
+
+
+def drivers_frame() -> pd.DataFrame:
+    # mean importance 0.156, mean performance 3.54: ease (0.30, 3.4) and delivery (0.25, 3.3)
+    # are the only drivers at or above the first and below the second ("Fix first")
+    return pd.DataFrame([
+        ("driver_ease", "ease", 0.30, 3.4, "csat", None),
+        ("driver_speed", "speed", 0.10, 3.9, "csat", None),
+        ("driver_delivery", "delivery", 0.25, 3.3, "csat", "service"),
+        ("driver_price", "price", 0.05, 3.0, "csat", None),
+        ("driver_staff", "staff", 0.08, 4.1, "csat", None),
+    ], columns=["driver", "label", "importance", "performance", "outcome", "stage"])
+
+
+def kpi_frame() -> pd.DataFrame:
+    return pd.DataFrame([
+        ("awareness", "reached", 1.0, "20,000 customers (100%)"),
+        ("awareness", "to_next", 0.8, "80% go on to consider"),
+        ("consideration", "reached", 0.8, "16,000 customers (80%)"),
+        ("purchase", "reached", 0.44, "8,800 customers (44%)"),
+        ("service", "reached", 0.26, "5,280 customers (26%)"),
+        ("loyalty", "reached", 0.15, "3,000 customers (15%)"),
+    ], columns=["stage", "name", "value", "text"])
+
+
+def hand_made(**overrides):
+    args = dict(title="Hand-made study", touchpoints=touchpoints_frame(), emotion=emotion_frame(),
+                pain_points=pain_frame(), drivers=drivers_frame(), kpis=kpi_frame(), n_customers=20000)
+    args.update(overrides)
+    return from_frames("hand", STAGES, **args)
+
+
+# --------------------------------------------------------------------------- tables
+def test_lowest_stage_and_top_pain_point_are_read_from_the_lanes():
+    data = hand_made()
+    assert data.metrics == ["csat", "sentiment"]
+    assert data.lowest_stage() == "purchase"  # CSAT 3.10, the minimum of 3.90 3.95 3.10 3.70 4.20
+    assert data.lowest_stage("sentiment") == "purchase"  # -0.30
+    assert data.top_pain_point()["name"] == "payment_error"
+    heads = data.headlines()
+    assert heads[0] == "Top pain point: Payment error (web or app) at purchase — 38% drop off after it."
+    assert heads[1] == "Customers feel worst at purchase: CSAT 3.10 [3.02, 3.18]."
+
+
+def test_top_touchpoints_are_ranked_by_reach_within_the_stage():
+    top = hand_made().top_touchpoints("awareness", n=3)
+    assert top.touchpoint.tolist() == ["social_ad", "search_ad", "newsletter_open"]
+    assert top.reach.tolist() == [0.45, 0.35, 0.25]
+
+
+def test_a_lane_missing_a_column_is_a_data_error_naming_it():
+    with pytest.raises(DataError, match="pain_points.*key_number"):
+        hand_made(pain_points=pain_frame().drop(columns="key_number"))
+
+
+def test_rows_outside_the_studys_stages_are_left_out_and_noted():
+    tps = pd.concat([touchpoints_frame(), pd.DataFrame([{
+        "stage": "uncatalogued", "touchpoint": "mystery", "label": "mystery", "channel": "web",
+        "customers": 10, "reach": 0.0005}])])
+    data = hand_made(touchpoints=tps)
+    assert "mystery" not in set(data.touchpoints.touchpoint)
+    assert len(data.touchpoints) == 15
+    assert any("uncatalogued" in n for n in data.notes)
+
+
+def test_actions_without_transitions_describe_the_top_touchpoints():
+    actions = describe_actions(touchpoints_frame(), STAGES, per_stage=2)
+    purchase = actions[actions.stage == "purchase"].text.tolist()
+    assert purchase == ["Checkout (web): 1.1× per customer reached", "Purchase (web): 1.6× per customer reached"]
+
+
+def test_actions_from_transitions_read_as_moves():
+    moves = pd.DataFrame({"stage": ["purchase", "purchase"], "from_label": ["Checkout (web)", "Payment error"],
+                          "to_label": ["Purchase (web)", "end"], "share": [0.5, 0.2]})
+    actions = describe_actions(touchpoints_frame(), STAGES, transitions=moves)
+    assert actions[actions.stage == "purchase"].text.tolist() == [
+        "Checkout (web), then Purchase (web)", "Payment error, then leave without buying"]
+
+
+# --------------------------------------------------------------------------- opportunities
+@pytest.mark.parametrize("signal, verb", [
+    ("drop_off", "Cut drop-off at"), ("dropoff_rate", "Cut drop-off at"), ("loop", "Remove loops at"),
+    ("repeat_contact", "Resolve at first contact:"), ("unresolved", "Close the loop on"),
+    ("long_wait", "Shorten the wait at"), ("complaint", "Address complaints about"), ("other", "Fix"),
+])
+def test_each_kind_of_friction_gets_its_action(signal, verb):
+    assert action_verb(signal) == verb
+
+
+def test_opportunities_follow_the_register_then_the_fix_first_drivers():
+    opp = derive_opportunities(pain_frame(), drivers_frame(), max_from_pain=5)
+    assert opp["rank"].tolist() == list(range(1, 8))
+    assert opp.source.tolist() == ["pain point"] * 5 + ["key driver"] * 2
+    assert opp.text.tolist()[:5] == [
+        "Cut drop-off at Payment error (web or app)",
+        "Resolve at first contact: Call to the call centre",
+        "Cut drop-off at Checkout (web)",
+        "Address complaints about delivery",  # the label's "Complaints about" is not said twice
+        "Remove loops at Product comparison (web)",
+    ]
+    assert opp.basis.iloc[0] == "38% drop off after it; 2,600 customers affected"
+    # ease: 0.30 / 0.78 of the importance = 38%; delivery 0.25 / 0.78 = 32%
+    assert opp.reference.tolist()[5:] == ["driver_ease", "driver_delivery"]
+    assert opp.basis.iloc[5].startswith("drives 38% of explained CSAT, rated 3.4")
+    assert opp.basis.iloc[6].startswith("drives 32% of explained CSAT, rated 3.3")
+    assert opp.stage.iloc[5] is None and opp.stage.iloc[6] == "service"
+
+
+def test_the_stages_own_quadrant_decides_which_drivers_to_fix_first():
+    drivers = drivers_frame().assign(quadrant=["Keep up", "Monitor", "Monitor", "Fix first", "Keep up"])
+    opp = derive_opportunities(pain_frame().head(0), drivers)
+    assert opp.reference.tolist() == ["driver_price"]
+
+
+def test_a_driver_naming_a_touchpoint_goes_to_its_stage():
+    drivers = drivers_frame().drop(columns="stage").assign(touchpoint=[None, None, "order_tracking", None, None])
+    opp = derive_opportunities(pain_frame().head(0), drivers, stage_of={"order_tracking": "service"})
+    assert dict(zip(opp.reference, opp.stage)) == {"driver_ease": None, "driver_delivery": "service"}
+
+
+# --------------------------------------------------------------------------- the figure
+def _overlaps(fig) -> list[tuple[str, str]]:
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in figure_texts(fig)]
+    bad = []
+    for (a, ba), (b, bb) in itertools.combinations(boxes, 2):
+        dx = min(ba.x1, bb.x1) - max(ba.x0, bb.x0)
+        dy = min(ba.y1, bb.y1) - max(ba.y0, bb.y0)
+        if dx > 0.5 and dy > 0.5:
+            bad.append((a, b))
+    return bad
+
+
+def _outside(fig) -> list[str]:
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    w, h = fig.bbox.width, fig.bbox.height
+    out = []
+    for t in figure_texts(fig):
+        b = t.get_window_extent(renderer)
+        if b.x0 < 0 or b.y0 < 0 or b.x1 > w or b.y1 > h:
+            out.append(t.get_text())
+    return out
+
+
+def test_the_figure_is_a4_landscape_readable_and_without_overlaps():
+    fig = journey_map_figure(hand_made())
+    assert tuple(np.round(fig.get_size_inches(), 2)) == A4_LANDSCAPE
+    texts = figure_texts(fig)
+    assert min(t.get_fontsize() for t in texts) >= MIN_FONT_PT
+    shown = {t.get_text() for t in texts}
+    assert {"1  Awareness", "3  Purchase", "5  Loyalty"} <= shown
+    assert "3.10 lowest" in shown  # the emotion curve's dip is marked at purchase
+    assert fig._cxlab_emotion["lowest"] == "purchase"
+    assert "38% drop off after it" in shown
+    assert _overlaps(fig) == []
+    assert _outside(fig) == []
+
+
+def test_a_crowded_cell_says_how_many_it_left_out_instead_of_overlapping():
+    many = pd.DataFrame([
+        (k, f"friction_{k}", f"A rather long pain point name number {k} that needs wrapping", "purchase",
+         "drop_off", f"{k}% drop off after it, among many customers who reached it", k / 100, 100)
+        for k in range(1, 13)
+    ], columns=["rank", "name", "label", "stage", "signal", "key_number", "value", "reach"])
+    fig = journey_map_figure(hand_made(pain_points=many))
+    shown = [t.get_text() for t in figure_texts(fig)]
+    more = [s for s in shown if s.startswith("+ ") and s.endswith(" more")]
+    assert more, "the pain-point cell of purchase should say how many were left out"
+    assert _overlaps(fig) == []
+
+
+def test_eight_stages_and_long_labels_still_fit():
+    stages = [f"stage_{i}" for i in range(8)]
+    tps = pd.DataFrame([(s, f"tp_{s}_{k}", f"An unusually long touchpoint label for {s} number {k}", "web",
+                         100 * k, k / 10) for s in stages for k in range(1, 6)],
+                       columns=["stage", "touchpoint", "label", "channel", "customers", "reach"])
+    emo = pd.DataFrame([(s, "sentiment", 0.1 * i - 0.3, np.nan, np.nan, 1) for i, s in enumerate(stages)],
+                       columns=["stage", "metric", "estimate", "ci_low", "ci_high", "n"])
+    data = from_frames("eight", stages, touchpoints=tps, emotion=emo)
+    fig = journey_map_figure(data)
+    assert fig._cxlab_emotion["lowest"] == "stage_0"
+    assert _overlaps(fig) == []
+    assert _outside(fig) == []
+
+
+def test_customer_text_in_the_figure_is_redacted_and_never_markup():
+    pain = pain_frame()
+    pain.loc[0, "key_number"] = "mail me at jane.doe@example.com or +44 20 7946 0958 $5 $x$"
+    pain.loc[1, "label"] = "<script>alert(1)</script>"
+    fig = journey_map_figure(hand_made(pain_points=pain))
+    shown = " ".join(t.get_text() for t in figure_texts(fig))
+    assert "jane.doe@example.com" not in shown and "7946" not in shown
+    assert "[email]" in shown and "[phone]" in shown
+    assert all(not t.get_parse_math() for t in figure_texts(fig))  # "$x$" is text, not math
+
+
+def test_png_and_svg_are_written_and_the_svg_holds_no_markup(tmp_path):
+    pain = pain_frame()
+    pain.loc[1, "label"] = "<script>alert(1)</script>"
+    fig = journey_map_figure(hand_made(pain_points=pain))
+    paths = save_journey_map(fig, tmp_path / "run", name="Journey map: all customers")
+    assert paths["png"].name == "journey_map_all_customers.png"
+    png = paths["png"].read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert (width, height) == (round(11.69 * 200), round(8.27 * 200))
+    svg = paths["svg"].read_text()
+    assert svg.lstrip().startswith("<?xml") and "<script" not in svg.lower()
+    assert not list((tmp_path / "run").glob(".*tmp*"))
+
+
+def test_empty_lanes_draw_a_map_that_says_what_is_missing():
+    data = from_frames("bare", STAGES, touchpoints=touchpoints_frame(),
+                       notes=["pain points: the pain-point stage has not run (no pain_points.parquet)"])
+    fig = journey_map_figure(data)
+    shown = {t.get_text() for t in figure_texts(fig)}
+    assert "no survey data" in shown
+    assert any("pain-point stage has not run" in s for s in shown)
+    assert _overlaps(fig) == []
