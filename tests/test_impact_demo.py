@@ -85,3 +85,26 @@ def test_registered_hypotheses_of_the_demo_study_are_detected(demo):
         assert row.decision == "supported", row.reading
         assert row.ci_low <= iv[kpi]["expected_did"] <= row.ci_high, (kpi, row.estimate, iv[kpi]["expected_did"])
     assert np.isfinite(t.loc["conversion_rate", "p_adjusted"])
+
+
+def test_impact_notebook_renders_the_results_table(demo):
+    """notebooks/05_impact.ipynb under the runner: the registered hypotheses are tested, the
+    results are saved for later stages, and the page reads them in plain language."""
+    objectives = pytest.importorskip("cxlab.objectives")
+    if not hasattr(objectives, "register_hypotheses"):
+        pytest.skip("cxlab.objectives has no register_hypotheses yet")
+    from cxlab import data
+    from cxlab.report import run_study
+
+    folder, _ = demo
+    study = data.ensure_clean(folder)
+    objectives.register_hypotheses(study)
+    run = run_study(study, stages=["impact"])
+    assert run.ok, run.failed and run.failed.error
+    page = (run.run_dir / "05_impact.html").read_text()
+    assert "Conversion rate rose by" in page and "compared with other regions" in page
+    assert "Before the change the two groups moved in parallel" in page
+    saved = pd.read_parquet(study.processed("impact_results.parquet"))
+    assert set(saved["decision"]) == {"supported"}
+    summary = json.loads(study.processed("summary_impact.json").read_text())
+    assert summary["glance"][0].startswith("2 of 2 tested hypotheses supported")

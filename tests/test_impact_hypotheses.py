@@ -144,3 +144,18 @@ def test_report_helpers_format_the_table_and_headlines(customers, tmp_path):
     assert r.metrics()["H1_effect"]["value"] == pytest.approx(est)
     r.save(tmp_path / "impact_results.parquet")
     assert len(pd.read_parquet(tmp_path / "impact_results.parquet")) == 3
+
+
+def test_design_checks_are_stated_for_each_hypothesis(customers):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    hs = [hyp("H1", "conversion_rate"), hyp("H3", "nps", design="ab", kind="nps"),
+          hyp("H4", "conversion_rate", design="pre_post"), hyp("H5", "conversion_rate", design="its")]
+    r = test_hypotheses(hs, customers)
+    c = r.checks().set_index("hypothesis")
+    assert c.loc["H1", "check"] == "parallel trends" and "moved in parallel" in c.loc["H1", "finding"]
+    assert c.loc["H3", "check"] == "sample ratio"
+    assert c.loc["H5", "check"] == "trend" and c.loc["H4", "check"] == "comparison"
+    for h in ("H1", "H3", "H4", "H5"):
+        assert r.plot_detail(h) is not None

@@ -96,6 +96,7 @@ def normalize_hypothesis(h: Mapping) -> dict:
         "goal": h.get("goal"),
         "role": h.get("role"),
         "intervention_label": h.get("intervention_label") or ivd.get("label"),
+        "expected_split": h.get("expected_split") or ivd.get("expected_split"),
         "statement": h.get("statement"),
     }
     if isinstance(out["min_effect"], Mapping):  # {kpi: value} as in study.yaml interventions
@@ -307,6 +308,58 @@ class HypothesisResults:
                                                  "unit": unit}
         return out
 
+    def checks(self) -> pd.DataFrame:
+        """One row per tested hypothesis: what its design assumes and what the data say about
+        it (pre-trends for DiD, the split for A/B, the slope for ITS, pairing for pre/post)."""
+        from .designs import ABResult, DiDResult, ITSResult, PrePostResult
+
+        rows = []
+        for hid, res in self.details.items():
+            if isinstance(res, DiDResult):
+                pt = res.pretrend
+                if pt is None:
+                    text = ("Too few periods before the change to test whether the groups moved in parallel; "
+                            "the estimate rests on that assumption unchecked.")
+                elif pt["p_value"] >= 0.05:
+                    text = (f"Before the change the two groups moved in parallel: the gaps in the "
+                            f"{pt['df_num'] + 1} pre-periods do not differ beyond chance (joint test p = "
+                            f"{_p_plain(pt['p_value'])}).")
+                else:
+                    text = (f"The groups already diverged before the change (joint test of the pre-period gaps "
+                            f"p = {_p_plain(pt['p_value'])}): read this estimate with caution.")
+                check = "parallel trends"
+            elif isinstance(res, ABResult):
+                check = "sample ratio"
+                share = res.srm.estimate
+                text = (f"{100 * share:.1f}% of units were in the treated group; "
+                        + ("this split is far from the expected one (p = " + _p_plain(res.srm.p_value)
+                           + "): check assignment before trusting the effect." if res.srm_flag
+                           else f"consistent with the expected split (p = {_p_plain(res.srm.p_value)})."))
+            elif isinstance(res, ITSResult):
+                check = "trend"
+                sl = res.slope
+                text = (f"The slope changed by {sl.estimate:+.3g} per period [{sl.ci_low:.3g}, {sl.ci_high:.3g}] "
+                        f"after the change; the level change assumes the earlier trend would have continued.")
+            elif isinstance(res, PrePostResult):
+                check = "comparison"
+                text = ("The same units before and after (paired). " if res.paired else
+                        "Different units before and after (independent samples). ") + \
+                       "Anything else that changed at the same time is mixed into this estimate."
+            else:  # pragma: no cover - every design is one of the above
+                continue
+            rows.append({"hypothesis": hid, "check": check, "finding": text})
+        return pd.DataFrame(rows, columns=["hypothesis", "check", "finding"])
+
+    def plot_detail(self, hypothesis: str, ax=None):
+        """The design's own plot for one hypothesis: the event study for DiD, the fitted series
+        and its counterfactual for ITS, group means for A/B and pre/post."""
+        if hypothesis not in self.details:
+            raise ParameterError(f"no tested hypothesis '{hypothesis}' (tested: {', '.join(self.details)})")
+        ax = self.details[hypothesis].plot(ax=ax)
+        row = self.table.set_index("hypothesis").loc[hypothesis]
+        ax.set_title(f"{hypothesis} ({row['kpi']}): {ax.get_title()}")
+        return ax
+
     def save(self, path) -> None:
         """Write the table (without plots) to a parquet file, atomically."""
         from ..data import write_parquet
@@ -407,6 +460,7 @@ def _run_one(data, h, column, unit, time, cluster, unit_effects, power, ci_level
             d = d.groupby(unit, as_index=False).agg({column: "mean", "_treated": "max"})
         d["_arm"] = np.where(d["_treated"] == 1, "treatment", "control")
         res = ab(d, column, "_arm", treatment="treatment", control="control", alpha=alpha, power=power,
+                 expected_split=h.get("expected_split") or 0.5,
                  min_effect=me, ci_level=ci_level, label=f"{label}: treated - control")
         est = res.estimate
     elif design == "pre_post":
