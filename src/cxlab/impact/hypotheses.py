@@ -22,9 +22,8 @@ NPS a 0–10 score or the -1/0/1 promoter coding). ``unit_table`` builds one fro
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd

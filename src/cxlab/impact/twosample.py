@@ -10,7 +10,7 @@ Conventions shared by every function here:
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 import pandas as pd
