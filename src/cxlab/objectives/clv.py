@@ -33,7 +33,7 @@ from scipy import optimize, special, stats
 
 from .. import data, engine
 from ..errors import DataError, ParameterError
-from ..results import Estimate
+from ..results import Estimate, estimates_frame
 from ..study import Study
 from ._common import purchase_filter, window_filter
 
@@ -176,24 +176,27 @@ def _compress(frame: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, np.ndar
 
 
 def _fit(negll, x0: np.ndarray, names: list[str], n: int, model: str) -> tuple[dict, dict, float]:
-    """Minimise the negative log-likelihood over log-parameters; standard errors from the
-    numerical Hessian in the natural parameters."""
-    res = optimize.minimize(lambda z: negll(np.exp(z)), np.log(x0), method="Nelder-Mead",
-                            options={"xatol": 1e-10, "fatol": 1e-10, "maxiter": 20000, "maxfev": 40000})
-    res = optimize.minimize(lambda z: negll(np.exp(z)), res.x, method="BFGS", options={"gtol": 1e-8})
-    theta = np.exp(res.x)
+    """Minimise the negative log-likelihood over log-parameters. Intervals are Wald intervals on
+    the log scale (numerical Hessian), so they stay positive like the parameters."""
     from statsmodels.tools.numdiff import approx_hess3
 
+    def on_log(z):
+        return negll(np.exp(z))
+
+    res = optimize.minimize(on_log, np.log(x0), method="Nelder-Mead",
+                            options={"xatol": 1e-10, "fatol": 1e-10, "maxiter": 20000, "maxfev": 40000})
+    res = optimize.minimize(on_log, res.x, method="BFGS", options={"gtol": 1e-8})
+    theta = np.exp(res.x)
     try:
-        cov = np.linalg.inv(approx_hess3(theta, negll))
+        cov = np.linalg.inv(approx_hess3(res.x, on_log))
         se = np.sqrt(np.clip(np.diag(cov), 0, None))
     except np.linalg.LinAlgError:
         se = np.full(len(theta), np.nan)
     z = stats.norm.ppf(0.975)
     params = dict(zip(names, theta))
     estimates = {
-        k: Estimate(f"{model} {k}", float(v), float(v - z * s), float(v + z * s), None, n,
-                    f"maximum likelihood, Wald interval from the Hessian")
+        k: Estimate(f"{model} {k}", float(v), float(v * np.exp(-z * s)), float(v * np.exp(z * s)), None, n,
+                    "maximum likelihood, Wald interval on the log scale")
         for k, v, s in zip(names, theta, se)
     }
     return params, estimates, float(-res.fun)
@@ -218,7 +221,7 @@ class BetaGeo:
                 f"log-likelihood {self.log_likelihood:,.2f}")
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([e.to_dict() for e in self.estimates.values()])
+        return estimates_frame(self.estimates.values())
 
     def expected_purchases(self, t) -> np.ndarray:
         """E[X(t)]: purchases a new customer is expected to make in their first t time units."""
@@ -309,7 +312,7 @@ class GammaGamma:
                 f"v = {p['v']:.3f}; mean order value in the population {self.population_mean():,.2f}")
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([e.to_dict() for e in self.estimates.values()])
+        return estimates_frame(self.estimates.values())
 
     def population_mean(self) -> float:
         p, q, v = (self.params[k] for k in ("p", "q", "v"))

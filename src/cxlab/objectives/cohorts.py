@@ -124,6 +124,7 @@ class RetentionTable:
                 if not np.isnan(v):
                     ax.text(j, i, f"{v:.0%}", ha="center", va="center", fontsize=7,
                             color="white" if v > 0.6 else "black")
+            ax.grid(False)
             ax.figure.colorbar(im, ax=ax, fraction=0.03, label="share active")
             return ax
         ax = ax or plt.subplots(figsize=(8, 4))[1]
@@ -255,7 +256,7 @@ class Lifecycle:
         ax.bar(x, -t["dormant"], color=colors["dormant"], label="dormant")
         ax.axhline(0, color="black", lw=0.6)
         ax.set_xticks(x, [period_label(pd.Timestamp(p), self.freq) for p in t["period"]], rotation=45,
-                      ha="right", fontsize=8)
+                      ha="right", rotation_mode="anchor", fontsize=8)
         ax.set_ylabel("customers")
         ax.legend(frameon=False, ncol=4, fontsize=8)
         return ax

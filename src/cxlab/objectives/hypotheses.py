@@ -71,10 +71,10 @@ def _iso(value) -> str | None:
     return pd.Timestamp(value).date().isoformat()
 
 
-def _kpi_options(study: Study, kpi: str) -> dict:
+def _kpi_options(study: Study, kpi: str, options: dict | None = None) -> dict:
     """The settings that define how the KPI is computed, frozen into the registration."""
     spec = get_kpi(kpi)
-    ctx = _Ctx(study, None, None, None, {})
+    ctx = _Ctx(study, None, None, None, dict(options or {}))
     if spec.name == "conversion_rate":
         return {"window_days": _conversion_window(ctx)}
     if spec.name in ("retention_rate", "churn_rate"):
@@ -93,12 +93,14 @@ def _statement(h: dict) -> str:
         effect = f" by at least {spec.format_change(float(h['min_effect'])).lstrip('+')}"
     design = {"ab": "an A/B comparison", "pre_post": "a pre/post comparison",
               "did": "difference-in-differences", "its": "an interrupted time series"}[h["design"]]
-    return (f"{h['id']}: {h['intervention']} (from {h['date']}) {verb} the {spec.title.lower()} {who}{effect}; "
+    return (f"{h['id']}: {h['intervention']} (from {h['date']}) {verb} {spec.noun} {who}{effect}; "
             f"tested by {design} at alpha {h['alpha']:g}, two-sided.")
 
 
-def build_hypotheses(study: Study | str | os.PathLike) -> list[dict]:
-    """The study's hypotheses (see the module docstring), without registration metadata."""
+def build_hypotheses(study: Study | str | os.PathLike, **kpi_options) -> list[dict]:
+    """The study's hypotheses (see the module docstring), without registration metadata.
+    ``kpi_options`` (window_days, retention_period, activity) override study.yaml's settings of
+    how the KPIs are computed; they are frozen into each hypothesis' kpi_options."""
     study = Study.load(study)
     out: list[dict] = []
     covered: set[tuple[str, str]] = set()
@@ -126,7 +128,7 @@ def build_hypotheses(study: Study | str | os.PathLike) -> list[dict]:
             "treated": {"column": iv.treated_column, "values": list(iv.treated_values)},
             "baseline": {"start": _iso(objective.baseline_start) if objective else None,
                          "end": _iso(objective.baseline_end) if objective else None},
-            "kpi_options": _kpi_options(study, spec.name),
+            "kpi_options": _kpi_options(study, spec.name, kpi_options),
         }
         h["statement"] = _statement(h)
         out.append(h)
@@ -144,12 +146,13 @@ def build_hypotheses(study: Study | str | os.PathLike) -> list[dict]:
     return out
 
 
-def register_hypotheses(study: Study | str | os.PathLike, path: str | os.PathLike | None = None) -> dict:
+def register_hypotheses(study: Study | str | os.PathLike, path: str | os.PathLike | None = None,
+                        **kpi_options) -> dict:
     """Write the hypotheses to data/processed/<study>/hypotheses.json (or ``path``) and return
     the registration. Re-running with unchanged hypotheses and data keeps the first time."""
     study = Study.load(study)
     target = Path(path) if path is not None else study.processed(HYPOTHESES_FILE)
-    hypotheses = build_hypotheses(study)
+    hypotheses = build_hypotheses(study, **kpi_options)
     fp = data.fingerprint(study)
     previous = None
     if target.exists():

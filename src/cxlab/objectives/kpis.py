@@ -87,6 +87,8 @@ class KPI:
     scale: float = 1.0
     complement: bool = False  # churn = 1 − retention
     why: str = ""
+    window_dependent: bool = False  # counted within the window: a month's value is not a quarter's
+
 
     def format(self, value, signed: bool = False) -> str:
         """A value of this KPI for people: shares as percentages, NPS in points, money and
@@ -332,7 +334,7 @@ KPIS: dict[str, KPI] = {
             why='Conversion turns interest into revenue: each point is more customers buying from the same marketing effort.'),
         KPI("repeat_purchase_rate", "Repeat purchase rate",
             "Share of the customers who ordered in the window who ordered at least twice in it.",
-            "share", True, "proportion", "events", _units_repeat_purchase,
+            "share", True, "proportion", "events", _units_repeat_purchase, window_dependent=True,
             why="Repeat buyers cost far less to win than new ones and carry most of a retailer's lifetime value."),
         KPI("retention_rate", "Retention rate",
             "Share of customers active in a month who are active again the next month "
@@ -345,7 +347,7 @@ KPIS: dict[str, KPI] = {
             why='Every customer who lapses must be replaced by a new one; churn is the leak in the bucket.'),
         KPI("revenue_per_customer", "Revenue per customer",
             "Revenue in the window divided by the customers active in it (any touchpoint).",
-            "currency", True, "mean", "events", _units_revenue_per_customer,
+            "currency", True, "mean", "events", _units_revenue_per_customer, window_dependent=True,
             why='Revenue per customer combines how often customers buy and how much they spend.'),
         KPI("average_order_value", "Average order value",
             "Mean revenue of an order (a goal-touchpoint event with revenue) in the window.",

@@ -147,6 +147,35 @@ class ObjectivesResult:
         return (f"{len(self.table)} objective(s): {met} at target, {on} on track, "
                 f"{len(self.table) - on} not on track.")
 
+    def headlines(self) -> list[str]:
+        """One line per objective for the run index: where the KPI stands against its target."""
+        lines = []
+        for _, r in self.table.iterrows():
+            k = get_kpi(r["kpi"])
+            if pd.isna(r["current"]) or pd.isna(r["baseline"]):
+                lines.append(f"{r['goal']}: no data yet for {k.noun} in the baseline or current period.")
+                continue
+            title = k.title
+            where = (f"{title} {k.format(r['current'])} now against {k.format(r['baseline'])} at baseline; "
+                     f"target {k.format(r['target'])}")
+            if r["status"] == "target met":
+                tail = "target met."
+            else:
+                tail = f"{k.format_change(r['gap']).lstrip('+')} to go ({r['status']})."
+            lines.append(f"{r['goal']}: {where}, {tail}")
+        return lines
+
+    def metrics(self) -> dict:
+        """The current value of each objective's KPI, for comparing runs ({value, label, unit})."""
+        out = {}
+        for _, r in self.table.iterrows():
+            if pd.isna(r["current"]):
+                continue
+            k = get_kpi(r["kpi"])
+            out[r["id"]] = {"value": float(r["current"]), "label": f"{k.title} (current)",
+                            "unit": "share" if k.unit == "share" else k.unit}
+        return out
+
     def sentences(self) -> dict[str, str]:
         """Per objective, a paragraph a manager reads: why it matters, where we stand, the gap."""
         return {row["id"]: objective_sentence(row) for _, row in self.table.iterrows()}
