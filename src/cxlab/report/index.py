@@ -100,7 +100,10 @@ def write_index(study: Study, run_dir: Path, meta: dict) -> Path:
                 "title": summary.get("title") or STAGE_TITLES.get(s["stage"], s["stage"]),
                 "status": s["status"],
                 "html": s.get("html"),
-                "duration": _duration(s["seconds"]) if s["status"] != "skipped" else "",
+                "duration": (
+                    _duration(s["seconds"]) + (f" · peak {s['kernel_peak_mb']:,.0f} MB" if s.get("kernel_peak_mb") else "")
+                    if s["status"] != "skipped" else ""
+                ),
                 "headlines": [redact(h) for h in summary.get("headlines", [])],
                 "error": redact(s.get("error")) if s.get("error") else "",
             }

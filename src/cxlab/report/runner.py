@@ -151,6 +151,46 @@ class StageRun:
     notebook: str | None = None
     html: str | None = None
     error: str | None = None
+    kernel_peak_mb: float | None = None  # peak resident memory of the stage's kernel
+
+
+class _PeakMemory:
+    """Samples the resident memory of this process and its children (the notebook kernels)
+    every ``interval`` seconds; ``peak_child_mb`` is reset per stage."""
+
+    def __init__(self, interval: float = 0.2):
+        import threading
+
+        import psutil
+
+        self._psutil = psutil
+        self._me = psutil.Process()
+        self._interval = interval
+        self._stop = threading.Event()
+        self.peak_self_mb = 0.0
+        self.peak_child_mb = 0.0
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.peak_self_mb = max(self.peak_self_mb, self._me.memory_info().rss / 2**20)
+                for child in self._me.children(recursive=True):
+                    try:
+                        self.peak_child_mb = max(self.peak_child_mb, child.memory_info().rss / 2**20)
+                    except self._psutil.Error:
+                        continue
+            except self._psutil.Error:
+                pass
+            self._stop.wait(self._interval)
+
+    def __enter__(self) -> "_PeakMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 @dataclass
@@ -194,9 +234,6 @@ def run_study(
     progress: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Run the stage notebooks of a study in order and write the report; see module doc."""
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
     say = progress or (lambda msg: None)
     study = Study.load(study)
     available = available_stages()
@@ -232,6 +269,21 @@ def run_study(
         "stages": [],
     }
     result = RunResult(study.name, run_id, run_dir, run_dir / "index.html")
+    with _PeakMemory() as memory:
+        _run_stages(study, selected, parameters, run_dir, result, memory, say)
+    meta["runner_peak_mb"] = round(memory.peak_self_mb, 1)
+    meta["duration_seconds"] = round(time.perf_counter() - t_run, 2)
+    meta["stages"] = [asdict(s) for s in result.stages]
+    meta["summaries"] = {s.stage: read_summary(study, s.stage) for s in result.stages if s.status == "ok"}
+    data.write_json(meta, run_dir / "run.json")
+    write_index(study, run_dir, meta)
+    return result
+
+
+def _run_stages(study, selected, parameters, run_dir, result, memory, say) -> None:
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
     failed = False
     for i, stage in enumerate(selected, 1):
         if failed:
@@ -242,6 +294,7 @@ def run_study(
         # a summary left by an earlier run must not pass for this run's findings
         (study.processed_dir / f"summary_{stage}.json").unlink(missing_ok=True)
         t0 = time.perf_counter()
+        memory.peak_child_mb = 0.0
         error = None
         try:
             papermill.execute_notebook(
@@ -265,18 +318,11 @@ def run_study(
             render_notebook(executed, run_dir / html_name, failed=error is not None,
                             nav=nav_html("index.html", title))
         run = StageRun(stage, "failed" if error else "ok", round(seconds, 2), executed.name,
-                       html_name if executed.exists() else None, error)
+                       html_name if executed.exists() else None, error, round(memory.peak_child_mb, 1))
         result.stages.append(run)
         say(f"[{i}/{len(selected)}] {stage} {'FAILED' if error else 'done'} in {seconds:.1f} s"
             + (f": {error}" if error else ""))
         failed = error is not None
-
-    meta["duration_seconds"] = round(time.perf_counter() - t_run, 2)
-    meta["stages"] = [asdict(s) for s in result.stages]
-    meta["summaries"] = {s.stage: read_summary(study, s.stage) for s in result.stages if s.status == "ok"}
-    data.write_json(meta, run_dir / "run.json")
-    write_index(study, run_dir, meta)
-    return result
 
 
 def raise_for_failure(result: RunResult) -> None:
