@@ -141,7 +141,7 @@ def test_actions_from_transitions_read_as_moves():
                           "to_label": ["Purchase (web)", "end"], "share": [0.5, 0.2]})
     actions = describe_actions(touchpoints_frame(), STAGES, transitions=moves)
     assert actions[actions.stage == "purchase"].text.tolist() == [
-        "Checkout (web), then Purchase (web)", "Payment error, then leave without buying"]
+        "Checkout (web) → Purchase (web) (50%)", "Payment error → end (20%)"]
 
 
 # --------------------------------------------------------------------------- opportunities
@@ -159,13 +159,13 @@ def test_opportunities_follow_the_register_then_the_fix_first_drivers():
     assert opp["rank"].tolist() == list(range(1, 8))
     assert opp.source.tolist() == ["pain point"] * 5 + ["key driver"] * 2
     assert opp.text.tolist()[:5] == [
-        "Cut drop-off at Payment error (web or app)",
-        "Resolve at first contact: Call to the call centre",
-        "Cut drop-off at Checkout (web)",
+        "Cut drop-off at payment error (web or app)",
+        "Resolve at first contact: call to the call centre",
+        "Cut drop-off at checkout (web)",
         "Address complaints about delivery",  # the label's "Complaints about" is not said twice
-        "Remove loops at Product comparison (web)",
+        "Remove loops at product comparison (web)",
     ]
-    assert opp.basis.iloc[0] == "38% drop off after it; 2,600 customers affected"
+    assert opp.basis.iloc[0] == "for pain point 1 · 2,600 customers"
     # ease: 0.30 / 0.78 of the importance = 38%; delivery 0.25 / 0.78 = 32%
     assert opp.reference.tolist()[5:] == ["driver_ease", "driver_delivery"]
     assert opp.basis.iloc[5].startswith("drives 38% of explained CSAT, rated 3.4")
@@ -218,7 +218,7 @@ def test_the_figure_is_a4_landscape_readable_and_without_overlaps():
     assert min(t.get_fontsize() for t in texts) >= MIN_FONT_PT
     shown = {t.get_text() for t in texts}
     assert {"1  Awareness", "3  Purchase", "5  Loyalty"} <= shown
-    assert "3.10 lowest" in shown  # the emotion curve's dip is marked at purchase
+    assert "lowest: 3.10" in shown  # the emotion curve's dip is marked at purchase
     assert fig._cxlab_emotion["lowest"] == "purchase"
     assert "38% drop off after it" in shown
     assert _overlaps(fig) == []
@@ -286,3 +286,98 @@ def test_empty_lanes_draw_a_map_that_says_what_is_missing():
     assert "no survey data" in shown
     assert any("pain-point stage has not run" in s for s in shown)
     assert _overlaps(fig) == []
+
+
+def test_labels_keep_proper_names_and_acronyms():
+    pain = pain_frame().head(2).assign(label=["PayPal checkout", "NPS survey"], signal=["drop_off", "complaint"])
+    opp = derive_opportunities(pain)
+    assert opp.text.tolist() == ["Cut drop-off at PayPal checkout", "Address complaints about NPS survey"]
+
+
+# --------------------------------------------------------------------------- lanes from the stages' tables
+from conftest import log  # noqa: E402
+
+from cxlab.journeymap.lanes import actions_lane, kpi_lane, pain_points_lane, touchpoints_lane  # noqa: E402
+
+# four customers worked through by hand:
+#   c1 ad view cart buy call          (converts)
+#   c2 ad view cart pay_error         (leaves after the payment error)
+#   c3 ad view                        (leaves after viewing)
+#   c4 ad view cart pay_error cart buy review   (converts after a retry)
+TINY = log(
+    ("c1", "2025-01-01 10:00", "ad"), ("c1", "2025-01-01 10:05", "view"), ("c1", "2025-01-01 10:10", "cart"),
+    ("c1", "2025-01-01 10:15", "buy", 50.0), ("c1", "2025-01-03 09:00", "call"),
+    ("c2", "2025-01-02 10:00", "ad"), ("c2", "2025-01-02 10:05", "view"), ("c2", "2025-01-02 10:10", "cart"),
+    ("c2", "2025-01-02 10:12", "pay_error"),
+    ("c3", "2025-01-03 10:00", "ad"), ("c3", "2025-01-03 10:05", "view"),
+    ("c4", "2025-01-04 10:00", "ad"), ("c4", "2025-01-04 10:05", "view"), ("c4", "2025-01-04 10:10", "cart"),
+    ("c4", "2025-01-04 10:12", "pay_error"), ("c4", "2025-01-04 10:14", "cart"),
+    ("c4", "2025-01-04 10:16", "buy", 30.0), ("c4", "2025-01-10 10:00", "review"),
+)
+
+
+@pytest.fixture
+def tiny(make_study):
+    from cxlab import data
+
+    return data.ensure_clean(make_study(events=TINY))
+
+
+def test_touchpoint_lane_from_the_inventory(tiny):
+    from cxlab.touchpoints import inventory
+
+    lane = touchpoints_lane(inventory(tiny).table).set_index("touchpoint")
+    # reach: customers who used it of the 4 in the log
+    assert lane.reach.to_dict() == {"ad": 1.0, "view": 1.0, "cart": 0.75, "pay_error": 0.5, "buy": 0.5,
+                                    "call": 0.25, "review": 0.25}
+    assert lane.loc["pay_error", "stage"] == "purchase"
+    assert lane.loc["cart", "events_per_customer"] == pytest.approx(4 / 3)  # c4 went to the cart twice
+
+
+def test_kpi_lane_from_the_stage_funnel(tiny):
+    from cxlab.touchpoints import stage_funnel
+
+    kpis = kpi_lane(stage_funnel(tiny).table, tiny.stages)
+    text = kpis.groupby("stage", sort=False)["text"].apply(list).to_dict()
+    # awareness 4, consideration 4, purchase 3 (c1 c2 c4), service 1 (c1), loyalty 0: c4's review
+    # came without a service step, and the ordered funnel needs every stage in turn
+    assert text == {
+        "awareness": ["4 customers start here", "100% go on to consideration"],
+        "consideration": ["4 reach it (100%)", "75% go on to purchase"],
+        "purchase": ["3 reach it (75%)", "33% go on to service"],
+        "service": ["1 reach it (25%)", "0% go on to loyalty"],
+        "loyalty": ["0 reach it (0%)"],
+    }
+
+
+def test_actions_lane_from_the_transitions(tiny):
+    from cxlab.touchpoints import transitions
+
+    actions = actions_lane(transitions(tiny).table, tiny.catalog, tiny.stages)
+    by = actions.groupby("stage", sort=False)["text"].apply(list).to_dict()
+    # moves out of purchase touchpoints: cart->buy 2, cart->pay_error 2, buy->call, buy->review,
+    # pay_error->(end), pay_error->cart (1 each): 8 in all
+    assert by["purchase"] == ["Cart → Buy (25%)", "Cart → Pay error (25%)", "Buy → Call (12%)"]
+    # out of view: view->cart 3, view->(end) 1
+    assert by["consideration"] == ["View → Cart (75%)", "View → end of journey (25%)"]
+
+
+def test_pain_point_lane_reads_the_register_columns():
+    register = pd.DataFrame({
+        "rank": [2, 1], "pain_point": ["Unresolved support tickets", "Payment error"], "kind": ["support", "touchpoint"],
+        "touchpoint": [None, "pay_error"], "stage": ["service", None], "reach": [40, 120],
+        "harm_conversion": [0.2, 0.1], "harm_satisfaction": [0.0, 0.3], "harm_contact": [0.0, 0.05],
+        "dropoff_rate": [np.nan, 0.4], "priority": [1.2, 9.9], "key_number": ["HR 0.47 of buying again", "CSAT 1.9 vs 4.0"],
+        "segments_most_affected": ["", "bargain_browsers (1.4×)"],
+    })
+    from conftest import CATALOG
+
+    catalog = pd.DataFrame([{"touchpoint": k, **v} for k, v in CATALOG.items()])
+    lane = pain_points_lane(register, catalog)
+    assert lane["name"].tolist() == ["pay_error", "Unresolved support tickets"]
+    assert lane["stage"].tolist() == ["purchase", "service"]  # from the catalog, then the register's own
+    assert lane["signal"].tolist() == ["satisfaction", "unresolved"]  # the largest harm; tickets are their own kind
+    assert lane["reach"].tolist() == [120, 40]
+    opp = derive_opportunities(lane)
+    assert opp.text.tolist() == ["Address complaints about payment error",
+                                 "Close the loop on unresolved support tickets"]

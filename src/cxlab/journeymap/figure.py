@@ -62,8 +62,8 @@ LANES = [
     ("actions", "What customers do", "most common moves at the stage", 0.98),
     ("emotion", "How they feel", "", 1.22),
     ("pain_points", "Pain points", "ranked across the journey; 1 = fix first", 1.12),
-    ("opportunities", "Opportunities", "from pain points and key drivers", 1.36),
-    ("kpis", "Stage KPI", "from the stage funnel", 0.60),
+    ("opportunities", "Opportunities", "from pain points and key drivers", 1.30),
+    ("kpis", "Stage KPI", "from the stage funnel", 0.66),
 ]
 _METRIC_NAMES = {
     "csat": ("CSAT", "mean CSAT (1–5)", 2),
@@ -72,6 +72,12 @@ _METRIC_NAMES = {
     "ces": ("CES", "mean CES (1–7)", 2),
 }
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _humane(name: str) -> str:
+    """'bargain_browsers' -> 'Bargain browsers' (names with spaces or capitals are kept)."""
+    name = str(name)
+    return name.replace("_", " ").capitalize() if "_" in name and name == name.lower() else name
 
 
 def _clean(text) -> str:
@@ -176,18 +182,22 @@ class _Canvas:
         self.fig.add_artist(patch)
         return patch
 
-    def items(self, box, items: list[_Item], more_size: float = 7.0, empty: str | None = None) -> int:
+    def items(self, box, items: list[_Item], more_size: float = 7.0, empty: str | None = None,
+              more: bool = True) -> int:
         """Stack ``items`` top-down in ``box`` (x0, y0, x1, y1); returns how many were drawn.
-        Items that do not fit are counted in a '+ k more' line."""
+        Items that do not fit are counted in a '+ k more' line (left out silently when
+        ``more`` is False: the lane shows the top ones only)."""
         x0, y0, x1, y1 = box
-        badge_w = 0.17
+        widest = max((self.m.width(it.badge, 7, "bold") for it in items if it.badge), default=0.0)
+        badge_d = max(0.135, widest / 72 + 0.05)  # the badge grows to hold "12"
+        badge_w = badge_d + 0.035
         for it in items:
             indent = badge_w if it.badge else 0.0
             it.lines = [self.m.wrap(p.text, (x1 - x0 - indent) * 72, p.size, p.weight) for p in it.parts]
         avail = y1 - y0
         heights = [it.height() for it in items]
         k = len(items)
-        while k > 0 and sum(heights[:k]) + (_line_h(more_size) if k < len(items) else 0) > avail:
+        while k > 0 and sum(heights[:k]) + (_line_h(more_size) if k < len(items) and more else 0) > avail:
             k -= 1
         if not items and empty:
             self.text(x0, y1, empty, size=7, color=_MUTED, style="italic")
@@ -201,11 +211,11 @@ class _Canvas:
                     y -= _line_h(p.size)
             if it.badge:
                 d = 0.135
-                self.rect(x0, top - d - 0.005, d, d, it.badge_color, round_=True)
-                self.text(x0 + d / 2, top - d / 2 - 0.005, it.badge, size=7, weight="bold", color="white",
+                self.rect(x0, top - d - 0.005, badge_d, d, it.badge_color, round_=True)
+                self.text(x0 + badge_d / 2, top - d / 2 - 0.005, it.badge, size=7, weight="bold", color="white",
                           ha="center", va="center")
             y -= 0.045
-        if k < len(items):
+        if k < len(items) and more:
             self.text(x0, y, f"+ {len(items) - k} more", size=more_size, color=_MUTED, style="italic")
         return k
 
@@ -302,7 +312,7 @@ def _draw_actions(c: _Canvas, L: _Layout, data: JourneyMapData) -> None:
         items = []
         for r in a.itertuples(index=False):
             items.append(_Item([_Part("• " + _clean(r.text), size=7.5, color=_INK)]))
-        c.items(L.cell("actions", i), items, empty="–")
+        c.items(L.cell("actions", i), items, empty="–", more=False)
 
 
 def _draw_emotion(c: _Canvas, L: _Layout, data: JourneyMapData) -> dict:
@@ -331,7 +341,7 @@ def _draw_emotion(c: _Canvas, L: _Layout, data: JourneyMapData) -> dict:
     ok = ~np.isnan(est)
     # y range leaving room (in points) for the value labels above and below
     h_pt = ax.get_position().height * L.height * 72
-    top_pt, bottom_pt = 14.0, 4.0
+    top_pt, bottom_pt = 13.0, 14.0
     vmin, vmax = np.nanmin(lo[ok]), np.nanmax(hi[ok])
     span = max(vmax - vmin, 1e-6 + 0.05 * max(abs(vmax), 1.0))
     per_pt = span / max(h_pt - top_pt - bottom_pt, 10.0)
@@ -345,12 +355,15 @@ def _draw_emotion(c: _Canvas, L: _Layout, data: JourneyMapData) -> dict:
     low_i = int(np.nanargmin(np.where(ok, est, np.inf)))
     ax.plot([x[low_i]], [est[low_i]], marker="o", markersize=8, color=_PAIN, zorder=4)
     for i in np.flatnonzero(ok):
-        text = _metric_value(primary, est[i])
-        if i == low_i:
-            text += " lowest"
-        ax.annotate(text, (x[i], hi[i]), xytext=(0, 3), textcoords="offset points", ha="center", va="bottom",
-                    fontsize=7.5 if i != low_i else 8, fontweight="bold", color=_PAIN if i == low_i else _INK,
-                    parse_math=False)
+        if i == low_i:  # the dip: its label under the band, in red
+            ax.annotate(f"lowest: {_metric_value(primary, est[i])}", (x[i], lo[i]), xytext=(0, -3),
+                        textcoords="offset points", ha="center", va="top", fontsize=8, fontweight="bold",
+                        color=_PAIN, parse_math=False)
+        else:
+            n = m["n"].iloc[i]
+            few = f" (n = {int(n)})" if n == n and n < 30 else ""  # a wide band: say why
+            ax.annotate(_metric_value(primary, est[i]) + few, (x[i], hi[i]), xytext=(0, 3), textcoords="offset points",
+                        ha="center", va="bottom", fontsize=7.5, fontweight="bold", color=_INK, parse_math=False)
     ax.set_xticks([])
     ax.set_yticks([])
     for side in ax.spines.values():
@@ -404,7 +417,7 @@ def _draw_kpis(c: _Canvas, L: _Layout, data: JourneyMapData) -> None:
             _Item([_Part(_clean(r.text), size=8.5 if j == 0 else 7.5, weight="bold" if j == 0 else "normal")])
             for j, r in enumerate(k.itertuples(index=False))
         ]
-        c.items(L.cell("kpis", i), items, empty="–")
+        c.items(L.cell("kpis", i), items, empty="–", more=False)
 
 
 # --------------------------------------------------------------------------- the figure
@@ -432,7 +445,7 @@ def journey_map_figure(
     top = H - L.margin
     title = _clean(f"Customer journey map — {data.title}")
     c.text(L.margin, top, c.m.truncate(title, (W - 2 * L.margin) * 72, 13, "bold"), size=13, weight="bold")
-    who = data.population if data.segment is None else f"Segment: {data.population}"
+    who = data.population if data.segment is None else f"Segment: {_humane(data.population)}"
     if data.n_customers:
         who += f" · {data.n_customers:,} customers"
     if data.persona:
@@ -449,11 +462,18 @@ def journey_map_figure(
         for line in c.m.wrap(name, lw, 9, "bold"):
             c.text(L.margin + 0.12, y, line, size=9, weight="bold")
             y -= _line_h(9)
-        if lane == "emotion":
+        explain = data.lane_notes.get(lane, explain)
+        if lane == "emotion" and lane not in data.lane_notes:
             metric = data.metrics[0] if data.metrics else None
             explain = (f"{_METRIC_NAMES.get(metric, (metric, metric))[1]} by stage, 95% band; "
                        "dashed: journey average" if metric else "no survey data")
-        for line in c.m.wrap(explain, lw, 7):
+        lines = c.m.wrap(_clean(explain), lw, 7)
+        room = max(int((y - 0.02 - y0 - 0.04) // _line_h(7)), 0)
+        if len(lines) > room:  # a long caption is cut to the lane, never into the next one
+            lines = lines[:room]
+            if lines:
+                lines[-1] = c.m.truncate(lines[-1] + " …", lw, 7)
+        for line in lines:
             c.text(L.margin + 0.12, y - 0.02, line, size=7, color=_MUTED)
             y -= _line_h(7)
 

@@ -28,13 +28,13 @@ import pandas as pd
 
 from ..errors import DataError
 from ..report.display import redact
+from .lanes import describe_actions
 from .opportunities import OPPORTUNITY_COLUMNS, derive_opportunities
 
 __all__ = [
     "JourneyMapData",
     "from_frames",
     "LANE_COLUMNS",
-    "describe_actions",
 ]
 
 LANE_COLUMNS: dict[str, list[str]] = {
@@ -67,7 +67,8 @@ class JourneyMapData:
 
     population: 'All customers' or the segment's name; segment: the segment id (None for all
     customers); n_customers: customers in the population; notes: what is missing and why a
-    lane is empty (shown under the map)."""
+    lane is empty (shown under the map); lane_notes: lane -> a few words under the lane's
+    title saying what its numbers are (e.g. the funnel's conversion window)."""
 
     study: str
     title: str
@@ -84,6 +85,7 @@ class JourneyMapData:
     n_customers: int | None = None
     persona: str | None = None
     notes: list[str] = field(default_factory=list)
+    lane_notes: dict[str, str] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ reading
     def top_touchpoints(self, stage: str, n: int = 4) -> pd.DataFrame:
@@ -204,6 +206,7 @@ def from_frames(
     n_customers: int | None = None,
     persona: str | None = None,
     notes: Iterable[str] = (),
+    lane_notes: dict | None = None,
     stage_of: dict | None = None,
 ) -> JourneyMapData:
     """A JourneyMapData from lane tables (see the module doc for their columns).
@@ -236,41 +239,170 @@ def from_frames(
         n_customers=n_customers,
         persona=persona,
         notes=notes,
+        lane_notes=dict(lane_notes or {}),
         **lanes,
     )
 
 
-def describe_actions(
-    touchpoints: pd.DataFrame,
-    stages: list[str],
-    transitions: pd.DataFrame | None = None,
-    per_stage: int = 3,
-) -> pd.DataFrame:
-    """What customers do at each stage, in words.
+# =========================================================================== loading a study's map
+# What the journey map reads from data/processed/<study>/, and which stage writes it.
+FILES: dict[str, tuple[str, str]] = {
+    "inventory": ("touchpoint_inventory.parquet", "touchpoints"),
+    "funnel": ("stage_funnel.parquet", "touchpoints"),
+    "funnel_by_segment": ("stage_funnel_by_segment.parquet", "touchpoints"),
+    "transitions": ("transitions.parquet", "touchpoints"),
+    "pain_points": ("pain_points.parquet", "pain_points"),
+    "pain_points_by_segment": ("pain_points_by_segment.parquet", "pain_points"),
+    "emotion": ("emotion_curve.parquet", "pain_points"),
+    "emotion_by_segment": ("emotion_curve_by_segment.parquet", "pain_points"),
+    "drivers": ("key_drivers.parquet", "pain_points"),
+    "responses": ("survey_scores.parquet", "pain_points"),
+    "segments": ("segments.parquet", "segmentation"),
+    "personas": ("personas.parquet", "segmentation"),
+}
+SEGMENT_COLUMNS = ("segment", "group")
 
-    With ``transitions`` (columns stage, from_label, to_label, share: the most common moves
-    out of the stage's touchpoints, share of the moves out of the stage), the top moves read
-    "Product page (web), then Checkout (web)". Without, the top touchpoints read as activities
-    with how often a reached customer does them ("Product page (web): 2.3× per customer" when
-    ``events_per_customer`` is known, else "Product page (web): 64% of customers").
-    Returns stage, text, share; at most ``per_stage`` rows per stage.
-    """
-    rows = []
-    for stage in stages:
-        if transitions is not None and len(transitions):
-            t = transitions[transitions.stage == stage].sort_values("share", ascending=False).head(per_stage)
-            for r in t.itertuples(index=False):
-                to = "leave without buying" if str(r.to_label).lower() in ("end", "(end)", "journey end") else r.to_label
-                rows.append({"stage": stage, "text": f"{r.from_label}, then {to}", "share": r.share})
-            if len(t):
-                continue
-        tp = touchpoints[touchpoints.stage == stage].sort_values("reach", ascending=False).head(per_stage)
-        for r in tp.itertuples(index=False):
-            label = getattr(r, "label", None) or r.touchpoint
-            epc = getattr(r, "events_per_customer", None)
-            if epc is not None and not (isinstance(epc, float) and math.isnan(epc)):
-                text = f"{label}: {epc:.1f}× per customer reached"
-            else:
-                text = f"{label}: {r.reach:.0%} of customers"
-            rows.append({"stage": stage, "text": text, "share": r.reach})
-    return pd.DataFrame(rows, columns=["stage", "text", "share"])
+
+def _read(study, key: str) -> pd.DataFrame | None:
+    path = study.processed_dir / FILES[key][0]
+    return pd.read_parquet(path) if path.exists() else None
+
+
+def _missing_note(key: str, lane: str) -> str:
+    file, stage = FILES[key]
+    return f"{lane}: not drawn — {file} is missing (run the {stage.replace('_', ' ')} stage first)"
+
+
+def _segment_column(frame: pd.DataFrame) -> str | None:
+    return _pick(frame, *SEGMENT_COLUMNS)
+
+
+def _pick(frame: pd.DataFrame, *names: str) -> str | None:
+    return next((n for n in names if n in frame.columns), None)
+
+
+def segment_table(study) -> pd.DataFrame:
+    """The segments of the study (segments.parquet: customer_id -> segment) with their size:
+    segment, customers, share, and persona (its name on the persona card, when the segmentation
+    stage wrote personas.parquet). Empty when the segmentation stage has not run."""
+    from ..study import Study
+
+    study = Study.load(study)
+    seg = _read(study, "segments")
+    cols = ["segment", "customers", "share", "persona"]
+    if seg is None:
+        return pd.DataFrame(columns=cols)
+    col = _segment_column(seg)
+    if col is None or "customer_id" not in seg.columns:
+        raise DataError([f"{study.processed_dir / FILES['segments'][0]}: needs customer_id and segment columns"])
+    sizes = seg[col].astype(str).value_counts().rename_axis("segment").reset_index(name="customers")
+    sizes["share"] = sizes["customers"] / sizes["customers"].sum()
+    sizes["persona"] = None
+    personas = _read(study, "personas")
+    if personas is not None and _segment_column(personas):
+        name = _pick(personas, "persona", "name", "title")
+        if name:
+            sizes["persona"] = sizes["segment"].map(
+                personas.set_index(personas[_segment_column(personas)].astype(str))[name]).to_numpy()
+    return sizes[cols].sort_values("customers", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def load_journey_map(study, segment: str | None = None) -> JourneyMapData:
+    """The journey map's data for all customers (``segment=None``) or one segment, read from what
+    the stages wrote to data/processed/<study>/ (``FILES`` lists the files and their stages).
+
+    For a segment, the tables a stage wrote by segment are used where they exist (a ``segment``
+    or ``group`` column); otherwise the segment's lanes are computed from the clean tables of
+    the segment's customers (segments.parquet) by the stage modules themselves
+    (``cxlab.touchpoints.inventory`` / ``stage_funnel`` / ``transitions``,
+    ``cxlab.painpoints.emotion_curve`` / ``key_drivers``), with the study's parameters. A lane
+    whose input is missing is left empty and a note under the map says which stage to run."""
+    from ..study import Study
+
+    study = Study.load(study)
+    if segment is not None:
+        from .bysegment import segment_frames
+
+        frames = segment_frames(study, str(segment))
+    else:
+        frames = _overall_frames(study)
+    catalog = study.catalog
+    return from_frames(
+        study.name,
+        study.stages,
+        title=study.title,
+        stage_of=dict(zip(catalog.touchpoint, catalog.stage)),
+        **frames,
+    )
+
+
+def _overall_frames(study) -> dict:
+    from . import lanes
+
+    notes: list[str] = []
+    out: dict = {"notes": notes}
+    inv = _read(study, "inventory")
+    if inv is not None:
+        out["touchpoints"] = lanes.touchpoints_lane(inv)
+    else:
+        notes.append(_missing_note("inventory", "touchpoints"))
+    trans = _read(study, "transitions")
+    if trans is not None:
+        out["actions"] = lanes.actions_lane(trans, study.catalog, study.stages)
+    funnel = _read(study, "funnel")
+    if funnel is not None:
+        out["kpis"] = lanes.kpi_lane(funnel, study.stages)
+        out["lane_notes"] = {"kpis": kpi_note(funnel, study)}
+    else:
+        notes.append(_missing_note("funnel", "stage KPI"))
+    pain = _read(study, "pain_points")
+    if pain is not None:
+        out["pain_points"] = lanes.pain_points_lane(pain, study.catalog)
+    else:
+        notes.append(_missing_note("pain_points", "pain points"))
+    emotion = _read(study, "emotion")
+    if emotion is not None:
+        out["emotion"] = lanes.emotion_lane(emotion)
+    else:
+        notes.append(_missing_note("emotion", "emotion curve"))
+    drivers = _read(study, "drivers")
+    if drivers is not None:
+        out["drivers"] = lanes.drivers_lane(drivers)
+    if inv is not None and len(inv):
+        out["n_customers"] = _customers_in_log(inv)
+    return out
+
+
+def conversion_window(funnel: pd.DataFrame | None, study) -> float:
+    """The stage funnel's conversion window in days: its ``window_days`` column when the
+    touchpoint stage wrote one, else the study's touchpoints parameter, else the funnel's
+    default (30)."""
+    if funnel is not None and "window_days" in funnel.columns and funnel["window_days"].notna().any():
+        return float(funnel["window_days"].dropna().iloc[0])
+    return float(study.stage_parameters("touchpoints").get("conversion_window_days", 30))
+
+
+def kpi_note(funnel: pd.DataFrame | None, study) -> str:
+    window = conversion_window(funnel, study)
+    return f"stage funnel, {window:g}-day window"
+
+
+def _customers_in_log(inventory: pd.DataFrame) -> int | None:
+    """Customers in the log, from the inventory: customers / reach of any reached touchpoint."""
+    t = inventory[(pd.to_numeric(inventory["customers"], errors="coerce") > 0) & (inventory["reach"] > 0)]
+    if t.empty:
+        return None
+    return int(round(float((t["customers"] / t["reach"]).median())))
+
+
+def load_journey_maps(study, segments: bool = True, max_segments: int = 8) -> dict[str | None, JourneyMapData]:
+    """The map for all customers (key None) and, with ``segments``, one per segment of
+    segments.parquet (largest first, at most ``max_segments``)."""
+    from ..study import Study
+
+    study = Study.load(study)
+    maps: dict[str | None, JourneyMapData] = {None: load_journey_map(study)}
+    if segments:
+        for r in segment_table(study).head(max_segments).itertuples(index=False):
+            maps[r.segment] = load_journey_map(study, r.segment)
+    return maps

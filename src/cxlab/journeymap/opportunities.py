@@ -5,10 +5,11 @@ team can act on, and carries the number it rests on.
 
 - **From pain points** (the ranked register): each of the top ``max_from_pain`` pain points
   becomes one opportunity at its stage. The verb follows the kind of friction the register
-  measured (drop-off → "Cut drop-off at …", loops → "Remove loops at …", repeat contacts →
+  measured (drop-off → "Cut drop-off at …", lower conversion → "Lift conversion after …", extra
+  support contacts → "Prevent support contacts after …", loops → "Remove loops at …", repeat contacts →
   "Resolve at first contact …", unresolved tickets → "Close the loop on …", long waits →
   "Shorten the wait at …", complaints/negative sentiment → "Address complaints about …"), and
-  its basis is the pain point's key number and reach.
+  its basis names the pain point it answers and its reach (customers affected).
 - **From key drivers** (the key-driver analysis): a driver in the "Fix first" corner of the
   importance × performance quadrant — the ``quadrant`` the pain-point stage assigned, else
   importance at or above the drivers' average and performance below their average, the same
@@ -34,12 +35,14 @@ OPPORTUNITY_COLUMNS = ["rank", "stage", "text", "basis", "source", "reference"]
 # kind of friction (a word found in the pain point's signal) -> the action that answers it
 _VERBS: list[tuple[tuple[str, ...], str]] = [
     (("drop", "abandon", "exit", "leave"), "Cut drop-off at"),
+    (("failure_demand", "extra_contact"), "Prevent support contacts after"),
+    (("conversion",), "Lift conversion after"),
     (("loop", "return_to", "back"), "Remove loops at"),
     (("repeat_contact", "recontact", "repeat contact", "contact"), "Resolve at first contact:"),
     (("unresolved", "ticket"), "Close the loop on"),
     (("wait", "slow", "time", "delay"), "Shorten the wait at"),
     (("repeat",), "Make it work first time:"),
-    (("sentiment", "complaint", "topic", "csat", "nps", "negative"), "Address complaints about"),
+    (("sentiment", "complaint", "topic", "csat", "nps", "negative", "satisfaction"), "Address complaints about"),
     (("churn", "hazard"), "Win back customers after"),
 ]
 
@@ -55,7 +58,12 @@ def action_verb(signal: str | None) -> str:
 
 def _join(verb: str, label: str) -> str:
     """'Address complaints about' + 'Complaints about delivery' -> 'Address complaints about
-    delivery': words the label repeats from the end of the verb are said once."""
+    delivery': words the label repeats from the end of the verb are said once, and a label
+    starting with an ordinary capitalised word reads in lower case ('Payment error' ->
+    'payment error'; 'PayPal' and 'NPS' stay)."""
+    first = label.split(" ", 1)[0] if label else ""
+    if len(first) > 1 and first[0].isupper() and first[1:].islower():
+        label = label[0].lower() + label[1:]
     v, w = verb.split(), label.split()
     for k in range(min(len(v), len(w)), 0, -1):
         if [x.lower().strip(":") for x in v[-k:]] == [x.lower().strip(":") for x in w[:k]]:
@@ -94,10 +102,10 @@ def derive_opportunities(
         top = pain_points.sort_values("rank").head(max_from_pain)
         for r in top.itertuples(index=False):
             label = getattr(r, "label", None) or r.name
-            basis = str(r.key_number or "")
+            basis = f"for pain point {int(r.rank)}"
             reach = getattr(r, "reach", None)
             if not _missing(reach):
-                basis += f"; {_fmt_int(reach)} customers affected"
+                basis += f" · {_fmt_int(reach)} customers"
             rows.append({
                 "stage": r.stage if not _missing(r.stage) else None,
                 "text": _join(action_verb(getattr(r, "signal", None)), str(label)),

@@ -1,0 +1,130 @@
+"""The journey map of one segment: the lanes of the segment's customers.
+
+Where a stage wrote a table by segment (a ``segment`` or ``group`` column), its rows for the
+segment are used. Otherwise the lane is computed here by the stage's own functions on the
+segment's customers — the event log restricted to them in the engine, their survey responses —
+so the numbers mean exactly what they mean on the all-customer map.
+"""
+from __future__ import annotations
+
+import ibis
+import pandas as pd
+
+from ..errors import CxlabError, DataError, ParameterError
+from . import lanes
+from .inputs import FILES, _missing_note, _read, _segment_column, conversion_window, kpi_note, segment_table
+
+__all__ = ["segment_frames", "segment_customers", "scored_responses"]
+
+
+def segment_customers(study, segment: str) -> pd.DataFrame:
+    """customer_id of the segment's customers (segments.parquet)."""
+    seg = _read(study, "segments")
+    if seg is None:
+        raise ParameterError(
+            f"No segments for study '{study.name}': {FILES['segments'][0]} is missing "
+            "(run the segmentation stage first)."
+        )
+    col = _segment_column(seg)
+    ids = seg.loc[seg[col].astype(str) == str(segment), ["customer_id"]].astype(str)
+    if ids.empty:
+        known = ", ".join(sorted(seg[col].astype(str).unique()))
+        raise ParameterError(f"No segment '{segment}' in {FILES['segments'][0]}; the segments are: {known}")
+    return ids.drop_duplicates().reset_index(drop=True)
+
+
+def scored_responses(study) -> pd.DataFrame | None:
+    """Survey responses with their stage and comment sentiment, as the pain-point stage scores
+    them: survey_scores.parquet when that stage wrote it, else
+    ``cxlab.painpoints.text.survey_responses`` (a response's stage is its stage column, else its
+    touchpoint's stage) with ``cxlab.painpoints.sentiment`` (VADER) of the comment."""
+    scored = _read(study, "responses")
+    if scored is not None and {"customer_id", "stage"} <= set(scored.columns):
+        return scored
+    if "surveys" not in study.tables:
+        return None
+    from ..painpoints import sentiment
+    from ..painpoints.text import survey_responses
+
+    s = survey_responses(study)
+    if s.empty:
+        return None
+    if "comment" in s:
+        s["sentiment"] = sentiment(s["comment"])
+    s["customer_id"] = s["customer_id"].astype(str)
+    return s
+
+
+def _rows_for(frame: pd.DataFrame | None, segment: str) -> pd.DataFrame | None:
+    if frame is None:
+        return None
+    col = _segment_column(frame)
+    if col is None:
+        return None
+    rows = frame[frame[col].astype(str) == segment]
+    return rows if len(rows) else None
+
+
+def segment_frames(study, segment: str) -> dict:
+    """The lane tables of ``segment`` (keyword arguments for ``from_frames``)."""
+    from .. import engine
+    from ..painpoints import emotion_curve, key_drivers
+    from ..touchpoints import inventory, stage_funnel, transitions
+
+    ids = segment_customers(study, segment)
+    sizes = segment_table(study).set_index("segment")
+    notes: list[str] = []
+    out: dict = {"segment": segment, "population": segment, "notes": notes, "n_customers": len(ids)}
+    if segment in sizes.index and isinstance(sizes.loc[segment, "persona"], str):
+        out["persona"] = sizes.loc[segment, "persona"]
+
+    events = engine.events(study)
+    members = ibis.memtable(ids)
+    ev = events.semi_join(members, events.customer_id == members.customer_id)
+    catalog, goals = study.catalog, study.goal_touchpoints
+    window = conversion_window(_read(study, "funnel"), study)
+
+    inv = inventory(ev, goals=goals, catalog=catalog).table
+    out["touchpoints"] = lanes.touchpoints_lane(inv)
+    out["actions"] = lanes.actions_lane(transitions(ev, goals=goals, catalog=catalog).table, catalog, study.stages)
+    funnel = _rows_for(_read(study, "funnel_by_segment"), segment)
+    if funnel is None:
+        try:
+            funnel = stage_funnel(ev, window_days=window, stages=study.stages, catalog=catalog).table
+        except CxlabError as exc:
+            notes.append(f"stage KPI: {exc}")
+    if funnel is not None:
+        out["kpis"] = lanes.kpi_lane(funnel, study.stages)
+        out["lane_notes"] = {"kpis": kpi_note(funnel.assign(window_days=window), study)}
+
+    emotion = _rows_for(_read(study, "emotion_by_segment"), segment)
+    responses = scored_responses(study)
+    seg_responses = None
+    if responses is not None:
+        seg_responses = responses[responses["customer_id"].astype(str).isin(set(ids["customer_id"]))]
+    if emotion is None and seg_responses is not None:
+        metrics = tuple(m for m in ("sentiment", "csat", "nps") if m in seg_responses.columns)
+        emotion = emotion_curve(seg_responses, study.stages, metrics=metrics).table
+    if emotion is not None:
+        out["emotion"] = lanes.emotion_lane(emotion)
+    else:
+        notes.append("emotion curve: the study has no surveys")
+    if seg_responses is not None and any(str(c).startswith("driver_") for c in seg_responses.columns):
+        outcome = "csat" if "csat" in seg_responses else "nps"
+        try:
+            drv = key_drivers(seg_responses, outcome=outcome)
+            out["drivers"] = lanes.drivers_lane(drv.table.assign(outcome=outcome))
+        except DataError as exc:
+            notes.append(f"key drivers: {exc}")
+
+    pain = _rows_for(_read(study, "pain_points_by_segment"), segment)
+    if pain is not None:
+        out["pain_points"] = lanes.pain_points_lane(pain, catalog)
+    else:
+        overall = _read(study, "pain_points")
+        if overall is not None:
+            out["pain_points"] = lanes.pain_points_lane(overall, catalog)
+            notes.append("pain points: ranked over all customers (no pain-point register by segment)")
+        else:
+            notes.append(_missing_note("pain_points", "pain points"))
+    return out
