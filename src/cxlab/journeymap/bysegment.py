@@ -7,7 +7,6 @@ so the numbers mean exactly what they mean on the all-customer map.
 """
 from __future__ import annotations
 
-import ibis
 import pandas as pd
 
 from ..errors import CxlabError, DataError, ParameterError
@@ -67,9 +66,8 @@ def _rows_for(frame: pd.DataFrame | None, segment: str) -> pd.DataFrame | None:
 
 def segment_frames(study, segment: str) -> dict:
     """The lane tables of ``segment`` (keyword arguments for ``from_frames``)."""
-    from .. import engine
     from ..painpoints import emotion_curve, key_drivers
-    from ..touchpoints import inventory, stage_funnel, transitions
+    from ..touchpoints import for_segment, inventory, stage_funnel, transitions
 
     ids = segment_customers(study, segment)
     sizes = segment_table(study).set_index("segment")
@@ -78,19 +76,17 @@ def segment_frames(study, segment: str) -> dict:
     if segment in sizes.index and isinstance(sizes.loc[segment, "persona"], str):
         out["persona"] = sizes.loc[segment, "persona"]
 
-    events = engine.events(study)
-    members = ibis.memtable(ids)
-    ev = events.semi_join(members, events.customer_id == members.customer_id)
-    catalog, goals = study.catalog, study.goal_touchpoints
+    ev = for_segment(study, segment)  # the segment's events, joined in the engine
+    catalog = study.catalog
     window = conversion_window(_read(study, "funnel"), study)
 
-    inv = inventory(ev, goals=goals, catalog=catalog).table
+    inv = inventory(ev).table
     out["touchpoints"] = lanes.touchpoints_lane(inv)
-    out["actions"] = lanes.actions_lane(transitions(ev, goals=goals, catalog=catalog).table, catalog, study.stages)
+    out["actions"] = lanes.actions_lane(transitions(ev).table, catalog, study.stages)
     funnel = _rows_for(_read(study, "funnel_by_segment"), segment)
     if funnel is None:
         try:
-            funnel = stage_funnel(ev, window_days=window, stages=study.stages, catalog=catalog).table
+            funnel = stage_funnel(ev, window_days=window).table
         except CxlabError as exc:
             notes.append(f"stage KPI: {exc}")
     if funnel is not None:

@@ -1,0 +1,116 @@
+"""The journey map of a synthetic study (``cxlab.synth``) built only from what the stages wrote:
+the planted pain touchpoint (truth.json ``pain_point.touchpoint``, payment_error) is the top
+pain point, and the emotion curve dips at its stage (truth.json ``pain_point.stage``, purchase).
+
+The stage outputs are written here the way the stage notebooks write them: the pain-point
+stage by ``painpoints.analyze(...).write()`` (notebook 04's last cell), the touchpoint stage's
+inventory, stage funnel and transitions under the names ``cxlab.journeymap.inputs.FILES``
+lists, and segments.parquet from the synthetic study's planted segments (standing in for the
+segmentation stage)."""
+from __future__ import annotations
+
+import json
+import os
+
+import pandas as pd
+import pytest
+
+from cxlab import data, painpoints
+from cxlab.journeymap import figure_texts, journey_map_figure, save_journey_map
+from cxlab.journeymap.inputs import FILES, load_journey_map, segment_table
+from cxlab.synth import write_study
+from cxlab.touchpoints import inventory, stage_funnel, transitions
+
+CUSTOMERS = 4000
+SEED = 7
+
+
+def write_stage_outputs(study) -> None:
+    """What notebooks 02, 03 and 04 leave in data/processed/<study>/ for the journey map."""
+    put = lambda frame, key: data.write_parquet(frame, study.processed(FILES[key][0]))  # noqa: E731
+    put(pd.read_parquet(study.root / "truth_segments.parquet"), "segments")
+    put(inventory(study).table, "inventory")
+    put(stage_funnel(study).table, "funnel")
+    put(transitions(study).table, "transitions")
+    painpoints.analyze(study).write()
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    """The all-customer map and one segment's map of a small synthetic study, with its truth."""
+    home = tmp_path_factory.mktemp("jm_home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CXLAB_HOME", str(home))
+        folder = write_study(home / "data" / "raw" / "synthetic", customers=CUSTOMERS, seed=SEED)
+        study = data.ensure_clean(folder)
+        write_stage_outputs(study)
+        truth = json.loads((folder / "truth.json").read_text())
+        segments = segment_table(study)
+        overall = load_journey_map(study)
+        one = load_journey_map(study, "bargain_browsers")
+        return {"truth": truth, "all": overall, "segment": one, "segments": segments}
+
+
+def test_the_planted_pain_touchpoint_is_the_top_pain_point(synthetic):
+    planted = synthetic["truth"]["pain_point"]
+    top = synthetic["all"].top_pain_point()
+    assert planted["touchpoint"] == "payment_error"
+    assert top["name"] == planted["touchpoint"]
+    assert top["stage"] == planted["stage"] == "purchase"
+    assert top["rank"] == 1
+    first = synthetic["all"].opportunities.iloc[0]
+    assert first["stage"] == "purchase" and first["reference"] == "payment_error"
+
+
+def test_the_emotion_curve_dips_at_the_pain_stage(synthetic):
+    m = synthetic["all"]
+    stage = synthetic["truth"]["pain_point"]["stage"]
+    assert m.metrics[0] == "csat"
+    assert m.lowest_stage() == stage == synthetic["truth"]["pain_point"]["emotion"]["csat_by_stage"]["lowest"]
+    csat = m.emotion_metric("csat")
+    # a real dip: purchase's whole interval lies below its neighbours' intervals
+    assert csat.loc["purchase", "ci_high"] < csat.loc["consideration", "ci_low"]
+    assert csat.loc["purchase", "ci_high"] < csat.loc["service", "ci_low"]
+    # and the stage's CSAT is the planted expectation within its interval
+    expected = synthetic["truth"]["pain_point"]["emotion"]["csat_by_stage"]["expected"]["purchase"]
+    assert csat.loc["purchase", "ci_low"] <= expected <= csat.loc["purchase", "ci_high"]
+
+
+def test_every_lane_of_the_synthetic_map_is_filled(synthetic):
+    m = synthetic["all"]
+    assert m.n_customers == CUSTOMERS
+    assert set(m.touchpoints.stage) == set(m.stages)
+    assert set(m.kpis.stage) == set(m.stages)
+    assert set(m.actions.stage) == set(m.stages)
+    assert m.kpis.text.iloc[0] == f"{CUSTOMERS:,} customers start here"
+    assert m.notes == []
+    # the touchpoint lane carries the inventory's numbers: events = customers × events per customer,
+    # exactly the events truth.json counts per touchpoint
+    lane = m.touchpoints.set_index("touchpoint")
+    events = (lane["customers"] * lane["events_per_customer"]).round().astype(int).to_dict()
+    assert events == synthetic["truth"]["events_by_touchpoint"]
+
+
+def test_the_segment_map_counts_only_the_segments_customers(synthetic):
+    seg = synthetic["segment"]
+    sizes = synthetic["segments"].set_index("segment")
+    assert seg.segment == "bargain_browsers"
+    assert seg.n_customers == sizes.loc["bargain_browsers", "customers"]
+    assert seg.kpis.text.iloc[0] == f"{seg.n_customers:,} customers start here"
+    # bargain browsers are web-heavy (synth CHANNEL_PREF: 84% web): the top awareness touchpoints are web
+    top = seg.top_touchpoints("awareness", 2)
+    assert set(top.channel) == {"web"}
+    assert seg.lowest_stage() == "purchase"
+    assert any("ranked over all customers" in n for n in seg.notes)
+
+
+def test_the_synthetic_map_is_drawn_and_saved(synthetic, tmp_path):
+    fig = journey_map_figure(synthetic["all"])
+    shown = {t.get_text() for t in figure_texts(fig)}
+    assert fig._cxlab_emotion["lowest"] == "purchase"
+    assert any(s.startswith("lowest: ") for s in shown)
+    assert "Payment error (web or app)" in shown or "Payment error (web or" in shown
+    paths = save_journey_map(fig, tmp_path, "journey_map")
+    assert paths["png"].stat().st_size > 50_000 and paths["svg"].stat().st_size > 50_000
+    if os.environ.get("CXLAB_KEEP_MAP"):  # look at it: CXLAB_KEEP_MAP=/some/folder pytest ...
+        save_journey_map(fig, os.environ["CXLAB_KEEP_MAP"], "journey_map_synthetic")
