@@ -1,0 +1,42 @@
+"""Stage 3, touchpoints and journeys: the inventory, funnels, transitions, paths around a
+touchpoint, path variants and attribution — all computed in the engine (Ibis on DuckDB by
+default, or PySpark), so logs of tens of millions of events stay out of pandas.
+
+Every function takes the event log as a study (its name, folder or ``Study``), an Ibis table
+of events, or a pandas DataFrame, and returns a DataFrame or a small result object with
+``summary()`` and ``plot(ax=None)``. A journey is one customer's events ordered by timestamp,
+then by ``seq`` (the row in the raw file); see ``cxlab.touchpoints._journeys`` for the exact
+definitions shared by all of them.
+"""
+from __future__ import annotations
+
+from ._journeys import CONVERSION, END, START, Source, for_segment
+from .attribution import Attribution, attribution, removal_effects
+from .funnels import MODES, Funnel, funnel, stage_funnel
+from .inventory import Inventory, inventory
+from .transitions import AnchorPaths, Transitions, anchor_paths, sankey_figure, transitions
+from .variants import Variants, variants
+
+__all__ = [
+    "AnchorPaths",
+    "Attribution",
+    "CONVERSION",
+    "END",
+    "Funnel",
+    "Inventory",
+    "MODES",
+    "START",
+    "Source",
+    "Transitions",
+    "Variants",
+    "anchor_paths",
+    "attribution",
+    "for_segment",
+    "funnel",
+    "inventory",
+    "removal_effects",
+    "sankey_figure",
+    "stage_funnel",
+    "transitions",
+    "variants",
+]

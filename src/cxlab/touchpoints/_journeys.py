@@ -1,0 +1,385 @@
+"""Journeys: the building blocks every touchpoint analysis shares.
+
+**What a journey is.** One customer's events in order of (timestamp, seq). ``seq`` is the
+event's row in the raw file, so two events with the same timestamp keep the order in which the
+log recorded them. A journey is the customer's whole observed log: it is *not* split at gaps of
+inactivity. The study's KPIs (conversion within a window from the first touch, repeat purchase,
+churn) are per customer, and cutting a journey at a gap would turn "came back five weeks later
+and bought" into a drop-off plus a separate success. Where time matters, a conversion window
+bounds it (funnels); where an analysis needs "the path to the goal" (variants, attribution), the
+journey is cut at the customer's first goal event.
+
+**The goal.** A customer converts when they reach a goal touchpoint (``study.goal_touchpoints``).
+A journey *ends without the goal* at the customer's last event when the customer never reached a
+goal touchpoint.
+
+Everything here builds Ibis expressions (windows over ``customer_id`` ordered by
+``timestamp, seq``, group-bys and joins) and never loads events into pandas, so the same code
+runs on DuckDB and on PySpark. Times are compared in whole seconds since the epoch.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import ibis
+import pandas as pd
+
+from ..errors import ParameterError
+from ..study import Study
+
+START = "(start)"
+END = "(end)"
+CONVERSION = "(conversion)"
+NO_CONVERSION = "(no conversion)"
+NO_SEGMENT = "(no segment)"
+UNKNOWN = "(unknown)"
+
+DAY = 86400
+HOUR = 3600
+
+REQUIRED_COLUMNS = ("customer_id", "timestamp", "touchpoint")
+
+
+@dataclass
+class Source:
+    """An event log ready for analysis: the Ibis table, the goal touchpoints and the catalog."""
+
+    events: ibis.Table
+    goals: tuple[str, ...]
+    catalog: pd.DataFrame
+    stages: list[str]
+    study: Study | None = None
+    segments_default: Path | None = field(default=None, repr=False)
+
+    @property
+    def is_goal(self) -> ibis.BooleanValue:
+        return self.events.touchpoint.isin(list(self.goals))
+
+    def require_goals(self, what: str) -> None:
+        if not self.goals:
+            raise ParameterError(
+                f"{what} needs the goal touchpoints: pass goals=[...] (touchpoints that count as "
+                "a conversion), or pass a study, whose goal_touchpoints are used."
+            )
+
+
+def _catalog_frame(catalog) -> pd.DataFrame:
+    cols = ["touchpoint", "stage", "channel", "label", "stage_order"]
+    if catalog is None:
+        return pd.DataFrame(columns=cols)
+    frame = pd.DataFrame(catalog).copy()
+    if "touchpoint" not in frame.columns:
+        raise ParameterError("catalog needs a 'touchpoint' column (and stage, channel).")
+    for col in cols:
+        if col not in frame.columns:
+            frame[col] = -1 if col == "stage_order" else None
+    frame["label"] = frame["label"].fillna(frame["touchpoint"].astype(str))
+    return frame[cols]
+
+
+def _from_frame(frame: pd.DataFrame, catalog: pd.DataFrame) -> ibis.Table:
+    """A pandas event log as an in-memory Ibis table with the clean-table columns."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ParameterError(
+            f"The event table lacks column(s) {', '.join(missing)}; an event log needs "
+            "customer_id, timestamp and touchpoint (optional: seq, channel, session_id, revenue)."
+        )
+    df = frame.copy()
+    if "seq" not in df.columns:  # the row order is the tie-breaker, as for a raw file
+        df.insert(0, "seq", range(1, len(df) + 1))
+    df["seq"] = df["seq"].astype("int64")
+    df["customer_id"] = df["customer_id"].astype(str)
+    df["touchpoint"] = df["touchpoint"].astype(str)
+    df["timestamp"] = pd.to_datetime(df["timestamp"]).astype("datetime64[us]")
+    cat = catalog.set_index("touchpoint")
+    if "channel" not in df.columns:
+        df["channel"] = df["touchpoint"].map(cat["channel"]) if len(cat) else None
+    if "stage" not in df.columns:
+        df["stage"] = df["touchpoint"].map(cat["stage"]).fillna("uncatalogued") if len(cat) else "uncatalogued"
+    if "stage_order" not in df.columns:
+        so = df["touchpoint"].map(cat["stage_order"]) if len(cat) else pd.Series(-1, index=df.index)
+        df["stage_order"] = pd.to_numeric(so).fillna(-1).astype("int32")
+    for col in ("channel", "stage"):
+        df[col] = df[col].astype(object).where(df[col].notna(), None)
+    return ibis.memtable(df)
+
+
+def resolve(
+    data,
+    *,
+    goals: Iterable[str] | None = None,
+    catalog: pd.DataFrame | None = None,
+    stages: Sequence[str] | None = None,
+) -> Source:
+    """Turn what the user gave into a Source.
+
+    ``data`` is a study (a Study, its name under data/raw/, or its folder), an Ibis table of
+    events, or a pandas DataFrame of events. With a study, its clean event log, goal touchpoints,
+    catalog and stages are used (``goals``/``catalog``/``stages`` override them).
+    """
+    if isinstance(data, Source):
+        return data
+    study = None
+    if isinstance(data, (Study, str, os.PathLike)):
+        from .. import engine  # imported here: engine imports data, which is heavier
+
+        study = Study.load(data)
+        events = engine.events(study)
+        cat = _catalog_frame(study.catalog if catalog is None else catalog)
+        goal_list = tuple(study.goal_touchpoints if goals is None else goals)
+        stage_list = list(study.stages if stages is None else stages)
+        seg = study.processed_dir / "segments.parquet"
+        return Source(events, goal_list, cat, stage_list, study, seg)
+    cat = _catalog_frame(catalog)
+    if isinstance(data, pd.DataFrame):
+        events = _from_frame(data, cat)
+    elif isinstance(data, ibis.Table):
+        events = data
+        missing = [c for c in (*REQUIRED_COLUMNS, "seq") if c not in events.columns]
+        if missing:
+            raise ParameterError(
+                f"The event table lacks column(s) {', '.join(missing)}; use cxlab.engine.events(study) "
+                "or a table with customer_id, timestamp, touchpoint and seq (the row in the raw file)."
+            )
+    else:
+        raise ParameterError(
+            f"Expected a study, an Ibis table or a pandas DataFrame of events, got {type(data).__name__}."
+        )
+    if stages is None:
+        known = cat.dropna(subset=["stage"]).sort_values("stage_order")
+        stages = list(dict.fromkeys(known["stage"]))
+    return Source(events, tuple(goals or ()), cat, list(stages), None, None)
+
+
+# ----------------------------------------------------------------------------- expressions
+def seconds(ts: ibis.TimestampValue) -> ibis.IntegerValue:
+    """Whole seconds since the epoch (the same number on DuckDB and Spark)."""
+    return ts.epoch_seconds().floor().cast("int64")
+
+
+def journey_window(ev: ibis.Table, **kwargs):
+    """The window of one customer's journey, in order of (timestamp, seq)."""
+    return ibis.window(group_by=ev.customer_id, order_by=[ev.timestamp, ev.seq], **kwargs)
+
+
+def ordered(
+    ev: ibis.Table,
+    *,
+    lead: int = 0,
+    lag: int = 0,
+    lead_time: int = 0,
+    keep: Sequence[str] = ("touchpoint",),
+) -> ibis.Table:
+    """Events with their place in the journey.
+
+    Adds ``pos`` (1 = the customer's first event), ``t`` (seconds since the epoch), the next
+    ``lead`` touchpoints as ``next1, next2 …`` and their times ``next1_t …`` (``lead_time`` of
+    them), and the previous ``lag`` touchpoints as ``prev1, prev2 …`` (null where the journey
+    has no such event). Only ``customer_id``, ``seq``, ``timestamp`` and ``keep`` columns are
+    carried, so the window sorts as little as possible.
+    """
+    cols = list(dict.fromkeys(["customer_id", "seq", "timestamp", *keep]))
+    base = ev.select(*cols)
+    w = journey_window(base)
+    t = seconds(base.timestamp)
+    new = {"pos": ibis.row_number().over(w) + 1, "t": t}
+    for k in range(1, lead + 1):
+        new[f"next{k}"] = base.touchpoint.lead(k).over(w)
+    for k in range(1, lead_time + 1):
+        new[f"next{k}_t"] = t.lead(k).over(w)
+    for k in range(1, lag + 1):
+        new[f"prev{k}"] = base.touchpoint.lag(k).over(w)
+    return base.mutate(**new)
+
+
+def customer_outcomes(src: Source) -> ibis.Table:
+    """One row per customer in the log: ``converted`` (reached a goal touchpoint) and
+    ``goal_t`` (seconds of the first goal event, null if none)."""
+    ev = src.events
+    is_goal = ev.touchpoint.isin(list(src.goals)) if src.goals else ibis.literal(False)
+    t = seconds(ev.timestamp)
+    return ev.group_by("customer_id").agg(
+        converted=is_goal.cast("int8").max().cast("boolean"),
+        goal_t=t.min(where=is_goal),
+        first_t=t.min(),
+    )
+
+
+# ----------------------------------------------------------------------------- segments
+def segment_table(src: Source, segments, *, column: str = "segment") -> ibis.Table | None:
+    """The customer -> segment table on the events' backend, or None.
+
+    ``segments`` is a DataFrame (customer_id, segment), a path to a parquet file with those
+    columns (data/processed/<study>/segments.parquet is what the segmentation stage writes),
+    an Ibis table, or None.
+    """
+    if segments is None:
+        return None
+    if isinstance(segments, ibis.Table):
+        table = segments
+    elif isinstance(segments, pd.DataFrame):
+        table = ibis.memtable(_check_segments(segments, "the segments table", column))
+    elif isinstance(segments, (str, os.PathLike)):
+        path = Path(segments)
+        if not path.is_absolute() and src.study is not None:
+            candidate = src.study.processed_dir / path
+            path = candidate if candidate.exists() else path
+        if not path.exists():
+            raise ParameterError(
+                f"The segments file {path} does not exist; run the segmentation stage first "
+                "(it writes data/processed/<study>/segments.parquet) or pass a DataFrame."
+            )
+        frame = pd.read_parquet(path, columns=None)
+        table = ibis.memtable(_check_segments(frame, str(path), column))
+    else:
+        raise ParameterError(
+            f"segments must be a DataFrame, a parquet path or an Ibis table, not {type(segments).__name__}."
+        )
+    missing = [c for c in ("customer_id", column) if c not in table.columns]
+    if missing:
+        raise ParameterError(f"The segments table lacks column(s) {', '.join(missing)}.")
+    return table.select(
+        customer_id=table.customer_id.cast("string"), group=table[column].cast("string")
+    )
+
+
+def _check_segments(frame: pd.DataFrame, where: str, column: str) -> pd.DataFrame:
+    missing = [c for c in ("customer_id", column) if c not in frame.columns]
+    if missing:
+        raise ParameterError(
+            f"{where} lacks column(s) {', '.join(missing)}; it needs customer_id and {column}."
+        )
+    out = frame[["customer_id", column]].copy()
+    out["customer_id"] = out["customer_id"].astype(str)
+    out[column] = out[column].astype(str)
+    if out["customer_id"].duplicated().any():
+        dup = out.loc[out["customer_id"].duplicated(), "customer_id"].head(5).tolist()
+        raise ParameterError(f"{where} names some customers twice (for instance {dup}); one segment each.")
+    return out
+
+
+def attach_group(customers: ibis.Table, groups: ibis.Table | None) -> ibis.Table:
+    """Add a ``group`` column to a per-customer table (``(no segment)`` where unknown)."""
+    if groups is None:
+        return customers.mutate(group=ibis.literal("all", type="string"))
+    joined = customers.left_join(groups, customers.customer_id == groups.customer_id)
+    keep = [c for c in customers.columns]
+    return joined.select(*keep, group=joined.group.fill_null(NO_SEGMENT))
+
+
+def step_sets(steps, catalog: pd.DataFrame | None = None) -> tuple[list[list[str]], list[str]]:
+    """Normalise funnel steps: each step is a touchpoint or a list of touchpoints (any of them
+    counts). Returns the touchpoint lists and a label per step."""
+    if isinstance(steps, (str, bytes)) or not isinstance(steps, (list, tuple)):
+        raise ParameterError("steps must be a list: each step a touchpoint or a list of touchpoints.")
+    sets, labels = [], []
+    for i, step in enumerate(steps, start=1):
+        if isinstance(step, dict):  # {"label": [...touchpoints]}
+            if len(step) != 1:
+                raise ParameterError(f"Step {i}: a named step is {{label: [touchpoints]}}.")
+            (label, tps), = step.items()
+            tps = [tps] if isinstance(tps, str) else list(tps)
+        else:
+            tps = [step] if isinstance(step, str) else list(step)
+            label = " | ".join(tps)
+        if not tps or not all(isinstance(t, str) and t for t in tps):
+            raise ParameterError(f"Step {i} names no touchpoint; give a touchpoint or a list of them.")
+        sets.append(tps)
+        labels.append(str(label))
+    return sets, labels
+
+
+def run(expr) -> pd.DataFrame:
+    """Execute an (aggregated) expression on its backend and return pandas."""
+    from .. import engine
+
+    return engine.to_pandas(expr)
+
+
+def pairs(src: Source, *, until_goal: bool = False, collapse_repeats: bool = False, extra: Sequence[str] = ()) -> ibis.Table:
+    """Every step of every journey as a pair of states: ``customer_id``, ``pos`` (1 for the step
+    out of ``(start)``), ``source``, ``target``.
+
+    Each event gives the pair (previous touchpoint, or ``(start)`` for the first event → this
+    touchpoint), and the last event gives (touchpoint → ``(end)``). With ``until_goal`` the
+    journey stops at the customer's first goal event, which becomes the state ``(conversion)``;
+    later events are ignored. With ``collapse_repeats`` a touchpoint repeated back to back counts
+    once (the pairs from a touchpoint to itself are dropped, and ``pos`` counts the remaining
+    steps).
+    """
+    ev = src.events
+    if until_goal:
+        src.require_goals("Cutting journeys at the goal")
+    base = ev.select("customer_id", "seq", "timestamp", "touchpoint", *extra)
+    w = journey_window(base)
+    cols = {
+        "pos": ibis.row_number().over(w) + 1,
+        "prev1": base.touchpoint.lag().over(w),
+        "next_seq": base.seq.lead().over(w),
+    }
+    if until_goal:
+        is_goal = base.touchpoint.isin(list(src.goals)).cast("int64")
+        cols["goals_so_far"] = is_goal.sum().over(journey_window(base, rows=(None, 0)))
+        cols["is_goal"] = is_goal
+    o = base.mutate(**cols)
+    if until_goal:
+        # keep events up to and including the first goal event
+        o = o.filter((o.goals_so_far == 0) | ((o.goals_so_far == 1) & (o.is_goal == 1)))
+        target = ibis.ifelse(o.is_goal == 1, ibis.literal(CONVERSION), o.touchpoint)
+        is_last = o.next_seq.isnull() & (o.is_goal == 0)
+    else:
+        target = o.touchpoint
+        is_last = o.next_seq.isnull()
+    source = o.prev1.fill_null(START)
+    steps = o.select("customer_id", *extra, pos=o.pos, source=source, target=target)
+    ends = o.filter(is_last)
+    ends = ends.select("customer_id", *extra, pos=ends.pos + 1, source=ends.touchpoint, target=ibis.literal(END))
+    out = ibis.union(steps, ends, distinct=False)
+    if collapse_repeats:
+        out = out.filter(out.source != out.target)
+        out = out.mutate(pos=ibis.row_number().over(ibis.window(group_by=out.customer_id, order_by=out.pos)) + 1)
+    return out
+
+
+def for_segment(data, segment: str, segments=None, *, goals=None, catalog=None) -> Source:
+    """The event log of one segment's customers, ready for any touchpoint analysis.
+
+    ``segments`` as in ``segment_table`` (default: the study's
+    data/processed/<study>/segments.parquet). The join happens in the engine.
+    """
+    src = resolve(data, goals=goals, catalog=catalog)
+    if segments is None:
+        if src.segments_default is None or not src.segments_default.exists():
+            raise ParameterError(
+                "No segments given: pass segments=DataFrame(customer_id, segment) or a parquet path, "
+                "or run the segmentation stage first (data/processed/<study>/segments.parquet)."
+            )
+        segments = src.segments_default
+    groups = segment_table(src, segments)
+    members = groups.filter(groups.group == str(segment)).select("customer_id")
+    events = src.events.semi_join(members, "customer_id")
+    return Source(events, src.goals, src.catalog, src.stages, src.study, src.segments_default)
+
+
+def backend_name(table: ibis.Table) -> str:
+    """The name of the backend an expression runs on ('duckdb', 'pyspark' …)."""
+    try:
+        return table.get_backend().name
+    except Exception:  # an unbound expression: Ibis's default backend
+        return "duckdb"
+
+
+def ordered_join(table: ibis.Table, value, key, *, where=None, sep: str = ",") -> ibis.StringValue:
+    """An aggregate joining ``value`` (strings) in the order of ``key``, as one string.
+
+    DuckDB aggregates in order directly; PySpark cannot order inside an aggregate, so there the
+    pairs are collected, sorted by key and the values extracted (same result).
+    """
+    if backend_name(table) == "pyspark":
+        pairs = ibis.struct({"k": key, "v": value}).collect(where=where)
+        return pairs.sort().map(lambda s: s.v).join(sep)
+    return value.collect(where=where, order_by=key).join(sep)
