@@ -1,7 +1,8 @@
 """Stage 1, objectives: the KPI library, retention by cohort, objectives against targets,
 pre-registered hypotheses for the impact stage, and customer lifetime value.
 
-- ``kpis``: KPI definitions and their computation as Estimates, per window, period or group;
+- ``kpis``: KPI definitions and their computation as Estimates, per window, period or group
+  (``units``: the unit table each KPI averages over, as Ibis expressions);
 - ``cohorts``: retention by cohort (first-time, recurring, unbounded) and lifecycle states;
 - ``targets``: the objectives table (baseline, current, target, gap, status), trends, breakdowns;
 - ``hypotheses``: pre-registration to data/processed/<study>/hypotheses.json;

@@ -1,0 +1,205 @@
+"""Unit tables of the KPIs: one row per thing a KPI averages over, built as Ibis expressions.
+
+Each builder takes a context (study, window, period, options) and returns an Ibis table with
+customer_id, _bucket (the period index, 0 without a period) and y (the unit's outcome); the
+window decides which units count, by the time that places each unit (first touch for
+conversion, the middle of the month for retention, the answer's time for a survey KPI …).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import ibis
+import pandas as pd
+
+from .. import engine
+from ..errors import ParameterError, StudyError
+from ..study import Study
+from ._common import check_freq, period_index, period_index_of, purchase_filter, window_filter
+
+__all__ = ["data_end"]
+
+
+# --------------------------------------------------------------------------- context
+@dataclass
+class _Ctx:
+    study: Study
+    start: object
+    end: object
+    freq: str | None
+    options: dict
+    _data_end: pd.Timestamp | None = None
+
+    def option(self, name: str, default):
+        """An option: given in the call, else study.yaml parameters.objectives, else default."""
+        if name in self.options and self.options[name] is not None:
+            return self.options[name]
+        return self.study.stage_parameters("objectives").get(name, default)
+
+    @property
+    def data_end(self) -> pd.Timestamp:
+        if self._data_end is None:
+            self._data_end = data_end(self.study)
+        return self._data_end
+
+    @property
+    def observed_until(self) -> pd.Timestamp:
+        """The log is taken to cover whole days: observed until the end of its last event's day."""
+        return self.data_end.normalize() + pd.Timedelta(days=1)
+
+    def events(self) -> ibis.Table:
+        return engine.events(self.study)
+
+    def place(self, units: ibis.Table, when: str) -> ibis.Table:
+        """Keep the units whose time falls in the window; give each its period."""
+        units = window_filter(units, self.start, self.end, column=when)
+        bucket = period_index(units[when], self.freq) if self.freq else ibis.literal(0, type="int64")
+        return units.mutate(_bucket=bucket)
+
+    def bucketed_events(self) -> ibis.Table:
+        """Events in the window with their period, for KPIs that sum over a window."""
+        ev = window_filter(self.events(), self.start, self.end)
+        bucket = period_index(ev.timestamp, self.freq) if self.freq else ibis.literal(0, type="int64")
+        return ev.mutate(_bucket=bucket)
+
+
+
+def data_end(study: Study | str | os.PathLike) -> pd.Timestamp:
+    """The time of the last event in the log (where censoring starts)."""
+    ev = engine.events(study)
+    return pd.Timestamp(engine.to_pandas(ev.aggregate(t=ev.timestamp.max()))["t"].iloc[0])
+
+
+def _conversion_window(ctx: _Ctx) -> int:
+    days = ctx.options.get("window_days")
+    if days is None:
+        days = ctx.study.stage_parameters("objectives").get("conversion_window_days")
+    if days is None:
+        days = ctx.study.stage_parameters("touchpoints").get("conversion_window_days", 30)
+    if not isinstance(days, (int, float)) or days <= 0:
+        raise ParameterError(f"The conversion window must be a positive number of days, not {days!r}.")
+    return int(days)
+
+
+# --------------------------------------------------------------------------- unit tables
+def _units_conversion(ctx: _Ctx) -> ibis.Table:
+    ev = ctx.events()
+    days = _conversion_window(ctx)
+    first = ev.group_by("customer_id").aggregate(first_touch=ev.timestamp.min())
+    goals = ev.filter(purchase_filter(ev, ctx.study))
+    joined = first.left_join(goals.select("customer_id", goal_ts="timestamp"), "customer_id")
+    within = joined.goal_ts.notnull() & (joined.goal_ts <= joined.first_touch + ibis.interval(days=days))
+    per = joined.group_by(["customer_id", "first_touch"]).aggregate(y=within.cast("int64").max())
+    # censoring: the whole window after the first touch must lie inside the log
+    per = per.filter(per.first_touch + ibis.interval(days=days) <= ctx.observed_until.to_pydatetime())
+    return ctx.place(per.mutate(y=per.y.cast("float64")), "first_touch")
+
+
+def _orders(ctx: _Ctx) -> ibis.Table:
+    ev = ctx.bucketed_events()
+    return ev.filter(purchase_filter(ev, ctx.study))
+
+
+def _units_repeat_purchase(ctx: _Ctx) -> ibis.Table:
+    orders = _orders(ctx)
+    per = orders.group_by(["customer_id", "_bucket"]).aggregate(orders=orders.count())
+    return per.mutate(y=(per.orders >= 2).cast("float64"))
+
+
+def _activity(ctx: _Ctx) -> ibis.Table:
+    """Distinct (customer, period index) pairs of activity at the retention period."""
+    period = ctx.option("retention_period", "month")
+    check_freq(period)
+    activity = ctx.option("activity", "any")
+    ev = ctx.events()
+    if activity == "purchase":
+        ev = ev.filter(purchase_filter(ev, ctx.study))
+    elif activity != "any":
+        raise ParameterError(f"activity '{activity}' must be 'any' (any touchpoint) or 'purchase'")
+    return ev.mutate(p=period_index(ev.timestamp, period)).select("customer_id", "p").distinct(), period
+
+
+def _units_retention(ctx: _Ctx) -> ibis.Table:
+    act, period = _activity(ctx)
+    nxt = act.select(customer_id=act.customer_id, p_next=act.p - 1, flag=ibis.literal(1, type="int64"))
+    pairs = act.left_join(nxt, [act.customer_id == nxt.customer_id, act.p == nxt.p_next])
+    pairs = pairs.select(customer_id=act.customer_id, p=act.p, y=pairs.flag.fill_null(0).cast("float64"))
+    # censoring: period n + 1 must be complete in the log
+    last_complete = period_index_of(ctx.data_end.normalize() + pd.Timedelta(days=1), period) - 1
+    pairs = pairs.filter(pairs.p + 1 <= last_complete)
+    # a period belongs to the window that holds its middle (a month its 15th, a week its Thursday)
+    middle = _period_start_expr(pairs.p, period) + ibis.interval(days=_MIDDLE_DAYS[period])
+    return ctx.place(pairs.mutate(period_middle=middle), "period_middle")
+
+
+_MIDDLE_DAYS = {"day": 0, "week": 3, "month": 14, "quarter": 45}
+
+
+def _period_start_expr(p: ibis.Value, period: str) -> ibis.Value:
+    """The start of integer period p as a timestamp, in the engine."""
+    epoch = ibis.timestamp("1970-01-01 00:00:00")
+    if period == "day":
+        return epoch + p.as_interval("D")
+    if period == "week":
+        return epoch + (p * 7 - 3).as_interval("D")
+    months = p if period == "month" else p * 3
+    return ibis.date((months // 12).cast("int32"), (months % 12 + 1).cast("int32"), 1).cast("timestamp")
+
+
+def _units_revenue_per_customer(ctx: _Ctx) -> ibis.Table:
+    ev = ctx.bucketed_events()
+    rev = ev.revenue.fill_null(0.0) if "revenue" in ev.columns else ev.seq * 0.0
+    per = ev.mutate(_r=rev.cast("float64")).group_by(["customer_id", "_bucket"]).aggregate(
+        y=lambda t: t._r.sum()
+    )
+    return per
+
+
+def _units_order_value(ctx: _Ctx) -> ibis.Table:
+    orders = _orders(ctx)
+    if "revenue" not in orders.columns:
+        raise StudyError(f"Study '{ctx.study.name}' has no revenue column in its events: "
+                         "average order value and revenue per customer need one.")
+    orders = orders.filter(orders.revenue.notnull())
+    return orders.select("customer_id", "_bucket", y=orders.revenue.cast("float64"))
+
+
+def _surveys(ctx: _Ctx, column: str) -> ibis.Table:
+    study = ctx.study
+    if "surveys" not in study.tables:
+        raise StudyError(f"Study '{study.name}' has no surveys table (study.yaml, tables.surveys); "
+                         f"'{column}' KPIs need one.")
+    s = engine.table(study, "surveys")
+    if column not in s.columns:
+        raise StudyError(f"The surveys of study '{study.name}' have no '{column}' column.")
+    s = s.filter(s[column].notnull())
+    for key in ("touchpoint", "stage"):
+        value = ctx.options.get(key)
+        if value is not None:
+            if key not in s.columns:
+                raise ParameterError(f"The surveys have no '{key}' column to filter on.")
+            values = [value] if isinstance(value, str) else list(value)
+            s = s.filter(s[key].isin(values))
+    return ctx.place(s, "timestamp")
+
+
+def _units_nps(ctx: _Ctx) -> ibis.Table:
+    s = _surveys(ctx, "nps")
+    y = ibis.cases((s.nps >= 9, 1.0), (s.nps <= 6, -1.0), else_=0.0)
+    return s.select("customer_id", "_bucket", y=y)
+
+
+def _units_csat_top2(ctx: _Ctx) -> ibis.Table:
+    s = _surveys(ctx, "csat")
+    return s.select("customer_id", "_bucket", y=(s.csat >= 4).cast("float64"))
+
+
+def _units_csat_mean(ctx: _Ctx) -> ibis.Table:
+    s = _surveys(ctx, "csat")
+    return s.select("customer_id", "_bucket", y=s.csat.cast("float64"))
+
+
+def _units_ces_mean(ctx: _Ctx) -> ibis.Table:
+    s = _surveys(ctx, "ces")
+    return s.select("customer_id", "_bucket", y=s.ces.cast("float64"))
