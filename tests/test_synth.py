@@ -138,6 +138,9 @@ def test_large_studies_write_parquet_tables(tmp_path, monkeypatch):
     import pyarrow.parquet as pq
     assert pq.ParquetFile(folder / "events.parquet").num_row_groups == 3
     assert ev.customer_id.is_monotonic_increasing and pd.read_parquet(folder / "customers.parquet").shape[0] == 2500
+    data = pytest.importorskip("cxlab.data")
+    report = data.validate(study)
+    assert report.ok and not report.warnings, str(report)
 
 
 def test_events_per_customer_scales_the_journeys(tmp_path):
@@ -197,6 +200,14 @@ def test_payment_error_is_the_pain_point(small):
     assert len(after_error) > 30
     assert after_error.str.contains("pay|card|declined|charg|checkout").mean() > 0.6
     assert sv.loc[sv.touchpoint == "payment_error", "csat"].mean() < stage_csat.drop("purchase").min() - 1.5
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    vader = SentimentIntensityAnalyzer()
+    said = sv.dropna(subset=["comment"])
+    tone = pd.Series([vader.polarity_scores(c)["compound"] for c in said.comment], index=said.index)
+    assert tone.groupby(said.stage).mean().idxmin() == "purchase"
+    assert tone.groupby(said.touchpoint).mean().idxmin() == "payment_error"
+    assert tone[said.touchpoint == "payment_error"].mean() < -0.1
 
 
 def test_ticket_hazard_ratio_is_recovered_by_phreg(small):

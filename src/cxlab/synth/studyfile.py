@@ -119,9 +119,10 @@ def truth_document(tally, files: dict, t_start: pd.Timestamp, frame: Frame, args
             "expected_shares": dict(zip(C.SEGMENTS, map(float, C.SEGMENT_SHARES))),
             "counts": r["segments_counts"],
             "parameters": C.segment_parameters(),
-            "recovery": "KMeans (k = 4) on standardised per-customer features (share of events per channel, "
-                        "log events per active day, log mean days between events) should reach an adjusted "
-                        "Rand index >= 0.8 against truth_segments",
+            "recovery": "KMeans (k = 4) on standardised per-customer features (share of events on web, app, "
+                        "store, email; log events per active day; log(1 + mean days between events); log mean "
+                        "order value, the median for customers without a purchase) reaches an adjusted Rand "
+                        "index >= 0.8 against truth_segments (about 0.9 on the demo)",
         },
         "kpis": r["kpis"],
         "pain_point": {
