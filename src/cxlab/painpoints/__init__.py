@@ -1,0 +1,81 @@
+"""Stage 4, pain points: where customers meet friction or dissatisfaction, why, and what to fix
+first.
+
+- ``friction``: signals from the event log per touchpoint and stage (drop-off, loops, repeats in
+  a session, long waits, support contacts after a touchpoint, unresolved and repeat tickets);
+- ``text``: voice of the customer — VADER sentiment, keyword-taxonomy topics, discovered topics
+  (TF-IDF + NMF) with redacted quotes, topics by touchpoint, stage and month;
+- ``emotion``: the emotion curve (sentiment, CSAT, NPS by stage with intervals);
+- ``drivers``: key drivers of CSAT or NPS (OLS with HC3 errors, LMG/Shapley importance);
+- ``churn``: time to the next purchase after unresolved vs resolved tickets (Cox model, KM);
+- ``register``: the ranked pain-point register written for the journey map;
+- ``analysis``: ``analyze(study)`` runs them all.
+"""
+from __future__ import annotations
+
+from .analysis import PainPointAnalysis, analyze
+from .churn import ChurnAfterTicket, churn_after_tickets, kaplan_meier, survival_table
+from .drivers import KeyDrivers, key_drivers, lmg
+from .emotion import EmotionCurve, emotion_curve, mean_ci, nps_ci
+from .friction import (
+    FrictionSignals,
+    contact_stream,
+    friction_by_touchpoint,
+    friction_signals,
+    journey_steps,
+    support_touchpoints,
+    ticket_signals,
+)
+from .register import PainPointRegister, build_register, satisfaction_gaps, segment_lift, write_outputs
+from .text import (
+    DEFAULT_TOPICS,
+    DiscoveredTopics,
+    VoiceOfCustomer,
+    discover_topics,
+    feedback,
+    representative_quotes,
+    sentiment,
+    survey_responses,
+    tag_topics,
+    topics_by,
+    voice_of_customer,
+)
+
+__all__ = [
+    "DEFAULT_TOPICS",
+    "ChurnAfterTicket",
+    "DiscoveredTopics",
+    "EmotionCurve",
+    "FrictionSignals",
+    "KeyDrivers",
+    "PainPointAnalysis",
+    "PainPointRegister",
+    "VoiceOfCustomer",
+    "analyze",
+    "build_register",
+    "churn_after_tickets",
+    "contact_stream",
+    "discover_topics",
+    "emotion_curve",
+    "feedback",
+    "friction_by_touchpoint",
+    "friction_signals",
+    "journey_steps",
+    "kaplan_meier",
+    "key_drivers",
+    "lmg",
+    "mean_ci",
+    "nps_ci",
+    "representative_quotes",
+    "satisfaction_gaps",
+    "segment_lift",
+    "sentiment",
+    "support_touchpoints",
+    "survey_responses",
+    "survival_table",
+    "tag_topics",
+    "ticket_signals",
+    "topics_by",
+    "voice_of_customer",
+    "write_outputs",
+]

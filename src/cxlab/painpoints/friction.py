@@ -1,0 +1,404 @@
+"""Friction signals: where in the journey customers fall through the cracks.
+
+Every signal is computed in the engine (Ibis expressions on ``cxlab.engine.events``, so they run
+on DuckDB and on PySpark alike); only per-touchpoint counts come back to pandas.
+
+A customer's events are ordered by timestamp, ties broken by their row in the raw file (``seq``).
+A *step* is the move from one event to the customer's next event. Steps from a goal event
+(``goal_touchpoints``) are not counted (a goal ends a path), nor steps from a stage after the
+goal's stage back into the path to the goal (from loyalty to awareness: a new cycle begins, not
+a loop). The signals, per touchpoint (and summed per stage):
+
+- **drop-off after the touchpoint**: the touchpoint is the customer's last event and the
+  customer never reached a goal. ``dropoff_rate`` = such customers / customers who had the
+  touchpoint at least once. This is the touchpoint inventory's definition and computation
+  (``cxlab.touchpoints.inventory``, columns journey_ends and dropoff_rate), which also gives
+  the conversion of customers who had the touchpoint against those who did not.
+- **loop**: the next step goes back to an earlier stage of the catalog
+  (a stage with a lower position in study.yaml ``stages``; uncatalogued events are ignored).
+  Counted at the touchpoint the customer went back *from*. ``loop_rate`` = loops / events.
+- **repeat within a session**: the touchpoint occurs again in the same session (its second,
+  third … occurrence counts). A session is the log's ``session_id`` where it has one; otherwise
+  (and for events without one) a new session starts after ``session_gap_minutes`` (30) of
+  inactivity of that customer. ``repeat_rate`` = repeats / events.
+- **long wait before the next step**: the time from the touchpoint to the next step exceeds the ``long_wait_quantile`` (90th percentile) of all such waits in the log.
+  ``long_wait_rate`` = long waits / events with a next step; ``median_wait_hours`` beside it.
+- **support contact within N days** (``repeat_contact_days``): the occurrence is followed, within
+  N days, by a contact with support — an event at a support touchpoint or a ticket opened. For
+  a support touchpoint itself this is a **repeat contact**. ``contact_rate`` = such occurrences
+  / events.
+- **tickets** (``ticket_signals``): per ticket category and channel, the share of tickets not
+  resolved, and the share followed by another support contact within N days (repeat contacts).
+
+Support touchpoints are named in study.yaml (``parameters.pain_points.support_touchpoints``);
+when not named, touchpoints whose catalog channel is ``call_centre`` or whose name contains
+support, chat, call, contact, complaint or helpdesk are taken.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from .. import engine
+from ..errors import ParameterError
+from ..study import Study
+
+__all__ = [
+    "support_touchpoints",
+    "journey_steps",
+    "contact_stream",
+    "friction_by_touchpoint",
+    "ticket_signals",
+    "FrictionSignals",
+    "friction_signals",
+    "SIGNALS",
+]
+
+DAY = 86400.0
+_SUPPORT_NAME = re.compile(r"support|chat|call|contact|complain|helpdesk|help_desk", re.IGNORECASE)
+
+# signal -> (count column, rate column, words for people)
+SIGNALS = {
+    "dropoff": ("dropoffs", "dropoff_rate", "customers whose journey ends here without the goal"),
+    "loop": ("loops", "loop_rate", "steps back to an earlier stage"),
+    "repeat": ("repeats", "repeat_rate", "repeats of the touchpoint in the same session"),
+    "long_wait": ("long_waits", "long_wait_rate", "unusually long waits before the next step"),
+    "contact": ("contacts_after", "contact_rate", "support contacts within N days after"),
+}
+
+
+def support_touchpoints(study: Study, named: list[str] | None = None) -> list[str]:
+    """The touchpoints that are contacts with support (see the module doc for the default)."""
+    catalog = study.catalog
+    if named:
+        unknown = [t for t in named if t not in set(catalog.touchpoint)]
+        if unknown:
+            raise ParameterError(
+                f"parameters.pain_points.support_touchpoints: {', '.join(unknown)} not in the "
+                f"touchpoint catalog of {study.root / 'study.yaml'}"
+            )
+        return list(named)
+    hit = (catalog.channel.astype(str) == "call_centre") | catalog.touchpoint.str.contains(_SUPPORT_NAME)
+    return catalog.loc[hit, "touchpoint"].tolist()
+
+
+def _order(t):
+    return [t.timestamp, t.seq]
+
+
+def _seconds(ts):
+    """Whole seconds since the epoch (the same number on DuckDB and Spark)."""
+    return ts.epoch_seconds().floor().cast("int64")
+
+
+def journey_steps(
+    events: ibis.Table,
+    goal_touchpoints: list[str],
+    session_gap_minutes: float = 30.0,
+    goal_stage_order: int | None = None,
+) -> ibis.Table:
+    """The event log with, per event, what the friction signals need (an Ibis expression):
+
+    is_goal; loop_after (the next step of the journey goes to an earlier stage); wait_after (seconds to
+    the next step of the same journey, NULL when there is none); session (session_id, or the
+    30-minute-gap session); repeat_in_session (not the touchpoint's first occurrence in the
+    session)."""
+    if not goal_touchpoints:
+        raise ParameterError("journey_steps needs the study's goal touchpoints")
+    cust = ibis.window(group_by="customer_id", order_by=_order(events))
+    t = events.mutate(
+        _epoch=_seconds(events.timestamp),
+        is_goal=events.touchpoint.isin(list(goal_touchpoints)),
+    )
+    t = t.mutate(
+        _prev_epoch=t._epoch.lag().over(cust),
+        _next_epoch=t._epoch.lead().over(cust),
+        _next_seq=t.seq.lead().over(cust),
+        _next_stage_order=t.stage_order.lead().over(cust),
+    )
+    new_session = t._prev_epoch.isnull() | ((t._epoch - t._prev_epoch) > session_gap_minutes * 60.0)
+    t = t.mutate(_new_session=new_session.cast("int64"))
+    t = t.mutate(_gap_session=t._new_session.cumsum(group_by="customer_id", order_by=_order(t)))
+    gap_key = ibis.literal("gap-") + t._gap_session.cast("string")
+    if "session_id" in t.columns:
+        session = t.session_id.cast("string").fill_null(gap_key)
+    else:
+        session = gap_key
+    t = t.mutate(session=session)
+    within = ~t.is_goal & t._next_seq.notnull()
+    if goal_stage_order is not None:  # after-purchase stage -> funnel stage: a new cycle begins
+        new_cycle = (t.stage_order > goal_stage_order) & t._next_stage_order.between(0, goal_stage_order)
+        within = within & ~new_cycle.fill_null(False)
+    t = t.mutate(
+        loop_after=(
+            within & (t.stage_order >= 0) & (t._next_stage_order >= 0)
+            & (t._next_stage_order < t.stage_order)
+        ).fill_null(False),
+        wait_after=within.ifelse((t._next_epoch - t._epoch).cast("float64"), ibis.null("float64")),
+    )
+    in_session = ibis.window(group_by=[t.customer_id, t.session, t.touchpoint], order_by=_order(t))
+    t = t.mutate(repeat_in_session=ibis.row_number().over(in_session) > 0)
+    return t.drop("_epoch", "_prev_epoch", "_next_epoch", "_next_seq", "_next_stage_order", "_new_session",
+                  "_gap_session")
+
+
+def contact_stream(
+    events: ibis.Table, support: list[str], tickets: ibis.Table | None, days: float
+) -> ibis.Table:
+    """Events and tickets of each customer with ``contact_after``: the row is followed, more than
+    0 seconds and at most ``days`` days later, by a support contact of the same customer (an
+    event at a ``support`` touchpoint or a ticket opened). Times are compared in whole seconds.
+    Ticket rows have ``source`` 'ticket' and their category, ticket_channel and resolved; event
+    rows have ``source`` 'event' and their touchpoint."""
+    e = events.select(
+        customer_id=events.customer_id.cast("string"),
+        timestamp=events.timestamp,
+        source=ibis.literal("event"),
+        touchpoint=events.touchpoint.cast("string"),
+        category=ibis.null("string"),
+        ticket_channel=ibis.null("string"),
+        resolved=ibis.null("boolean"),
+        is_contact=events.touchpoint.isin(list(support)) if support else ibis.literal(False),
+    )
+    parts = [e]
+    if tickets is not None:
+        cols = tickets.columns
+        parts.append(tickets.select(
+            customer_id=tickets.customer_id.cast("string"),
+            timestamp=tickets.opened_at,
+            source=ibis.literal("ticket"),
+            touchpoint=ibis.null("string"),
+            category=tickets.category.cast("string") if "category" in cols else ibis.null("string"),
+            ticket_channel=tickets.channel.cast("string") if "channel" in cols else ibis.null("string"),
+            resolved=tickets.resolved.cast("boolean") if "resolved" in cols else ibis.null("boolean"),
+            is_contact=ibis.literal(True),
+        ))
+    s = ibis.union(*parts) if len(parts) > 1 else parts[0]
+    s = s.mutate(_t=_seconds(s.timestamp))
+    ahead = ibis.window(group_by="customer_id", order_by=s._t, range=(1, int(round(days * DAY))))
+    s = s.mutate(_n=s.is_contact.cast("int64").sum().over(ahead))
+    s = s.mutate(contact_after=(s._n > 0).fill_null(False))
+    return s.drop("_t", "_n")
+
+
+def _long_wait_threshold(steps: ibis.Table, quantile: float) -> float:
+    value = engine.to_pandas(steps.aggregate(q=steps.wait_after.quantile(quantile))).iloc[0, 0]
+    return float(value) if value is not None and not pd.isna(value) else np.nan
+
+
+def friction_by_touchpoint(
+    events: ibis.Table,
+    goal_touchpoints: list[str],
+    support: list[str] | None = None,
+    tickets: ibis.Table | None = None,
+    repeat_contact_days: float = 7.0,
+    session_gap_minutes: float = 30.0,
+    long_wait_quantile: float = 0.9,
+    goal_stage_order: int | None = None,
+) -> tuple[pd.DataFrame, float]:
+    """Per touchpoint: events, customers and each friction signal (counts, customers and rates;
+    see the module doc). Returns (table, long-wait threshold in hours)."""
+    if not 0 < long_wait_quantile < 1:
+        raise ParameterError(f"long_wait_quantile must be between 0 and 1, got {long_wait_quantile}")
+    if repeat_contact_days <= 0:
+        raise ParameterError(f"repeat_contact_days must be positive, got {repeat_contact_days}")
+    steps = journey_steps(events, goal_touchpoints, session_gap_minutes, goal_stage_order)
+    threshold = _long_wait_threshold(steps, long_wait_quantile)
+    thr = ibis.literal(threshold if not np.isnan(threshold) else np.inf, type="float64")
+    long_wait = (steps.wait_after > thr).fill_null(False)
+    cid = steps.customer_id
+    agg = steps.group_by("touchpoint").aggregate(
+        events=steps.count(),
+        customers=cid.nunique(),
+        loops=steps.loop_after.cast("int64").sum(),
+        loop_customers=cid.nunique(where=steps.loop_after),
+        repeats=steps.repeat_in_session.cast("int64").sum(),
+        repeat_customers=cid.nunique(where=steps.repeat_in_session),
+        waits=steps.wait_after.count(),
+        median_wait_seconds=steps.wait_after.quantile(0.5),
+        long_waits=long_wait.cast("int64").sum(),
+        long_wait_customers=cid.nunique(where=long_wait),
+    )
+    table = engine.to_pandas(agg)
+    stream = contact_stream(events, support or [], tickets, repeat_contact_days)
+    ev = stream.filter(stream.source == "event")
+    contacts = engine.to_pandas(
+        ev.group_by("touchpoint").aggregate(
+            contacts_after=ev.contact_after.cast("int64").sum(),
+            contact_customers=ev.customer_id.nunique(where=ev.contact_after),
+        )
+    )
+    table = table.merge(contacts, on="touchpoint", how="left")
+    counts = [c for c in table.columns if c not in ("touchpoint", "median_wait_seconds")]
+    table[counts] = table[counts].fillna(0).astype("int64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["loop_rate"] = table.loops / table.events
+        table["repeat_rate"] = table.repeats / table.events
+        table["long_wait_rate"] = np.where(table.waits > 0, table.long_waits / table.waits.where(table.waits > 0), np.nan)
+        table["contact_rate"] = table.contacts_after / table.events
+    table["median_wait_hours"] = table.pop("median_wait_seconds").astype("float64") / 3600.0
+    table["is_support"] = table.touchpoint.isin(support or [])
+    return table, threshold / 3600.0 if not np.isnan(threshold) else np.nan
+
+
+def ticket_signals(
+    events: ibis.Table,
+    tickets: ibis.Table,
+    support: list[str] | None = None,
+    repeat_contact_days: float = 7.0,
+    by: str = "category",
+) -> pd.DataFrame:
+    """Per ticket ``by`` (category or ticket_channel): tickets, customers, unresolved tickets and
+    their share, and repeat contacts (tickets followed by another support contact — ticket or
+    support event — within ``repeat_contact_days`` days) and their share."""
+    if by not in ("category", "ticket_channel"):
+        raise ParameterError("ticket_signals: by must be 'category' or 'ticket_channel'")
+    s = contact_stream(events, support or [], tickets, repeat_contact_days)
+    t = s.filter(s.source == "ticket")
+    unresolved = ~t.resolved.fill_null(False)
+    out = engine.to_pandas(
+        t.group_by(by).aggregate(
+            tickets=t.count(),
+            customers=t.customer_id.nunique(),
+            unresolved=unresolved.cast("int64").sum(),
+            unresolved_customers=t.customer_id.nunique(where=unresolved),
+            repeat_contacts=t.contact_after.cast("int64").sum(),
+        )
+    )
+    out[by] = out[by].fillna("(none)")
+    out["unresolved_rate"] = out.unresolved / out.tickets
+    out["repeat_contact_rate"] = out.repeat_contacts / out.tickets
+    return out.sort_values("tickets", ascending=False).reset_index(drop=True)
+
+
+@dataclass
+class FrictionSignals:
+    """Friction per touchpoint and per stage, and ticket signals (see the module doc).
+
+    by_touchpoint: one row per touchpoint with stage, label, the counts and rates of each signal.
+    by_stage: the same counts summed per stage (customers are counted once per stage).
+    tickets: ticket signals by category (None without a tickets table).
+    long_wait_hours: the long-wait threshold (the quantile of all waits).
+    """
+
+    by_touchpoint: pd.DataFrame
+    by_stage: pd.DataFrame
+    tickets: pd.DataFrame | None
+    long_wait_hours: float
+    parameters: dict
+
+    def top(self, signal: str = "dropoff", n: int = 5, min_customers: int = 1) -> pd.DataFrame:
+        """The ``n`` touchpoints with the highest rate of ``signal`` (dropoff, loop, repeat,
+        long_wait, contact) among those with at least ``min_customers`` customers."""
+        count, rate, _ = SIGNALS[signal]
+        t = self.by_touchpoint[self.by_touchpoint.customers >= min_customers]
+        return t.sort_values(rate, ascending=False).head(n)[["touchpoint", "stage", "customers", count, rate]]
+
+    def summary(self) -> str:
+        lines = [f"Friction over {len(self.by_touchpoint)} touchpoints "
+                 f"(long wait: more than {self.long_wait_hours:.1f} h):"]
+        for signal, (count, rate, words) in SIGNALS.items():
+            top = self.top(signal, 1)
+            if len(top) and top[rate].iloc[0] > 0:
+                r = top.iloc[0]
+                lines.append(f"  highest {signal}: {r.touchpoint} ({r[rate]:.1%} — {words})")
+        return "\n".join(lines)
+
+    def plot(self, ax=None, signals=("dropoff", "loop", "repeat", "long_wait", "contact"), min_customers: int = 1):
+        """A heat map of each signal's rate by touchpoint (rows in journey order)."""
+        import matplotlib.pyplot as plt
+
+        t = self.by_touchpoint[self.by_touchpoint.customers >= min_customers]
+        t = t.sort_values(["stage_order", "touchpoint"])
+        cols = [SIGNALS[s][1] for s in signals]
+        values = t[cols].to_numpy(dtype=float)
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, 0.32 * len(t) + 1.5))
+        scaled = values / np.where(np.nanmax(values, axis=0) > 0, np.nanmax(values, axis=0), 1)
+        ax.imshow(np.nan_to_num(scaled), aspect="auto", cmap="Reds", vmin=0, vmax=1)
+        ax.set_yticks(range(len(t)))
+        ax.set_yticklabels([f"{tp} ({st})" for tp, st in zip(t.touchpoint, t.stage)], fontsize=8)
+        ax.set_xticks(range(len(cols)))
+        ax.set_xticklabels([s.replace("_", " ") for s in signals], fontsize=9)
+        for i in range(values.shape[0]):
+            for j in range(values.shape[1]):
+                if not np.isnan(values[i, j]):
+                    ax.text(j, i, f"{values[i, j]:.0%}", ha="center", va="center", fontsize=7,
+                            color="white" if scaled[i, j] > 0.6 else "black")
+        ax.grid(False)
+        return ax
+
+
+def _goal_stage_order(study: Study) -> int | None:
+    orders = study.catalog.loc[study.catalog.touchpoint.isin(study.goal_touchpoints), "stage_order"]
+    orders = orders[orders >= 0]
+    return int(orders.max()) if len(orders) else None
+
+
+def _by_stage(by_tp: pd.DataFrame, events: ibis.Table, study: Study) -> pd.DataFrame:
+    reach = engine.to_pandas(events.group_by("stage").aggregate(stage_customers=events.customer_id.nunique()))
+    counts = ["events", "dropoffs", "loops", "repeats", "waits", "long_waits", "contacts_after"]
+    out = by_tp.groupby("stage", as_index=False)[counts].sum().merge(reach, on="stage", how="left")
+    out = out.rename(columns={"stage_customers": "customers"})
+    order = {s: i for i, s in enumerate(study.stages)}
+    out["stage_order"] = out.stage.map(order).fillna(len(order)).astype(int)
+    out["dropoff_rate"] = out.dropoffs / out.customers
+    out["loop_rate"] = out.loops / out.events
+    out["repeat_rate"] = out.repeats / out.events
+    out["long_wait_rate"] = out.long_waits / out.waits.where(out.waits > 0)
+    out["contact_rate"] = out.contacts_after / out.events
+    return out.sort_values("stage_order").reset_index(drop=True)
+
+
+def friction_signals(
+    study: Study | str | os.PathLike,
+    repeat_contact_days: float = 7.0,
+    session_gap_minutes: float = 30.0,
+    long_wait_quantile: float = 0.9,
+    support: list[str] | None = None,
+) -> FrictionSignals:
+    """All friction signals of a study, per touchpoint and per stage (see the module doc)."""
+    from .. import data
+    from ..touchpoints import inventory
+
+    study = data.ensure_clean(study)
+    events = engine.events(study)
+    tickets = engine.table(study, "tickets") if "tickets" in study.tables else None
+    support = support_touchpoints(study, support)
+    by_tp, threshold = friction_by_touchpoint(
+        events, study.goal_touchpoints, support, tickets, repeat_contact_days, session_gap_minutes,
+        long_wait_quantile, _goal_stage_order(study),
+    )
+    # drop-off and conversion of touched/untouched customers: the touchpoint inventory's
+    # definitions (cxlab.touchpoints), not a second implementation
+    inv = inventory(study).table
+    inv = inv[inv.status != "never seen"].rename(columns={"journey_ends": "dropoffs"})
+    keep = ["touchpoint", "dropoffs", "dropoff_rate", "reach", "conv_touched", "conv_untouched",
+            "conv_difference", "difference_ci_low", "difference_ci_high"]
+    by_tp = by_tp.merge(inv[keep], on="touchpoint", how="left")
+    by_tp["dropoffs"] = by_tp["dropoffs"].fillna(0).astype("int64")
+    cat = study.catalog[["touchpoint", "stage", "stage_order", "label", "channel"]]
+    by_tp = by_tp.merge(cat, on="touchpoint", how="left")
+    by_tp["stage"] = by_tp["stage"].fillna("uncatalogued")
+    by_tp["stage_order"] = by_tp["stage_order"].fillna(-1).astype(int)
+    by_tp["label"] = by_tp["label"].fillna(by_tp["touchpoint"])
+    by_tp["is_goal"] = by_tp.touchpoint.isin(study.goal_touchpoints)
+    first = ["touchpoint", "label", "stage", "stage_order", "channel", "is_goal", "is_support",
+             "events", "customers", "reach", "dropoffs", "dropoff_rate", "loops", "loop_customers",
+             "loop_rate", "repeats", "repeat_customers", "repeat_rate", "waits", "median_wait_hours",
+             "long_waits", "long_wait_customers", "long_wait_rate", "contacts_after",
+             "contact_customers", "contact_rate"]
+    by_tp = by_tp[first + [c for c in by_tp.columns if c not in first]]
+    by_tp = by_tp.sort_values(["stage_order", "touchpoint"]).reset_index(drop=True)
+    by_stage = _by_stage(by_tp, events, study)
+    ticket_table = (
+        ticket_signals(events, tickets, support, repeat_contact_days) if tickets is not None else None
+    )
+    params = {"repeat_contact_days": repeat_contact_days, "session_gap_minutes": session_gap_minutes,
+              "long_wait_quantile": long_wait_quantile, "support_touchpoints": support}
+    return FrictionSignals(by_tp, by_stage, ticket_table, threshold, params)

@@ -1,0 +1,384 @@
+"""The ranked pain-point register: what to fix first, with the evidence behind each item.
+
+Each pain point is a touchpoint of the journey (and, when the study has tickets, "unresolved
+support tickets"). For each:
+
+- **reach**: customers who met it (``reach_share``: of all customers in the log);
+- **impact on conversion**: conversion (ever reaching a goal) of customers who met the
+  touchpoint minus that of customers who did not, with its interval (the touchpoint
+  inventory's comparison — an association, not a causal effect);
+- **impact on satisfaction**: mean CSAT (else mean NPS score 0–10) of the survey responses given
+  at the touchpoint minus that of all other responses, with a Welch interval; and the NPS of
+  those responses minus the NPS of the others, in NPS points;
+- **extra support contacts**: the touchpoint's rate of support contacts within N days after it
+  (failure demand) minus the rate over all non-support touchpoints;
+- the friction signals and the most frequent complaint topic of its comments, as evidence;
+- the **segments most affected**: when data/processed/<study>/segments.parquet exists
+  (customer_id, segment), the segments whose customers meet it most often relative to all
+  customers (reach lift ≥ 1.2, at least 30 customers).
+
+**Priority** (documented formula)::
+
+    harm     = max(0, -impact on conversion)
+             + max(0, -impact on satisfaction) / (scale maximum - scale minimum)   # CSAT: 4, NPS score: 10
+             + max(0, extra support contacts)
+    priority = 100 × reach_share × harm
+
+Each term of ``harm`` is a share of the customers who meet the pain point — conversions lost,
+satisfaction lost as a fraction of the scale, contacts with support caused — so the priority
+reads as "percent of the whole customer base harmed here". Satisfaction differences rest on at
+least ``min_responses`` responses (else they count as 0 and are shown as missing).
+
+For "unresolved support tickets", reach is the customers with at least one unresolved ticket
+and harm is the gap in the share who bought again after their first post-purchase ticket,
+resolved minus unresolved (from ``churn_after_tickets``), with the hazard ratio as evidence.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .. import data, engine
+from ..study import Study
+from .churn import ChurnAfterTicket
+from .emotion import EmotionCurve
+from .friction import FrictionSignals
+from .text import VoiceOfCustomer
+
+__all__ = ["satisfaction_gaps", "segment_lift", "PainPointRegister", "build_register", "write_outputs",
+           "REGISTER_COLUMNS"]
+
+SCALES = {"csat": (1.0, 5.0), "nps": (0.0, 10.0)}
+REGISTER_COLUMNS = [
+    "rank", "pain_point", "kind", "touchpoint", "stage", "stage_order", "reach", "reach_share",
+    "impact_conversion", "impact_conversion_ci_low", "impact_conversion_ci_high",
+    "satisfaction_score", "satisfaction_here", "satisfaction_elsewhere", "impact_satisfaction",
+    "impact_satisfaction_ci_low", "impact_satisfaction_ci_high", "impact_nps", "responses",
+    "dropoff_rate", "contact_rate", "extra_contact_rate", "loop_rate", "repeat_rate",
+    "long_wait_rate", "mean_sentiment", "top_topic", "top_topic_share", "harm_conversion",
+    "harm_satisfaction", "harm_contact", "harm", "priority", "key_number", "evidence",
+    "segments_most_affected",
+]
+
+
+def _welch(a: np.ndarray, b: np.ndarray, level: float) -> tuple[float, float, float]:
+    diff = a.mean() - b.mean()
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = np.sqrt(va + vb)
+    if se == 0:
+        return diff, diff, diff
+    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = stats.t.ppf(0.5 + level / 2, dof) * se
+    return diff, diff - half, diff + half
+
+
+def _nps(x: np.ndarray) -> float:
+    return 100.0 * (np.mean(x >= 9) - np.mean(x <= 6)) if len(x) else np.nan
+
+
+def satisfaction_gaps(
+    responses: pd.DataFrame, score: str | None = None, min_responses: int = 30, level: float = 0.95
+) -> tuple[pd.DataFrame, str | None]:
+    """Per touchpoint of the survey responses: responses, mean ``score`` there and elsewhere,
+    their difference with a Welch interval, NPS there minus elsewhere, mean sentiment. ``score``
+    defaults to csat when the responses have it, else nps. Returns (table, score used)."""
+    if responses is None or responses.empty or "touchpoint" not in responses:
+        return pd.DataFrame(columns=["touchpoint"]), None
+    if score is None:
+        score = "csat" if "csat" in responses and responses["csat"].notna().any() else (
+            "nps" if "nps" in responses and responses["nps"].notna().any() else None)
+    rows = []
+    for tp, here in responses.groupby("touchpoint"):
+        row = {"touchpoint": tp, "responses": len(here)}
+        if score is not None:
+            a = here[score].dropna().to_numpy(float)
+            b = responses.loc[responses.touchpoint != tp, score].dropna().to_numpy(float)
+            row["satisfaction_here"] = a.mean() if len(a) else np.nan
+            row["satisfaction_elsewhere"] = b.mean() if len(b) else np.nan
+            if len(a) >= min_responses and len(b) >= 2:
+                d, lo, hi = _welch(a, b, level)
+            else:
+                d = lo = hi = np.nan
+            row.update(impact_satisfaction=d, impact_satisfaction_ci_low=lo, impact_satisfaction_ci_high=hi)
+        if "nps" in responses:
+            a = here["nps"].dropna().to_numpy(float)
+            b = responses.loc[responses.touchpoint != tp, "nps"].dropna().to_numpy(float)
+            row["impact_nps"] = _nps(a) - _nps(b) if len(a) >= min_responses and len(b) else np.nan
+        if "sentiment" in responses:
+            row["mean_sentiment"] = here["sentiment"].mean()
+        rows.append(row)
+    return pd.DataFrame(rows), score
+
+
+def segment_lift(
+    study: Study, segments: str | Path | pd.DataFrame | None = None, min_customers: int = 30,
+    min_lift: float = 1.2, top: int = 2,
+) -> pd.DataFrame:
+    """Per touchpoint, the segments whose customers meet it most often relative to all
+    customers: touchpoint, segments_most_affected ('segment (1.8×)', …). Computed in the engine
+    (events joined to the segment table). Empty when there is no segment table."""
+    if segments is None:
+        segments = study.processed_dir / "segments.parquet"
+    if isinstance(segments, (str, Path)):
+        if not Path(segments).exists():
+            return pd.DataFrame(columns=["touchpoint", "segments_most_affected"])
+        segments = pd.read_parquet(segments, columns=["customer_id", "segment"])
+    seg = segments[["customer_id", "segment"]].astype({"customer_id": str, "segment": str})
+    import ibis
+
+    ev = engine.events(study)
+    seg_t = ibis.memtable(seg)
+    j = ev.select(customer_id=ev.customer_id.cast("string"), touchpoint=ev.touchpoint).join(seg_t, "customer_id")
+    reached = engine.to_pandas(j.group_by(["touchpoint", "segment"]).aggregate(reached=j.customer_id.nunique()))
+    active = engine.to_pandas(j.group_by("segment").aggregate(size=j.customer_id.nunique()))
+    total = active["size"].sum()
+    per_tp = reached.groupby("touchpoint")["reached"].sum().rename("tp_reached")
+    t = reached.merge(active, on="segment").merge(per_tp, on="touchpoint")
+    t["lift"] = (t.reached / t["size"]) / (t.tp_reached / total)
+    rows = []
+    for tp, g in t.groupby("touchpoint"):
+        g = g[(g.reached >= min_customers) & (g.lift >= min_lift)].sort_values("lift", ascending=False).head(top)
+        rows.append({"touchpoint": tp,
+                     "segments_most_affected": ", ".join(f"{s} ({l:.1f}×)" for s, l in zip(g.segment, g.lift))})
+    return pd.DataFrame(rows, columns=["touchpoint", "segments_most_affected"])
+
+
+def _pct(x: float) -> str:
+    return f"{x:.1%}"
+
+
+def _evidence(r: pd.Series, friction: pd.DataFrame, days: float, score: str | None) -> tuple[str, str]:
+    """The evidence sentence and the key number of one touchpoint pain point."""
+    parts = []
+    med = friction[["loop_rate", "repeat_rate", "long_wait_rate"]].median()
+    if r.dropoff_rate > 0:
+        parts.append(f"{_pct(r.dropoff_rate)} of the {int(r.reach):,} customers who met it left without buying")
+    if pd.notna(r.impact_conversion) and r.impact_conversion < 0:
+        parts.append(f"they convert {abs(r.impact_conversion) * 100:.1f} points less than others")
+    if pd.notna(r.impact_satisfaction) and r.impact_satisfaction < 0:
+        parts.append(f"{score.upper()} {r.satisfaction_here:.1f} here against {r.satisfaction_elsewhere:.1f} elsewhere")
+    if pd.notna(r.impact_nps) and r.impact_nps < 0:
+        parts.append(f"NPS {abs(r.impact_nps):.0f} points lower")
+    if r.extra_contact_rate > 0.01:
+        parts.append(f"{_pct(r.contact_rate)} contact support within {days:g} days")
+    for col, words in (("loop_rate", "go back to an earlier stage"), ("repeat_rate", "repeat it in the session"),
+                       ("long_wait_rate", "wait unusually long for the next step")):
+        if pd.notna(r[col]) and r[col] > 0.02 and r[col] > 2 * (med[col] or 0):
+            parts.append(f"{_pct(r[col])} {words}")
+    if isinstance(r.top_topic, str) and r.top_topic_share >= 0.2:
+        parts.append(f"comments mostly about {r.top_topic} ({r.top_topic_share:.0%})")
+    contributions = {
+        "conversion": (r.harm_conversion, f"converts {abs(r.impact_conversion or 0) * 100:.0f} pts less"
+                       if r.dropoff_rate <= 0 else f"{_pct(r.dropoff_rate)} drop off"),
+        "satisfaction": (r.harm_satisfaction, f"{(score or '').upper()} {r.satisfaction_here:.1f} vs "
+                         f"{r.satisfaction_elsewhere:.1f}"),
+        "contact": (r.harm_contact, f"{_pct(r.contact_rate)} contact support"),
+    }
+    key = max(contributions.values(), key=lambda v: v[0])
+    key_number = key[1] if key[0] > 0 else (f"{_pct(r.dropoff_rate)} drop off" if r.dropoff_rate > 0 else "")
+    return "; ".join(parts) + ("." if parts else ""), key_number
+
+
+@dataclass
+class PainPointRegister:
+    """The ranked register (``table``, columns ``REGISTER_COLUMNS``, rank 1 = fix first)."""
+
+    table: pd.DataFrame
+    satisfaction_score: str | None
+    customers: int
+    notes: list[str] = field(default_factory=list)
+
+    def top(self, n: int = 5) -> pd.DataFrame:
+        return self.table.head(n)
+
+    def first(self) -> str:
+        return str(self.table.iloc[0]["pain_point"])
+
+    def display_table(self, n: int = 10) -> pd.DataFrame:
+        """The columns a reader needs, for ``show_table``."""
+        cols = ["rank", "pain_point", "stage", "reach", "key_number", "priority", "evidence",
+                "segments_most_affected"]
+        return self.table.head(n)[cols]
+
+    def summary(self) -> str:
+        lines = [f"Pain-point register ({len(self.table)} items, {self.customers:,} customers):"]
+        for r in self.table.head(5).itertuples():
+            lines.append(f"  {r.rank}. {r.pain_point} ({r.stage}) — priority {r.priority:.2f}: {r.key_number}")
+        return "\n".join(lines)
+
+    def plot(self, ax=None, n: int = 10):
+        """Priority of the top ``n`` pain points, split into its conversion, satisfaction and
+        support-contact parts."""
+        import matplotlib.pyplot as plt
+
+        t = self.table.head(n).iloc[::-1]
+        if ax is None:
+            _, ax = plt.subplots(figsize=(9, 0.45 * len(t) + 1.5))
+        left = np.zeros(len(t))
+        scale = 100 * t["reach_share"].to_numpy(float)
+        for col, label, color in (("harm_conversion", "conversion lost", "#c44e52"),
+                                  ("harm_satisfaction", "satisfaction lost", "#dd8452"),
+                                  ("harm_contact", "extra support contacts", "#8172b2")):
+            width = scale * t[col].fillna(0).to_numpy(float)
+            ax.barh(t["pain_point"], width, left=left, color=color, label=label)
+            left += width
+        ax.set_xlabel("Priority (% of customers harmed)")
+        ax.legend(loc="lower right", fontsize=8)
+        return ax
+
+
+def build_register(
+    study: Study,
+    friction: FrictionSignals,
+    responses: pd.DataFrame | None = None,
+    voice: VoiceOfCustomer | None = None,
+    churn: ChurnAfterTicket | None = None,
+    segments: str | Path | pd.DataFrame | None = None,
+    min_customers: int = 30,
+    min_responses: int = 30,
+    score: str | None = None,
+    level: float = 0.95,
+) -> PainPointRegister:
+    """Rank the pain points of a study (see the module doc for every column and the formula).
+
+    friction: from ``friction_signals``; responses: survey responses with touchpoint, csat/nps
+    and sentiment (``text.survey_responses`` plus a sentiment column); voice: for the complaint
+    topics per touchpoint; churn: for the unresolved-tickets item; segments: the segment table
+    (default data/processed/<study>/segments.parquet when it exists)."""
+    ft = friction.by_touchpoint.copy()
+    customers = int(round((ft["customers"] / ft["reach"]).dropna().median())) if ft["reach"].notna().any() \
+        else int(ft["customers"].max())
+    days = float(friction.parameters.get("repeat_contact_days", 7))
+    non_support = ft[~ft.is_support]
+    base_contact = non_support.contacts_after.sum() / max(non_support.events.sum(), 1)
+    sat, score = satisfaction_gaps(responses, score, min_responses, level)
+    t = ft.merge(sat, on="touchpoint", how="left") if len(sat) else ft.assign(
+        responses=0, satisfaction_here=np.nan, satisfaction_elsewhere=np.nan, impact_satisfaction=np.nan,
+        impact_satisfaction_ci_low=np.nan, impact_satisfaction_ci_high=np.nan, impact_nps=np.nan,
+        mean_sentiment=np.nan)
+    for col in ("impact_nps", "mean_sentiment", "impact_satisfaction", "impact_satisfaction_ci_low",
+                "impact_satisfaction_ci_high", "satisfaction_here", "satisfaction_elsewhere"):
+        if col not in t:
+            t[col] = np.nan
+    t["responses"] = t["responses"].fillna(0).astype("int64")
+    t = t.drop(columns=["reach"]).rename(columns={"customers": "reach", "conv_difference": "impact_conversion",
+                          "difference_ci_low": "impact_conversion_ci_low",
+                          "difference_ci_high": "impact_conversion_ci_high"})
+    t["reach_share"] = t["reach"] / customers
+    t["extra_contact_rate"] = np.where(t.is_support, np.nan, t.contact_rate - base_contact)
+    lo, hi = SCALES.get(score, (0.0, 1.0))
+    t["harm_conversion"] = (-t["impact_conversion"]).clip(lower=0).fillna(0)
+    t["harm_satisfaction"] = ((-t["impact_satisfaction"]).clip(lower=0) / (hi - lo)).fillna(0)
+    t["harm_contact"] = t["extra_contact_rate"].clip(lower=0).fillna(0)
+    t["harm"] = t.harm_conversion + t.harm_satisfaction + t.harm_contact
+    t["priority"] = 100 * t.reach_share * t.harm
+    t["satisfaction_score"] = score
+
+    t["top_topic"], t["top_topic_share"] = None, np.nan
+    if voice is not None and len(voice.by_touchpoint):
+        bt = voice.by_touchpoint.set_index("touchpoint").drop(columns="texts")
+        bt = bt[voice.by_touchpoint.set_index("touchpoint")["texts"] >= 10]
+        if len(bt):
+            top = bt.idxmax(axis=1)
+            t["top_topic"] = t.touchpoint.map(top)
+            t["top_topic_share"] = t.touchpoint.map(bt.max(axis=1))
+
+    seg = segment_lift(study, segments, min_customers=min_customers)
+    t = t.merge(seg, on="touchpoint", how="left")
+    t["segments_most_affected"] = t["segments_most_affected"].fillna("")
+    t["kind"] = "touchpoint"
+    t["pain_point"] = t["label"]
+    t = t[t.reach >= min_customers].copy()
+    ev, key = zip(*(_evidence(r, ft, days, score) for _, r in t.iterrows())) if len(t) else ((), ())
+    t["evidence"], t["key_number"] = list(ev), list(key)
+
+    rows = [t]
+    notes = []
+    if churn is not None:
+        rows.append(_ticket_item(study, churn, customers, friction, segments, min_customers))
+    elif "tickets" in study.tables:
+        notes.append("unresolved tickets not ranked: churn after tickets was not estimated")
+    table = pd.concat(rows, ignore_index=True)
+    for col in REGISTER_COLUMNS:
+        if col not in table:
+            table[col] = np.nan
+    table = table[table.harm > 0] if (table.harm > 0).any() else table
+    table = table.sort_values(["priority", "reach"], ascending=[False, False], kind="stable").reset_index(drop=True)
+    table["rank"] = np.arange(1, len(table) + 1)
+    return PainPointRegister(table[REGISTER_COLUMNS], score, customers, notes)
+
+
+def _ticket_item(study, churn: ChurnAfterTicket, customers: int, friction: FrictionSignals,
+                 segments, min_customers: int) -> pd.DataFrame:
+    tickets = data.load(study, "tickets")
+    unresolved = ~tickets["resolved"].fillna(False).astype(bool) if "resolved" in tickets else \
+        pd.Series(True, index=tickets.index)
+    affected = tickets.loc[unresolved, "customer_id"].astype(str).unique()
+    g = churn.groups.set_index("group")
+    gap = float(g.loc["resolved", "bought_again"] - g.loc["unresolved", "bought_again"])
+    hr = churn.hazard_ratio
+    support = friction.parameters.get("support_touchpoints") or []
+    stages = study.catalog.loc[study.catalog.touchpoint.isin(support), "stage"]
+    stage = stages.mode().iloc[0] if len(stages) else "service" if "service" in study.stages else study.stages[-1]
+    share = len(affected) / customers if customers else np.nan
+    evidence = (
+        f"{len(affected):,} customers have an unresolved ticket ({unresolved.mean():.0%} of tickets); after their "
+        f"first post-purchase ticket {g.loc['unresolved', 'bought_again']:.0%} of those left unresolved bought "
+        f"again against {g.loc['resolved', 'bought_again']:.0%} of those resolved; hazard ratio of buying again "
+        f"{hr.estimate:.2f} [{hr.ci_low:.2f}, {hr.ci_high:.2f}] adjusted for prior purchases."
+    )
+    segs = ""
+    seg_table = segments if isinstance(segments, pd.DataFrame) else None
+    path = Path(segments) if isinstance(segments, (str, Path)) else study.processed_dir / "segments.parquet"
+    if seg_table is None and path.exists():
+        seg_table = pd.read_parquet(path, columns=["customer_id", "segment"])
+    if seg_table is not None:
+        s = seg_table.astype({"customer_id": str, "segment": str})
+        hit = s.customer_id.isin(set(affected))
+        by = s.assign(hit=hit).groupby("segment")["hit"].agg(["sum", "mean"])
+        by["lift"] = by["mean"] / hit.mean() if hit.mean() > 0 else np.nan
+        by = by[(by["sum"] >= min_customers) & (by["lift"] >= 1.2)].sort_values("lift", ascending=False).head(2)
+        segs = ", ".join(f"{k} ({v:.1f}×)" for k, v in by["lift"].items())
+    return pd.DataFrame([{
+        "pain_point": "Unresolved support tickets", "kind": "support", "touchpoint": None, "stage": stage,
+        "stage_order": study.stages.index(stage) if stage in study.stages else -1,
+        "reach": len(affected), "reach_share": share, "impact_conversion": -gap,
+        "harm_conversion": max(gap, 0.0), "harm_satisfaction": 0.0, "harm_contact": 0.0, "harm": max(gap, 0.0),
+        "priority": 100 * share * max(gap, 0.0),
+        "key_number": f"HR {hr.estimate:.2f} of buying again", "evidence": evidence,
+        "segments_most_affected": segs, "dropoff_rate": np.nan,
+    }])
+
+
+def write_outputs(
+    study: Study,
+    register: PainPointRegister,
+    emotion: EmotionCurve | None = None,
+    friction: FrictionSignals | None = None,
+    drivers=None,
+    responses: pd.DataFrame | None = None,
+) -> dict[str, Path]:
+    """Write what the journey map reads to data/processed/<study>/: pain_points.parquet (the
+    register), emotion_curve.parquet, friction.parquet (signals per touchpoint),
+    key_drivers.parquet and survey_scores.parquet (each response's stage, scores, driver
+    ratings and comment sentiment — not the comment itself), when given. Returns the paths."""
+    out = {"pain_points": data.write_parquet(register.table, study.processed("pain_points.parquet"))}
+    if responses is not None and len(responses):
+        keep = [c for c in responses.columns if c in ("response_id", "customer_id", "timestamp", "touchpoint",
+                                                      "stage", "stage_order", "nps", "csat", "ces", "sentiment")
+                or str(c).startswith("driver_")]
+        scores = responses[keep].copy()
+        scores["customer_id"] = scores["customer_id"].astype(str)
+        out["survey_scores"] = data.write_parquet(scores, study.processed("survey_scores.parquet"))
+    if emotion is not None:
+        out["emotion_curve"] = data.write_parquet(emotion.table, study.processed("emotion_curve.parquet"))
+    if friction is not None:
+        out["friction"] = data.write_parquet(friction.by_touchpoint, study.processed("friction.parquet"))
+    if drivers is not None:
+        out["key_drivers"] = data.write_parquet(drivers.table.assign(outcome=drivers.outcome),
+                                                study.processed("key_drivers.parquet"))
+    return out
