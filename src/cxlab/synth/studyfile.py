@@ -196,7 +196,9 @@ def truth_document(tally, files: dict, t_start: pd.Timestamp, frame: Frame, args
                 "definition": "unit = survey response with a csat; group = the customer's region North vs "
                               "others; period = post when the response timestamp is on/after the date; outcome "
                               "= csat; every North response on/after the date has its expected csat raised by "
-                              "planted_effect",
+                              "planted_effect; expected_did is larger because the new checkout also converts "
+                              "more North customers, which shifts the mix of surveyed touchpoints (fewer "
+                              "payment-error drop-offs)",
                 **r["csat_did"],
             },
             "parallel_trends": {
