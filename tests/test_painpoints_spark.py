@@ -1,0 +1,86 @@
+"""The pain-point engine work on Spark: friction signals, ticket signals and the survival table
+of churn after tickets give the numbers DuckDB gives, on a small synthetic study.
+
+Needs pyspark (the ``spark`` extra) and Java 17; skipped without them, except under CI
+(``CI=true``), where a missing Spark is a failure.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import os
+import shutil
+
+import pandas as pd
+import pytest
+
+from cxlab import data, engine
+from cxlab.painpoints import churn_after_tickets, friction_signals
+
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+]
+
+SPARK_ENGINE = {"backend": "pyspark", "master": "local[2]", "shuffle_partitions": 4}
+
+
+def _missing() -> str | None:
+    if importlib.util.find_spec("pyspark") is None:
+        return "pyspark is not installed (pip install -e '.[spark]')"
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        return "Java is not installed (Spark needs Java 17)"
+    return None
+
+
+_reason = _missing()
+if _reason:
+    if os.environ.get("CI", "").lower() == "true":
+        raise RuntimeError(f"Spark parity test cannot run under CI: {_reason}")
+    pytest.skip(_reason, allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def studies(tmp_path_factory):
+    """The same study on DuckDB and on a local Spark session (reused if one is running)."""
+    from pyspark.sql import SparkSession
+
+    from cxlab.synth import write_study
+
+    session = (
+        SparkSession.builder.master(SPARK_ENGINE["master"]).appName("cxlab")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", str(SPARK_ENGINE["shuffle_partitions"]))
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CXLAB_HOME", str(tmp_path_factory.mktemp("home")))
+        folder = write_study(tmp_path_factory.mktemp("spark") / "pp_parity", customers=600, seed=5)
+        duck = data.ensure_clean(folder)
+        spark = dataclasses.replace(duck, engine=dict(SPARK_ENGINE))
+        assert type(engine.connect(spark)).__module__.startswith("ibis.backends.pyspark")
+        yield duck, spark
+    engine.reset()
+
+
+def same(a: pd.DataFrame, b: pd.DataFrame, **kw) -> None:
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_dtype=False, **kw)
+
+
+def test_friction_signals_are_identical_on_spark(studies):
+    duck, spark = studies
+    a, b = friction_signals(duck), friction_signals(spark)
+    assert a.long_wait_hours == pytest.approx(b.long_wait_hours)
+    same(a.by_touchpoint, b.by_touchpoint, check_exact=False, rtol=1e-9)
+    same(a.by_stage, b.by_stage, check_exact=True)
+    same(a.tickets, b.tickets, check_exact=True)
+
+
+def test_the_survival_table_and_hazard_ratio_are_identical_on_spark(studies):
+    duck, spark = studies
+    a, b = churn_after_tickets(duck), churn_after_tickets(spark)
+    same(a.table, b.table, check_exact=False, rtol=1e-12)
+    assert a.hazard_ratio.estimate == pytest.approx(b.hazard_ratio.estimate, rel=1e-12)
