@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pandas as pd
 import pytest
@@ -48,7 +49,8 @@ def synthetic(tmp_path_factory):
         segments = segment_table(study)
         overall = load_journey_map(study)
         one = load_journey_map(study, "bargain_browsers")
-        return {"truth": truth, "all": overall, "segment": one, "segments": segments}
+        return {"truth": truth, "all": overall, "segment": one, "segments": segments, "home": home,
+                "folder": folder}
 
 
 def test_the_planted_pain_touchpoint_is_the_top_pain_point(synthetic):
@@ -114,3 +116,27 @@ def test_the_synthetic_map_is_drawn_and_saved(synthetic, tmp_path):
     assert paths["png"].stat().st_size > 50_000 and paths["svg"].stat().st_size > 50_000
     if os.environ.get("CXLAB_KEEP_MAP"):  # look at it: CXLAB_KEEP_MAP=/some/folder pytest ...
         save_journey_map(fig, os.environ["CXLAB_KEEP_MAP"], "journey_map_synthetic")
+
+
+@pytest.mark.slow
+def test_the_stage_notebook_runs_and_saves_the_maps_beside_the_report(synthetic):
+    """notebooks/06_journey_map.ipynb under ``cxlab run``: the maps land in the run folder as PNG
+    and SVG, the page shows them as images with captions, and the summary names the top pain point."""
+    from cxlab.report import run_study
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CXLAB_HOME", str(synthetic["home"]))
+        result = run_study(synthetic["folder"], stages=["journey_map"], overrides={"max_segments": 1})
+        assert result.ok, result.failed
+        names = sorted(p.name for p in result.run_dir.glob("journey_map*"))
+        assert names == ["journey_map.png", "journey_map.svg", "journey_map_app_natives.png",
+                         "journey_map_app_natives.svg"]
+        page = (result.run_dir / "06_journey_map.html").read_text()
+        images = re.findall(r'<img alt="([^"]*)"[^>]*src="data:image/png;base64', page)
+        assert len(images) == 2 and images[0].startswith("The journey map of all customers (4,000)")
+        assert "Figure size" not in page and "Traceback" not in page
+        assert 'href="journey_map.png"' in page
+        summary = json.loads((synthetic["home"] / "data" / "processed" / "synthetic" / "summary_journey_map.json").read_text())
+        assert summary["headlines"][0].startswith("Top pain point: Payment error (web or app) at purchase")
+        assert summary["metrics"]["lowest_stage_csat"]["label"] == "CSAT at the lowest stage (purchase)"
+        assert summary["segment_maps"] == 1

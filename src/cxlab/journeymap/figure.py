@@ -34,8 +34,9 @@ from matplotlib.patches import FancyBboxPatch, Rectangle
 
 from ..report.display import redact
 from .inputs import JourneyMapData
+from .narrative import segment_name
 
-__all__ = ["A4_LANDSCAPE", "MIN_FONT_PT", "journey_map_figure", "save_journey_map", "figure_texts"]
+__all__ = ["A4_LANDSCAPE", "MIN_FONT_PT", "journey_map_figure", "save_journey_map", "figure_texts", "show_map"]
 
 A4_LANDSCAPE = (11.69, 8.27)
 MIN_FONT_PT = 7.0
@@ -72,12 +73,6 @@ _METRIC_NAMES = {
     "ces": ("CES", "mean CES (1–7)", 2),
 }
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-def _humane(name: str) -> str:
-    """'bargain_browsers' -> 'Bargain browsers' (names with spaces or capitals are kept)."""
-    name = str(name)
-    return name.replace("_", " ").capitalize() if "_" in name and name == name.lower() else name
 
 
 def _clean(text) -> str:
@@ -445,7 +440,7 @@ def journey_map_figure(
     top = H - L.margin
     title = _clean(f"Customer journey map — {data.title}")
     c.text(L.margin, top, c.m.truncate(title, (W - 2 * L.margin) * 72, 13, "bold"), size=13, weight="bold")
-    who = data.population if data.segment is None else f"Segment: {_humane(data.population)}"
+    who = data.population if data.segment is None else f"Segment: {segment_name(data.population)}"
     if data.n_customers:
         who += f" · {data.n_customers:,} customers"
     if data.persona:
@@ -560,3 +555,24 @@ def save_journey_map(fig: Figure, folder: str | os.PathLike, name: str = "journe
         os.replace(tmp, path)
         out[ext] = path
     return out
+
+
+def show_map(fig: Figure, text: str, dpi: int = 120, width: int = 1100) -> None:
+    """Show the map in a notebook (and so in the HTML report) as a PNG image at most ``width``
+    pixels wide, drawn at ``dpi``, with ``text`` as its caption under it and as the image's
+    alternative text. Works whatever the notebook's matplotlib backend (the figure is not a
+    pyplot figure)."""
+    import base64
+    import html
+    import io
+
+    from IPython.display import HTML, display
+
+    from ..report import caption
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    display(HTML(f'<img class="cx-map" alt="{html.escape(redact(text), quote=True)}" '
+                 f'style="width:{int(width)}px;max-width:100%" src="data:image/png;base64,{data}"/>'))
+    caption(text)
