@@ -381,3 +381,32 @@ def test_pain_point_lane_reads_the_register_columns():
     opp = derive_opportunities(lane)
     assert opp.text.tolist() == ["Address complaints about payment error",
                                  "Close the loop on unresolved support tickets"]
+
+
+def test_objective_lines_use_the_kpi_librarys_formats():
+    from cxlab.journeymap.lanes import objective_lines
+
+    table = pd.DataFrame({"kpi": ["conversion_rate", "csat_mean", "churn_rate"], "current": [0.494, 3.9069, 0.4979],
+                          "target": [0.4973, 4.0, 0.5079], "status": ["improving", "improving", "target met"]})
+    assert objective_lines(table) == ["Conversion rate 49.4% (target 49.7%)", "CSAT (mean) 3.91 (target 4.00)",
+                                      "Churn rate 49.8% (target 50.8% ✓)"]
+
+
+def test_a_segment_map_marks_the_pain_points_its_segment_meets_more_often():
+    from cxlab.journeymap.bysegment import _mark_segment
+
+    lane = pain_frame().assign(segments_most_affected=["bargain_browsers (1.5×), app_natives (1.2×)", "",
+                                                       "app_natives (1.3×)", "", "", ""])
+    marked = _mark_segment(lane, "app_natives")
+    assert marked.key_number.tolist()[:3] == ["38% drop off after it · 1.2× as often here",
+                                              "22% call again within 7 days",
+                                              "18% leave at checkout · 1.3× as often here"]
+    assert _mark_segment(lane, "natives").key_number.tolist() == lane.key_number.tolist()  # whole names only
+
+
+def test_the_objectives_line_shows_whole_objectives_only():
+    many = [f"Objective number {k} 12.3% (target 45.6%)" for k in range(8)]
+    fig = journey_map_figure(hand_made(objectives=many))
+    line = next(t.get_text() for t in figure_texts(fig) if t.get_text().startswith("Objectives: "))
+    assert line.endswith(" more") and "…" not in line
+    assert _overlaps(fig) == []

@@ -2,7 +2,7 @@
 the planted pain touchpoint (truth.json ``pain_point.touchpoint``, payment_error) is the top
 pain point, and the emotion curve dips at its stage (truth.json ``pain_point.stage``, purchase).
 
-The stage outputs are written here the way the stage notebooks write them: the pain-point
+The stage outputs are written here the way the stage notebooks write them: the objectives table (notebook 01), the pain-point
 stage by ``painpoints.analyze(...).write()`` (notebook 04's last cell), the touchpoint stage's
 inventory, stage funnel and transitions under the names ``cxlab.journeymap.inputs.FILES``
 lists, and segments.parquet from the synthetic study's planted segments (standing in for the
@@ -16,7 +16,7 @@ import re
 import pandas as pd
 import pytest
 
-from cxlab import data, painpoints
+from cxlab import data, objectives, painpoints
 from cxlab.journeymap import figure_texts, journey_map_figure, save_journey_map
 from cxlab.journeymap.inputs import FILES, load_journey_map, segment_table
 from cxlab.synth import write_study
@@ -27,12 +27,13 @@ SEED = 7
 
 
 def write_stage_outputs(study) -> None:
-    """What notebooks 02, 03 and 04 leave in data/processed/<study>/ for the journey map."""
+    """What notebooks 01, 02, 03 and 04 leave in data/processed/<study>/ for the journey map."""
     put = lambda frame, key: data.write_parquet(frame, study.processed(FILES[key][0]))  # noqa: E731
     put(pd.read_parquet(study.root / "truth_segments.parquet"), "segments")
     put(inventory(study).table, "inventory")
     put(stage_funnel(study).table, "funnel")
     put(transitions(study).table, "transitions")
+    put(objectives.objectives_table(study).table, "objectives")
     painpoints.analyze(study).write()
 
 
@@ -86,6 +87,8 @@ def test_every_lane_of_the_synthetic_map_is_filled(synthetic):
     assert set(m.actions.stage) == set(m.stages)
     assert m.kpis.text.iloc[0] == f"{CUSTOMERS:,} customers start here"
     assert m.notes == []
+    # the objectives stage's table, one line per objective of the synthetic study.yaml
+    assert len(m.objectives) == 5 and m.objectives[0].startswith("Conversion rate ")
     # the touchpoint lane carries the inventory's numbers: events = customers × events per customer,
     # exactly the events truth.json counts per touchpoint
     lane = m.touchpoints.set_index("touchpoint")

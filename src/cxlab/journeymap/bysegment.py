@@ -7,6 +7,8 @@ so the numbers mean exactly what they mean on the all-customer map.
 """
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from ..errors import CxlabError, DataError, ParameterError
@@ -64,6 +66,20 @@ def _rows_for(frame: pd.DataFrame | None, segment: str) -> pd.DataFrame | None:
     return rows if len(rows) else None
 
 
+def _mark_segment(lane: pd.DataFrame, segment: str) -> pd.DataFrame:
+    """Add to the key number of each pain point the register lists the segment among its
+    "segments most affected" (how much more often its customers meet it: '1.4× as often here')."""
+    if "segments_most_affected" not in lane.columns:
+        return lane
+    out = lane.copy()
+    pattern = re.compile(rf"(?:^|,\s*){re.escape(segment)} \(([\d.]+)×\)")
+    for i, text in out["segments_most_affected"].items():
+        hit = pattern.search(str(text or ""))
+        if hit:
+            out.loc[i, "key_number"] = f"{out.loc[i, 'key_number']} · {hit.group(1)}× as often here"
+    return out
+
+
 def segment_frames(study, segment: str) -> dict:
     """The lane tables of ``segment`` (keyword arguments for ``from_frames``)."""
     from ..painpoints import emotion_curve, key_drivers
@@ -119,8 +135,10 @@ def segment_frames(study, segment: str) -> dict:
     else:
         overall = _read(study, "pain_points")
         if overall is not None:
-            out["pain_points"] = lanes.pain_points_lane(overall, catalog)
-            notes.append("pain points: ranked over all customers (no pain-point register by segment)")
+            lane = lanes.pain_points_lane(overall, catalog)
+            out["pain_points"] = _mark_segment(lane, segment)
+            notes.append("pain points: ranked over all customers (no pain-point register by segment); "
+                         "'× as often' marks those this segment meets more than others")
         else:
             notes.append(_missing_note("pain_points", "pain points"))
     return out

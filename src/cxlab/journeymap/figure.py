@@ -445,7 +445,16 @@ def journey_map_figure(
         who += f" · {data.n_customers:,} customers"
     if data.persona:
         who += f" · persona: {data.persona}"
-    c.text(L.margin, top - 0.27, c.m.truncate(_clean(who), (W - 2 * L.margin) * 72, 9), size=9, color=_MUTED)
+    who = c.m.truncate(_clean(who), (W - 2 * L.margin) * 72 * (0.45 if data.objectives else 1.0), 9)
+    c.text(L.margin, top - 0.27, who, size=9, color=_MUTED)
+    if data.objectives:  # the study's objectives, right-aligned beside the population
+        room = (W - 2 * L.margin) * 72 - c.m.width(who, 9) - 30
+        items = [_clean(o) for o in data.objectives]
+        for k in range(len(items), 0, -1):  # whole objectives only, then how many were left out
+            shown = "Objectives: " + "  ·  ".join(items[:k]) + (f"  · + {len(items) - k} more" if k < len(items) else "")
+            if c.m.width(shown, 8) <= room:
+                c.text(W - L.margin, top - 0.27, shown, size=8, color=_MUTED, ha="right")
+                break
 
     # lane backgrounds and titles
     for j, (lane, name, explain, _) in enumerate(LANES):

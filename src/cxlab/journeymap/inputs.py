@@ -68,7 +68,9 @@ class JourneyMapData:
     population: 'All customers' or the segment's name; segment: the segment id (None for all
     customers); n_customers: customers in the population; notes: what is missing and why a
     lane is empty (shown under the map); lane_notes: lane -> a few words under the lane's
-    title saying what its numbers are (e.g. the funnel's conversion window)."""
+    title saying what its numbers are (e.g. the funnel's conversion window); objectives: one
+    short line per objective of the study, its KPI now against its target (shown under the
+    title of the all-customer map)."""
 
     study: str
     title: str
@@ -86,6 +88,7 @@ class JourneyMapData:
     persona: str | None = None
     notes: list[str] = field(default_factory=list)
     lane_notes: dict[str, str] = field(default_factory=dict)
+    objectives: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------ reading
     def top_touchpoints(self, stage: str, n: int = 4) -> pd.DataFrame:
@@ -207,6 +210,7 @@ def from_frames(
     persona: str | None = None,
     notes: Iterable[str] = (),
     lane_notes: dict | None = None,
+    objectives: Iterable[str] = (),
     stage_of: dict | None = None,
 ) -> JourneyMapData:
     """A JourneyMapData from lane tables (see the module doc for their columns).
@@ -240,6 +244,7 @@ def from_frames(
         persona=persona,
         notes=notes,
         lane_notes=dict(lane_notes or {}),
+        objectives=[str(o) for o in objectives],
         **lanes,
     )
 
@@ -257,6 +262,7 @@ FILES: dict[str, tuple[str, str]] = {
     "emotion_by_segment": ("emotion_curve_by_segment.parquet", "pain_points"),
     "drivers": ("key_drivers.parquet", "pain_points"),
     "responses": ("survey_scores.parquet", "pain_points"),
+    "objectives": ("objectives.parquet", "objectives"),
     "segments": ("segments.parquet", "segmentation"),
     "personas": ("personas.parquet", "segmentation"),
 }
@@ -368,6 +374,9 @@ def _overall_frames(study) -> dict:
     drivers = _read(study, "drivers")
     if drivers is not None:
         out["drivers"] = lanes.drivers_lane(drivers)
+    objectives = _read(study, "objectives")
+    if objectives is not None:
+        out["objectives"] = lanes.objective_lines(objectives)
     if inv is not None and len(inv):
         out["n_customers"] = _customers_in_log(inv)
     return out

@@ -18,6 +18,7 @@ __all__ = [
     "actions_lane",
     "pain_points_lane",
     "describe_actions",
+    "objective_lines",
 ]
 
 
@@ -240,3 +241,30 @@ def describe_actions(
                 text = f"{label}: {r.reach:.0%} of customers"
             rows.append({"stage": stage, "text": text, "share": r.reach})
     return pd.DataFrame(rows, columns=["stage", "text", "share"])
+
+
+def objective_lines(objectives: pd.DataFrame) -> list[str]:
+    """One line per objective of the objectives table the objectives stage writes
+    (objectives.parquet: kpi, current, target, status): "Conversion rate 45.5% (target 50.1%)",
+    with a tick when the target is met; values formatted by the KPI library
+    (``cxlab.objectives.format_value``)."""
+    from ..objectives import format_value, get_kpi
+
+    out = []
+    for r in objectives.to_dict("records"):
+        try:
+            kpi = get_kpi(str(r["kpi"]))
+        except Exception:  # a KPI this version does not know: show the name and plain numbers
+            kpi = None
+        title = kpi.title if kpi else str(r["kpi"])
+        fmt = (lambda v: format_value(kpi, v)) if kpi else (lambda v: f"{v:,.3g}")
+        current, target = r.get("current"), r.get("target")
+        if current is None or current != current:
+            out.append(f"{title}: no current value")
+            continue
+        line = f"{title} {fmt(current)}"
+        if target is not None and target == target:
+            met = " ✓" if r.get("status") == "target met" else ""
+            line += f" (target {fmt(target)}{met})"
+        out.append(line)
+    return out
