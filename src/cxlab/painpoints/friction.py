@@ -216,13 +216,10 @@ def friction_by_touchpoint(
         events=steps.count(),
         customers=cid.nunique(),
         loops=steps.loop_after.cast("int64").sum(),
-        loop_customers=cid.nunique(where=steps.loop_after),
         repeats=steps.repeat_in_session.cast("int64").sum(),
-        repeat_customers=cid.nunique(where=steps.repeat_in_session),
         waits=steps.wait_after.count(),
         median_wait_seconds=steps.wait_after.quantile(0.5),
         long_waits=long_wait.cast("int64").sum(),
-        long_wait_customers=cid.nunique(where=long_wait),
     )
     table = engine.to_pandas(agg)
     stream = contact_stream(events, support or [], tickets, repeat_contact_days)
@@ -230,7 +227,6 @@ def friction_by_touchpoint(
     contacts = engine.to_pandas(
         ev.group_by("touchpoint").aggregate(
             contacts_after=ev.contact_after.cast("int64").sum(),
-            contact_customers=ev.customer_id.nunique(where=ev.contact_after),
         )
     )
     table = table.merge(contacts, on="touchpoint", how="left")
@@ -389,10 +385,9 @@ def friction_signals(
     by_tp["label"] = by_tp["label"].fillna(by_tp["touchpoint"])
     by_tp["is_goal"] = by_tp.touchpoint.isin(study.goal_touchpoints)
     first = ["touchpoint", "label", "stage", "stage_order", "channel", "is_goal", "is_support",
-             "events", "customers", "reach", "dropoffs", "dropoff_rate", "loops", "loop_customers",
-             "loop_rate", "repeats", "repeat_customers", "repeat_rate", "waits", "median_wait_hours",
-             "long_waits", "long_wait_customers", "long_wait_rate", "contacts_after",
-             "contact_customers", "contact_rate"]
+             "events", "customers", "reach", "dropoffs", "dropoff_rate", "loops", "loop_rate",
+             "repeats", "repeat_rate", "waits", "median_wait_hours", "long_waits", "long_wait_rate",
+             "contacts_after", "contact_rate"]
     by_tp = by_tp[first + [c for c in by_tp.columns if c not in first]]
     by_tp = by_tp.sort_values(["stage_order", "touchpoint"]).reset_index(drop=True)
     by_stage = _by_stage(by_tp, events, study)
