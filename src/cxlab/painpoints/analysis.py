@@ -47,7 +47,7 @@ class PainPointAnalysis:
         reg = self.register.table
         if len(reg):
             r = reg.iloc[0]
-            out.append(f"Top pain point: {r.pain_point} ({r.stage}) — {r.key_number}; "
+            out.append(f"Top pain point: {r.pain_point}, in the {r.stage} stage — {r.key_number}; "
                        f"{int(r.reach):,} customers ({r.reach_share:.1%}) meet it.")
             if len(reg) > 1:
                 rest = ", ".join(reg.pain_point.iloc[1:3])

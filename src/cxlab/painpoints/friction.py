@@ -104,10 +104,11 @@ def journey_steps(
 ) -> ibis.Table:
     """The event log with, per event, what the friction signals need (an Ibis expression):
 
-    is_goal; loop_after (the next step of the journey goes to an earlier stage); wait_after (seconds to
-    the next step of the same journey, NULL when there is none); session (session_id, or the
-    30-minute-gap session); repeat_in_session (not the touchpoint's first occurrence in the
-    session)."""
+    is_goal; loop_after (the next step goes back to an earlier stage); wait_after (seconds to the
+    next step, NULL when the event has no counted next step: the customer's last event, a goal,
+    or a step from after the goal's stage (``goal_stage_order``) back into the path to it);
+    session (session_id, else the ``session_gap_minutes`` gap session); repeat_in_session (not
+    the touchpoint's first occurrence in its session)."""
     if not goal_touchpoints:
         raise ParameterError("journey_steps needs the study's goal touchpoints")
     cust = ibis.window(group_by="customer_id", order_by=_order(events))
