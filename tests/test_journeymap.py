@@ -410,3 +410,20 @@ def test_the_objectives_line_shows_whole_objectives_only():
     line = next(t.get_text() for t in figure_texts(fig) if t.get_text().startswith("Objectives: "))
     assert line.endswith(" more") and "…" not in line
     assert _overlaps(fig) == []
+
+
+def test_a_study_whose_stages_have_not_run_gets_a_map_saying_which_to_run(tiny):
+    from cxlab.journeymap import findings, load_journey_maps, summary_metrics
+
+    maps = load_journey_maps(tiny)
+    assert list(maps) == [None]  # no segments.parquet: no segment maps
+    m = maps[None]
+    assert m.touchpoints.empty and m.pain_points.empty and m.emotion.empty
+    assert "touchpoints: not drawn — touchpoint_inventory.parquet is missing (run the touchpoints stage first)" in m.notes
+    assert any("pain_points.parquet is missing (run the pain points stage first)" in n for n in m.notes)
+    assert findings(m) == [] and m.headlines() == []
+    assert summary_metrics(m) == {"opportunities": {"value": 0, "label": "opportunities on the map"}}
+    fig = journey_map_figure(m)
+    shown = " ".join(t.get_text() for t in figure_texts(fig))
+    assert "run the touchpoints stage first" in shown
+    assert _overlaps(fig) == []

@@ -280,7 +280,8 @@ def _draw_touchpoints(c: _Canvas, L: _Layout, data: JourneyMapData, top: int) ->
         fit = max(int((y1 - y0 - _line_h(7)) // row), 1)
         shown = tps.head(min(top, fit))
         if shown.empty:
-            c.text(x0, y1, "no touchpoint seen", size=7, color=_MUTED, style="italic")
+            c.text(x0, y1, "–" if "touchpoints" in data.missing else "no touchpoint seen", size=7,
+                   color=_MUTED, style="italic")
             continue
         y = y1
         w = x1 - x0
@@ -317,9 +318,9 @@ def _draw_emotion(c: _Canvas, L: _Layout, data: JourneyMapData) -> dict:
     metrics = data.metrics
     info: dict = {"metric": None, "lowest": None}
     if not metrics:
-        for i in range(L.n):
-            cx0, _, _, cy1 = L.cell("emotion", i)
-            c.text(cx0, cy1, "no survey data" if i == 0 else "", size=7, color=_MUTED, style="italic")
+        cx0, _, _, cy1 = L.cell("emotion", 0)
+        c.text(cx0, cy1, "–" if "emotion" in data.missing else "no survey data", size=7, color=_MUTED,
+               style="italic")
         return info
     primary = metrics[0]
     secondary = metrics[1] if len(metrics) > 1 else None
@@ -391,7 +392,8 @@ def _pain_items(frame: pd.DataFrame) -> list[_Item]:
 def _draw_pain_points(c: _Canvas, L: _Layout, data: JourneyMapData) -> None:
     pp = data.pain_points.sort_values("rank")
     for i, stage in enumerate(data.stages):
-        c.items(L.cell("pain_points", i), _pain_items(pp[pp.stage == stage]), empty="none found")
+        c.items(L.cell("pain_points", i), _pain_items(pp[pp.stage == stage]),
+                empty="–" if "pain_points" in data.missing else "none found")
 
 
 def _draw_opportunities(c: _Canvas, L: _Layout, data: JourneyMapData) -> None:
@@ -526,13 +528,14 @@ def journey_map_figure(
     src = _clean(source if source is not None else f"Source: the stages' tables in data/processed/{data.study}/")
     c.text(L.margin, L.margin + 0.02, c.m.truncate(src, (legend_x - L.margin - 0.2) * 72, 7), size=7,
            color=_MUTED, va="bottom")
+    lines = [part for line in footer for part in c.m.wrap(line, width, 7)[:2]]
+    room = max(int((fy - L.margin - 0.14) // _line_h(7)), 1)
+    if len(lines) > room:  # never into the source line: say how much is left out
+        lines = lines[:room - 1] + [f"+ {len(lines) - room + 1} more line(s) of notes: see the report page"]
     y = fy
-    for line in footer:
-        for part in c.m.wrap(line, width, 7)[:2]:
-            if y - _line_h(7) < L.margin + 0.14:
-                break
-            c.text(L.margin, y, part, size=7, color=_MUTED)
-            y -= _line_h(7)
+    for part in lines:
+        c.text(L.margin, y, part, size=7, color=_MUTED)
+        y -= _line_h(7)
     fig._cxlab_emotion = {k: v for k, v in emotion.items() if k != "axes"}  # for tests and captions
     return fig
 

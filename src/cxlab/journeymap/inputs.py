@@ -70,7 +70,8 @@ class JourneyMapData:
     lane is empty (shown under the map); lane_notes: lane -> a few words under the lane's
     title saying what its numbers are (e.g. the funnel's conversion window); objectives: one
     short line per objective of the study, its KPI now against its target (shown under the
-    title of the all-customer map)."""
+    title of the all-customer map); missing: lanes whose stage output was not there (drawn
+    as "not computed", not as "none found")."""
 
     study: str
     title: str
@@ -89,6 +90,7 @@ class JourneyMapData:
     notes: list[str] = field(default_factory=list)
     lane_notes: dict[str, str] = field(default_factory=dict)
     objectives: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------ reading
     def top_touchpoints(self, stage: str, n: int = 4) -> pd.DataFrame:
@@ -211,6 +213,7 @@ def from_frames(
     notes: Iterable[str] = (),
     lane_notes: dict | None = None,
     objectives: Iterable[str] = (),
+    missing: Iterable[str] = (),
     stage_of: dict | None = None,
 ) -> JourneyMapData:
     """A JourneyMapData from lane tables (see the module doc for their columns).
@@ -245,6 +248,7 @@ def from_frames(
         notes=notes,
         lane_notes=dict(lane_notes or {}),
         objectives=[str(o) for o in objectives],
+        missing=list(missing),
         **lanes,
     )
 
@@ -277,6 +281,13 @@ def _read(study, key: str) -> pd.DataFrame | None:
 def _missing_note(key: str, lane: str) -> str:
     file, stage = FILES[key]
     return f"{lane}: not drawn — {file} is missing (run the {stage.replace('_', ' ')} stage first)"
+
+
+def _absent(out: dict, key: str, lane: str, name: str) -> None:
+    """Record that ``lane`` could not be drawn because the stage output ``key`` is missing."""
+    out.setdefault("notes", []).append(_missing_note(key, name))
+    out.setdefault("missing", []).append(lane)
+    out.setdefault("lane_notes", {})[lane] = f"not computed: run the {FILES[key][1].replace('_', ' ')} stage"
 
 
 def _segment_column(frame: pd.DataFrame) -> str | None:
@@ -345,32 +356,34 @@ def load_journey_map(study, segment: str | None = None) -> JourneyMapData:
 def _overall_frames(study) -> dict:
     from . import lanes
 
-    notes: list[str] = []
-    out: dict = {"notes": notes}
+    out: dict = {"notes": [], "missing": [], "lane_notes": {}}
     inv = _read(study, "inventory")
     if inv is not None:
         out["touchpoints"] = lanes.touchpoints_lane(inv)
     else:
-        notes.append(_missing_note("inventory", "touchpoints"))
+        _absent(out, "inventory", "touchpoints", "touchpoints")
     trans = _read(study, "transitions")
     if trans is not None:
         out["actions"] = lanes.actions_lane(trans, study.catalog, study.stages)
+    elif inv is None:
+        _absent(out, "transitions", "actions", "customer actions")
     funnel = _read(study, "funnel")
     if funnel is not None:
         out["kpis"] = lanes.kpi_lane(funnel, study.stages)
-        out["lane_notes"] = {"kpis": kpi_note(funnel, study)}
+        out["lane_notes"]["kpis"] = kpi_note(funnel, study)
     else:
-        notes.append(_missing_note("funnel", "stage KPI"))
+        _absent(out, "funnel", "kpis", "stage KPI")
     pain = _read(study, "pain_points")
     if pain is not None:
         out["pain_points"] = lanes.pain_points_lane(pain, study.catalog)
     else:
-        notes.append(_missing_note("pain_points", "pain points"))
+        _absent(out, "pain_points", "pain_points", "pain points")
+        out["missing"].append("opportunities")
     emotion = _read(study, "emotion")
     if emotion is not None:
         out["emotion"] = lanes.emotion_lane(emotion)
     else:
-        notes.append(_missing_note("emotion", "emotion curve"))
+        _absent(out, "emotion", "emotion", "emotion curve")
     drivers = _read(study, "drivers")
     if drivers is not None:
         out["drivers"] = lanes.drivers_lane(drivers)
