@@ -427,3 +427,18 @@ def test_a_study_whose_stages_have_not_run_gets_a_map_saying_which_to_run(tiny):
     shown = " ".join(t.get_text() for t in figure_texts(fig))
     assert "run the touchpoints stage first" in shown
     assert _overlaps(fig) == []
+
+
+def test_segments_are_sized_and_named_after_their_persona_cards(tiny):
+    from cxlab import data
+    from cxlab.journeymap import segment_table
+
+    data.write_parquet(pd.DataFrame({"customer_id": ["c1", "c2", "c3", "c4"], "segment": ["0", "1", "1", "1"]}),
+                       tiny.processed("segments.parquet"))
+    data.write_parquet(pd.DataFrame({"persona": ["App-first, fast-paced", "Multichannel"], "cluster": [0, 1]}),
+                       tiny.processed("personas.parquet"))
+    table = segment_table(tiny)
+    assert table.to_dict("records") == [
+        {"segment": "1", "customers": 3, "share": 0.75, "persona": "Multichannel"},
+        {"segment": "0", "customers": 1, "share": 0.25, "persona": "App-first, fast-paced"},
+    ]

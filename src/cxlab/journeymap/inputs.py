@@ -301,7 +301,8 @@ def _pick(frame: pd.DataFrame, *names: str) -> str | None:
 def segment_table(study) -> pd.DataFrame:
     """The segments of the study (segments.parquet: customer_id -> segment) with their size:
     segment, customers, share, and persona (its name on the persona card, when the segmentation
-    stage wrote personas.parquet). Empty when the segmentation stage has not run."""
+    stage wrote personas.parquet with a segment, group or cluster column and a persona or name
+    column). Empty when the segmentation stage has not run."""
     from ..study import Study
 
     study = Study.load(study)
@@ -316,11 +317,13 @@ def segment_table(study) -> pd.DataFrame:
     sizes["share"] = sizes["customers"] / sizes["customers"].sum()
     sizes["persona"] = None
     personas = _read(study, "personas")
-    if personas is not None and _segment_column(personas):
-        name = _pick(personas, "persona", "name", "title")
-        if name:
-            sizes["persona"] = sizes["segment"].map(
-                personas.set_index(personas[_segment_column(personas)].astype(str))[name]).to_numpy()
+    key = _pick(personas, "segment", "group", "cluster") if personas is not None else None
+    name = _pick(personas, "persona", "name", "title") if personas is not None else None
+    if key and name and key != name:
+        names = personas.drop_duplicates(key).set_index(personas.drop_duplicates(key)[key].astype(str))[name]
+        persona = sizes["segment"].map(names)
+        # a segment already named after its persona needs no second name
+        sizes["persona"] = persona.where(persona.astype(str) != sizes["segment"], None).to_numpy()
     return sizes[cols].sort_values("customers", ascending=False, kind="stable").reset_index(drop=True)
 
 
