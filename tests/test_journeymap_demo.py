@@ -85,7 +85,7 @@ def test_every_lane_of_the_synthetic_map_is_filled(synthetic):
     assert set(m.touchpoints.stage) == set(m.stages)
     assert set(m.kpis.stage) == set(m.stages)
     assert set(m.actions.stage) == set(m.stages)
-    assert m.kpis.text.iloc[0] == f"{CUSTOMERS:,} customers start here"
+    assert m.kpis.text.iloc[0] == f"{CUSTOMERS:,} customers enter"
     assert m.notes == []
     # the objectives stage's table, one line per objective of the synthetic study.yaml
     assert len(m.objectives) == 5 and m.objectives[0].startswith("Conversion rate ")
@@ -101,7 +101,7 @@ def test_the_segment_map_counts_only_the_segments_customers(synthetic):
     sizes = synthetic["segments"].set_index("segment")
     assert seg.segment == "bargain_browsers"
     assert seg.n_customers == sizes.loc["bargain_browsers", "customers"]
-    assert seg.kpis.text.iloc[0] == f"{seg.n_customers:,} customers start here"
+    assert seg.kpis.text.iloc[0] == f"{seg.n_customers:,} customers enter"
     # bargain browsers are web-heavy (synth CHANNEL_PREF: 84% web): the top awareness touchpoints are web
     top = seg.top_touchpoints("awareness", 2)
     assert set(top.channel) == {"web"}

@@ -80,8 +80,9 @@ def _mark_segment(lane: pd.DataFrame, segment: str) -> pd.DataFrame:
     return out
 
 
-def segment_frames(study, segment: str) -> dict:
-    """The lane tables of ``segment`` (keyword arguments for ``from_frames``)."""
+def segment_frames(study, segment: str, responses: pd.DataFrame | None = None) -> dict:
+    """The lane tables of ``segment`` (keyword arguments for ``from_frames``). ``responses``:
+    the scored survey responses (``scored_responses``), to score them once for many segments."""
     from ..painpoints import emotion_curve, key_drivers
     from ..touchpoints import for_segment, inventory, stage_funnel, transitions
 
@@ -110,7 +111,8 @@ def segment_frames(study, segment: str) -> dict:
         out["lane_notes"] = {"kpis": kpi_note(funnel.assign(window_days=window), study)}
 
     emotion = _rows_for(_read(study, "emotion_by_segment"), segment)
-    responses = scored_responses(study)
+    if responses is None:
+        responses = scored_responses(study)
     seg_responses = None
     if responses is not None:
         seg_responses = responses[responses["customer_id"].astype(str).isin(set(ids["customer_id"]))]

@@ -327,7 +327,7 @@ def segment_table(study) -> pd.DataFrame:
     return sizes[cols].sort_values("customers", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def load_journey_map(study, segment: str | None = None) -> JourneyMapData:
+def load_journey_map(study, segment: str | None = None, *, responses: pd.DataFrame | None = None) -> JourneyMapData:
     """The journey map's data for all customers (``segment=None``) or one segment, read from what
     the stages wrote to data/processed/<study>/ (``FILES`` lists the files and their stages).
 
@@ -336,14 +336,16 @@ def load_journey_map(study, segment: str | None = None) -> JourneyMapData:
     the segment's customers (segments.parquet) by the stage modules themselves
     (``cxlab.touchpoints.inventory`` / ``stage_funnel`` / ``transitions``,
     ``cxlab.painpoints.emotion_curve`` / ``key_drivers``), with the study's parameters. A lane
-    whose input is missing is left empty and a note under the map says which stage to run."""
+    whose input is missing is left empty and a note under the map says which stage to run.
+    ``responses``: the scored survey responses for a segment's emotion curve, when already at
+    hand (``load_journey_maps`` scores them once for all segments)."""
     from ..study import Study
 
     study = Study.load(study)
     if segment is not None:
         from .bysegment import segment_frames
 
-        frames = segment_frames(study, str(segment))
+        frames = segment_frames(study, str(segment), responses)
     else:
         frames = _overall_frames(study)
     catalog = study.catalog
@@ -427,7 +429,11 @@ def load_journey_maps(study, segments: bool = True, max_segments: int = 8) -> di
 
     study = Study.load(study)
     maps: dict[str | None, JourneyMapData] = {None: load_journey_map(study)}
-    if segments:
-        for r in segment_table(study).head(max_segments).itertuples(index=False):
-            maps[r.segment] = load_journey_map(study, r.segment)
+    chosen = segment_table(study).head(max_segments) if segments else pd.DataFrame(columns=["segment"])
+    if len(chosen):
+        from .bysegment import scored_responses
+
+        responses = scored_responses(study)
+        for seg in chosen["segment"]:
+            maps[seg] = load_journey_map(study, seg, responses=responses)
     return maps

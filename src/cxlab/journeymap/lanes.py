@@ -67,7 +67,7 @@ def kpi_lane(funnel_table: pd.DataFrame, stages: list[str]) -> pd.DataFrame:
         r = f.loc[stage]
         n = int(r["customers"])
         if i == 0:
-            rows.append({"stage": stage, "name": "customers", "value": n, "text": f"{n:,} customers start here"})
+            rows.append({"stage": stage, "name": "customers", "value": n, "text": f"{n:,} customers enter"})
         else:
             share = r.get("share_of_start", np.nan)
             rows.append({"stage": stage, "name": "customers", "value": n,
