@@ -1,0 +1,51 @@
+"""Stage 2, segmentation: who the customers are and how they behave.
+
+- ``demographic``: age, income, region and tenure bands from the customers table;
+- ``features``: behavioural features per customer from the event log, in one engine query
+  (engagement, channel and stage mix, purchases in lifetimes' frequency/recency/T terms,
+  journey outcomes, support, surveys);
+- ``rfm``: quintile RFM scores and the usual named RFM segments;
+- ``clustering``: k-means on transformed, scaled features, k chosen by silhouette and stability;
+- ``personas``: persona cards in words, with touchpoints, channels, KPIs and redacted quotes;
+- ``compare``: each KPI per segment, with tests of difference and effect sizes;
+- ``pipeline``: the whole stage in one call, and segments.parquet for later stages.
+"""
+from __future__ import annotations
+
+from .clustering import (
+    BlockScaler,
+    ClusterResult,
+    choose_k,
+    cluster_customers,
+    clustering_matrix,
+    default_cluster_columns,
+    feature_label,
+    fit_kmeans,
+    pick_k,
+)
+from .compare import SEGMENT_KPIS, SegmentComparison, anova_eta2, compare_segments, kruskal_epsilon2
+from .demographic import band, demographic_segments, quantile_edges
+from .features import FEATURE_DESCRIPTIONS, comment_sentiment, customer_features, default_support_touchpoints
+from .personas import PersonaCard, cards_frame, nearest_to_centre, persona_cards, segment_touchpoints
+from .pipeline import (
+    NO_ACTIVITY,
+    SEGMENTS_FILE,
+    Segmentation,
+    read_segments,
+    segment_customers,
+    truth_agreement,
+    write_segments,
+)
+from .rfm import RFM_ACTIONS, RFM_GRID, RFM_SEGMENTS, rfm_scores, rfm_segment_table
+
+__all__ = [
+    "BlockScaler", "ClusterResult", "choose_k", "cluster_customers", "clustering_matrix",
+    "default_cluster_columns", "feature_label", "fit_kmeans", "pick_k",
+    "SEGMENT_KPIS", "SegmentComparison", "anova_eta2", "compare_segments", "kruskal_epsilon2",
+    "band", "demographic_segments", "quantile_edges",
+    "FEATURE_DESCRIPTIONS", "comment_sentiment", "customer_features", "default_support_touchpoints",
+    "PersonaCard", "cards_frame", "nearest_to_centre", "persona_cards", "segment_touchpoints",
+    "NO_ACTIVITY", "SEGMENTS_FILE", "Segmentation", "read_segments", "segment_customers", "truth_agreement",
+    "write_segments",
+    "RFM_ACTIONS", "RFM_GRID", "RFM_SEGMENTS", "rfm_scores", "rfm_segment_table",
+]

@@ -1,0 +1,331 @@
+"""Behavioral features per customer, computed in the event-log engine in one query.
+
+One row per customer of the customers table (customers without events get zeros), built from
+Ibis expressions on the clean event log, tickets and surveys; only the per-customer aggregates
+come back to pandas, so the event log itself is never loaded (10 million events stay in DuckDB,
+or in Spark). The expression uses only portable operations (group-by aggregates with filters,
+count distinct, min/max, first-by-order, one window lag when the log has no session ids), so it
+runs on the PySpark backend as it does on DuckDB.
+
+Orders are the events at the study's goal touchpoints (study.yaml ``goal_touchpoints``); their
+``revenue`` is the money. The purchase-history columns follow lifetimes
+(``summary_data_from_transaction_data``) and Fader, Hardie & Lee, at the grain of calendar days:
+
+- ``frequency``: repeat purchase days (days with an order, minus one);
+- ``recency``: time from the first to the last order day;
+- ``T``: time from the first order day to the end of observation (the day of the last event,
+  or ``observation_end``); events after that day are ignored;
+- ``monetary_value``: mean revenue of the repeat order days (0 without repeats);
+
+in ``unit`` (day, or week = 7 days). Customers without orders have NaN there.
+"""
+from __future__ import annotations
+
+import os
+import re
+from typing import Callable, Iterable
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from .. import data, engine
+from ..errors import ParameterError
+from ..study import Study
+
+__all__ = [
+    "customer_features",
+    "default_support_touchpoints",
+    "observation_end",
+    "FEATURE_DESCRIPTIONS",
+    "UNITS",
+]
+
+UNITS = {"day": 1.0, "week": 7.0}
+SESSION_GAP_MINUTES = 30
+_SUPPORT_NAME = re.compile(r"support|chat|call|contact|complain|help|hotline", re.I)
+
+# feature -> words for the report (used by the persona cards too)
+FEATURE_DESCRIPTIONS = {
+    "events": "events in the log",
+    "active_days": "days with any activity",
+    "sessions": "sessions",
+    "events_per_active_day": "events per active day (pace)",
+    "channels_used": "channels used",
+    "orders": "orders (goal-touchpoint events)",
+    "order_days": "days with an order",
+    "revenue": "revenue",
+    "avg_order_value": "mean order value",
+    "frequency": "repeat purchase days",
+    "recency": "time from first to last order",
+    "T": "time since first order",
+    "monetary_value": "mean repeat-order revenue",
+    "days_since_last_order": "days since the last order",
+    "days_since_last_event": "days since the last event",
+    "tenure_days": "days since the first event",
+    "reached_goal": "reached the goal",
+    "days_to_convert": "days from first touch to first order",
+    "support_contacts": "support contacts",
+    "tickets": "support tickets",
+    "unresolved_tickets": "unresolved tickets",
+    "surveys": "survey responses",
+    "nps_latest": "latest NPS score",
+    "nps_class": "latest NPS class",
+    "csat_mean": "mean CSAT",
+    "ces_mean": "mean effort score",
+    "sentiment_mean": "comment sentiment",
+}
+
+
+def default_support_touchpoints(study: Study) -> list[str]:
+    """Touchpoints that count as a support contact when the study names none: catalogued
+    touchpoints on the call-centre channel or whose name says support, chat, call, contact,
+    complaint or help. Set ``parameters.segmentation.support_touchpoints`` to choose."""
+    cat = study.catalog
+    hits = cat[(cat.channel.astype(str) == "call_centre") | cat.touchpoint.str.contains(_SUPPORT_NAME)]
+    return hits.touchpoint.tolist()
+
+
+def _day(ts: ibis.Value) -> ibis.Value:
+    """Calendar day (UTC) as an integer: days since 1970-01-01."""
+    return (ts.epoch_seconds() // 86400).cast("int64")
+
+
+def observation_end(study: Study | str | os.PathLike, end=None) -> pd.Timestamp:
+    """The last day observed: ``end`` (a date) if given, else the day of the last event."""
+    return _resolve_end(study, end)
+
+
+def _resolve_end(study, end) -> pd.Timestamp:
+    if end is not None:
+        try:
+            return pd.Timestamp(end).normalize()
+        except (ValueError, TypeError):
+            raise ParameterError(f"observation_end '{end}' is not a date (write YYYY-MM-DD)") from None
+    ev = engine.events(study)
+    last = engine.to_pandas(ev.aggregate(t=ev.timestamp.max()))["t"].iloc[0]
+    return pd.Timestamp(last).normalize()
+
+
+def _safe(name: object) -> str:
+    return re.sub(r"[^0-9a-zA-Z]+", "_", str(name)).strip("_").lower() or "blank"
+
+
+def _channel_list(ev: ibis.Table, limit: int = 12) -> list[str]:
+    known = ev.filter(ev.channel.notnull())
+    counts = engine.to_pandas(known.group_by("channel").aggregate(n=known.count()))
+    return counts.sort_values(["n", "channel"], ascending=[False, True]).channel.astype(str).head(limit).tolist()
+
+
+def customer_features(
+    study: Study | str | os.PathLike,
+    observation_end: object = None,
+    unit: str = "day",
+    support_touchpoints: Iterable[str] | None = None,
+    session_gap_minutes: float = SESSION_GAP_MINUTES,
+    sentiment: Callable[[pd.Series], pd.Series] | bool | None = None,
+) -> pd.DataFrame:
+    """Per customer, from the event log (through the engine), tickets and surveys:
+
+    engagement — ``events``, ``active_days``, ``sessions`` (distinct session ids, or runs of
+    events less than ``session_gap_minutes`` apart when the log has none), ``events_per_active_day``,
+    ``channels_used``, ``share_channel_<c>`` and ``share_stage_<s>`` (shares of the customer's
+    events), ``tenure_days`` (first event to observation end), ``days_since_last_event``;
+
+    purchases — ``orders``, ``order_days``, ``revenue``, ``avg_order_value``, and the lifetimes
+    columns ``frequency``, ``recency``, ``T``, ``monetary_value`` (see the module doc), plus
+    ``days_since_last_order`` (for RFM scores);
+
+    journey — ``reached_goal`` (0/1), ``days_to_convert`` (first event to first order, days),
+    ``support_contacts`` (events at ``support_touchpoints``), ``tickets``, ``unresolved_tickets``
+    (resolved is false, or not closed when the table has no resolved column);
+
+    surveys — ``surveys`` (responses), ``nps_latest`` and ``nps_class`` (promoter 9–10, passive
+    7–8, detractor 0–6, from the latest response with a score), ``csat_mean``, ``ces_mean`` and,
+    when a sentiment scorer is given (``sentiment``: True for VADER, or a function mapping a
+    Series of comments to scores in −1…1), ``sentiment_mean`` of the customer's comments.
+
+    Events after the ``observation_end`` day are ignored. Returns a DataFrame indexed by nothing,
+    with ``customer_id`` first; the list of share columns is in ``df.attrs``.
+    """
+    if unit not in UNITS:
+        raise ParameterError(f"unit '{unit}' must be one of {', '.join(UNITS)}")
+    study = data.ensure_clean(study)
+    end = _resolve_end(study, observation_end)
+    end_day = int((end - pd.Timestamp("1970-01-01")).days)
+    if support_touchpoints is None:
+        support_touchpoints = study.stage_parameters("segmentation").get("support_touchpoints")
+    if support_touchpoints is None:
+        support_touchpoints = default_support_touchpoints(study)
+    support_touchpoints = [str(t) for t in support_touchpoints]
+
+    ev = engine.events(study)
+    ev = ev.filter(ev.timestamp < (end + pd.Timedelta(days=1)).to_pydatetime())
+    channels = _channel_list(ev)
+    stages = list(study.stages) + ["uncatalogued"]
+    goal = ev.touchpoint.isin(list(study.goal_touchpoints))
+    has_revenue = "revenue" in ev.columns
+    rev = ev.revenue.cast("float64").fill_null(0.0) if has_revenue else ibis.literal(0.0)
+    has_sessions = "session_id" in ev.columns
+    ev = ev.mutate(_day=_day(ev.timestamp), _goal=goal, _rev=ibis.ifelse(goal, rev, 0.0),
+                   _support=ev.touchpoint.isin(support_touchpoints) if support_touchpoints else ibis.literal(False))
+    if not has_sessions:
+        # a new session starts with a customer's first event or after a gap of session_gap_minutes
+        w = ibis.window(group_by="customer_id", order_by=["timestamp", "seq"])
+        prev = ev.timestamp.epoch_seconds().lag().over(w)
+        ev = ev.mutate(_new_session=(prev.isnull() | (ev.timestamp.epoch_seconds() - prev > session_gap_minutes * 60))
+                       .cast("int64"))
+
+    aggs = {
+        "events": ev.count(),
+        "active_days": ev._day.nunique(),
+        "channels_used": ev.channel.nunique(),
+        "first_day": ev._day.min(),
+        "last_day": ev._day.max(),
+        "first_event_s": ev.timestamp.epoch_seconds().min(),
+        "first_order_s": ev.timestamp.epoch_seconds().min(where=ev._goal),
+        "orders": ev._goal.cast("int64").sum(),
+        "revenue": ev._rev.sum(),
+        "support_contacts": ev._support.cast("int64").sum(),
+    }
+    aggs["sessions"] = ev.session_id.nunique() if has_sessions else ev._new_session.sum()
+    for c in channels:
+        aggs[f"n_channel_{_safe(c)}"] = (ev.channel == c).cast("int64").sum()
+    for s in stages:
+        aggs[f"n_stage_{_safe(s)}"] = (ev.stage == s).cast("int64").sum()
+    per_event = ev.group_by("customer_id").aggregate(**aggs)
+
+    # purchase history at the grain of calendar days (lifetimes' freq='D')
+    orders = ev.filter(ev._goal)
+    per_day = orders.group_by(["customer_id", "_day"]).aggregate(day_rev=orders._rev.sum())
+    per_order = per_day.group_by("customer_id").aggregate(
+        order_days=per_day.count(),
+        first_order_day=per_day._day.min(),
+        last_order_day=per_day._day.max(),
+        first_day_rev=per_day.day_rev.argmin(per_day._day),
+    )
+
+    cust = engine.table(study, "customers").select("customer_id")
+    joined = cust.left_join(per_event, "customer_id").left_join(per_order, "customer_id")
+    tables = [per_event, per_order]
+    extra: list[tuple[ibis.Table, list[str]]] = []
+    if "tickets" in study.tables:
+        tk = engine.table(study, "tickets")
+        tk = tk.filter(tk.opened_at < (end + pd.Timedelta(days=1)).to_pydatetime())
+        if "resolved" in tk.columns:
+            unresolved = tk.resolved.notnull() & ~tk.resolved.fill_null(True)
+        elif "closed_at" in tk.columns:
+            unresolved = tk.closed_at.isnull()
+        else:
+            unresolved = None
+        t_aggs = {"tickets": tk.count()}
+        if unresolved is not None:
+            t_aggs["unresolved_tickets"] = unresolved.cast("int64").sum()
+        extra.append((tk.group_by("customer_id").aggregate(**t_aggs), list(t_aggs)))
+    if "surveys" in study.tables:
+        sv = engine.table(study, "surveys")
+        sv = sv.filter(sv.timestamp < (end + pd.Timedelta(days=1)).to_pydatetime())
+        s_aggs = {"surveys": sv.count()}
+        for col in ("csat", "ces"):
+            if col in sv.columns:
+                s_aggs[f"{col}_mean"] = sv[col].cast("float64").mean()
+        extra.append((sv.group_by("customer_id").aggregate(**s_aggs), list(s_aggs)))
+        if "nps" in sv.columns:
+            scored = sv.filter(sv.nps.notnull())
+            latest = scored.group_by("customer_id").aggregate(
+                nps_latest=scored.nps.argmax(scored.timestamp)
+            )
+            extra.append((latest, ["nps_latest"]))
+    for tbl, _ in extra:
+        joined = joined.left_join(tbl, "customer_id")
+    keep = ["customer_id"] + [c for c in per_event.columns if c != "customer_id"] + [
+        "order_days", "first_order_day", "last_order_day", "first_day_rev"
+    ] + [c for _, cols in extra for c in cols]
+    out = engine.to_pandas(joined.select(*keep))
+    return _finish(out, study, channels, stages, end_day, unit, sentiment)
+
+
+def _finish(out: pd.DataFrame, study: Study, channels: list[str], stages: list[str], end_day: int,
+            unit: str, sentiment) -> pd.DataFrame:
+    out["customer_id"] = out["customer_id"].astype(str)
+    counts = ["events", "active_days", "channels_used", "orders", "support_contacts", "sessions", "order_days"]
+    counts += [c for c in out.columns if c.startswith(("n_channel_", "n_stage_"))]
+    counts += [c for c in ("tickets", "unresolved_tickets", "surveys") if c in out.columns]
+    for c in counts:
+        out[c] = out[c].fillna(0).astype("int64")
+    out["revenue"] = out["revenue"].astype(float).fillna(0.0)
+    events = out["events"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for c in channels:
+            out[f"share_channel_{_safe(c)}"] = np.where(events > 0, out.pop(f"n_channel_{_safe(c)}") / events, 0.0)
+        for s in stages:
+            out[f"share_stage_{_safe(s)}"] = np.where(events > 0, out.pop(f"n_stage_{_safe(s)}") / events, 0.0)
+        out["events_per_active_day"] = np.where(out.active_days > 0, events / out.active_days, 0.0)
+        out["avg_order_value"] = np.where(out.orders > 0, out.revenue / out.orders, np.nan)
+    seen = out["first_day"].notna()
+    out["tenure_days"] = np.where(seen, end_day - out["first_day"].astype(float), np.nan)
+    out["days_since_last_event"] = np.where(seen, end_day - out["last_day"].astype(float), np.nan)
+    out["reached_goal"] = (out["orders"] > 0).astype("int64")
+    out["days_to_convert"] = (out.pop("first_order_s").astype(float) - out.pop("first_event_s").astype(float)) / 86400.0
+
+    scale = UNITS[unit]
+    buyer = out["order_days"] > 0
+    first, last = out["first_order_day"].astype(float), out["last_order_day"].astype(float)
+    out["frequency"] = np.where(buyer, out["order_days"] - 1, np.nan)
+    out["recency"] = (last - first) / scale
+    out["T"] = (end_day - first) / scale
+    repeat = out["revenue"] - out.pop("first_day_rev").astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["monetary_value"] = np.where(buyer, np.where(out["frequency"] > 0, repeat / out["frequency"], 0.0), np.nan)
+    out["days_since_last_order"] = end_day - last
+    out = out.drop(columns=["first_day", "last_day", "first_order_day", "last_order_day"])
+
+    if "nps_latest" in out.columns:
+        nps = out["nps_latest"].astype(float)
+        out["nps_latest"] = nps
+        out["nps_class"] = pd.Series(
+            np.select([nps >= 9, nps >= 7, nps >= 0], ["promoter", "passive", "detractor"], default=""),
+            index=out.index,
+        ).replace("", pd.NA)
+    if sentiment and "surveys" in study.tables:
+        out = out.merge(comment_sentiment(study, sentiment, end_day), on="customer_id", how="left")
+    out = out.sort_values("customer_id", kind="stable").reset_index(drop=True)
+    out.attrs["channels"] = [_safe(c) for c in channels]
+    out.attrs["stages"] = [_safe(s) for s in stages]
+    out.attrs["unit"] = unit
+    out.attrs["observation_end"] = str(pd.Timestamp("1970-01-01") + pd.Timedelta(days=end_day))[:10]
+    return out
+
+
+def _vader(comments: pd.Series) -> pd.Series:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    analyzer = SentimentIntensityAnalyzer()
+    return comments.map(lambda text: analyzer.polarity_scores(str(text))["compound"]).astype(float)
+
+
+def _default_scorer() -> Callable[[pd.Series], pd.Series]:
+    """The pain-point stage's sentiment scorer (VADER compound, each distinct text scored once)
+    when it is installed, else VADER's compound score here."""
+    try:
+        from ..painpoints.text import sentiment as painpoint_sentiment
+
+        return painpoint_sentiment
+    except ImportError:
+        return _vader
+
+
+def comment_sentiment(study: Study, sentiment=True, end_day: int | None = None) -> pd.DataFrame:
+    """customer_id → ``sentiment_mean``: the mean sentiment (−1…1) of the customer's survey
+    comments. Only the comments come to pandas (one row per comment, not per event)."""
+    scorer = _default_scorer() if sentiment is True else sentiment
+    sv = engine.table(study, "surveys")
+    if "comment" not in sv.columns:
+        return pd.DataFrame({"customer_id": pd.Series(dtype=str), "sentiment_mean": pd.Series(dtype=float)})
+    sv = sv.filter(sv.comment.notnull() & (sv.comment.strip().length() > 0))
+    if end_day is not None:
+        sv = sv.filter(_day(sv.timestamp) <= end_day)
+    comments = engine.to_pandas(sv.select("customer_id", "comment"))
+    comments["score"] = np.asarray(scorer(comments["comment"]), dtype=float)
+    comments["customer_id"] = comments["customer_id"].astype(str)
+    return comments.groupby("customer_id", as_index=False).agg(sentiment_mean=("score", "mean"))

@@ -1,0 +1,294 @@
+"""The segmentation stage in one call: features, demographic bands, RFM, behavioural clusters,
+persona cards, the segment × KPI comparison, and customer → segment written for later stages.
+
+    >>> from cxlab.segments import segment_customers, write_segments
+    >>> seg = segment_customers("demo")
+    >>> print(seg.summary())
+    >>> write_segments(seg)        # data/processed/demo/segments.parquet
+
+``segments.parquet`` has one row per customer of the customers table: ``customer_id``,
+``segment`` (the persona name of the customer's behavioural cluster, or "no recorded activity"
+for a customer without events — the column later stages break their results down by),
+``cluster`` (−1 without events), ``rfm_segment``, ``r_score``, ``f_score``, ``m_score``.
+``personas.parquet`` has one row per persona card (segment, cluster, persona, customers, share,
+revenue_share, description, traits, channels, touchpoints, KPIs, redacted quotes) and
+``customer_features.parquet`` the feature table.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .. import data
+from ..errors import DataError
+from ..study import Study
+from .clustering import ClusterResult, cluster_customers
+from .compare import SegmentComparison, compare_segments
+from .demographic import demographic_segments
+from .features import customer_features
+from .personas import PersonaCard, cards_frame, persona_cards, segment_touchpoints
+from .rfm import rfm_scores, rfm_segment_table
+
+__all__ = ["Segmentation", "segment_customers", "write_segments", "truth_agreement", "NO_ACTIVITY",
+           "SEGMENTS_FILE", "PERSONAS_FILE", "read_segments", "names_list"]
+
+NO_ACTIVITY = "no recorded activity"
+SEGMENTS_FILE = "segments.parquet"
+FEATURES_FILE = "customer_features.parquet"
+PERSONAS_FILE = "personas.parquet"
+
+
+def names_list(value) -> list[str] | None:
+    """A list of names from a notebook parameter: a list, 'a, b', or "['a', 'b']"; None when
+    empty (use the default)."""
+    import yaml
+
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        if text.startswith("["):
+            value = yaml.safe_load(text)
+        else:
+            return [v.strip() for v in text.split(",") if v.strip()]
+    return [str(v) for v in value] or None
+
+
+@dataclass
+class Segmentation:
+    """Everything the segmentation stage found (see the module doc)."""
+
+    study: Study
+    features: pd.DataFrame
+    demographics: pd.DataFrame
+    rfm: pd.DataFrame
+    clusters: ClusterResult
+    cards: list[PersonaCard]
+    assignments: pd.DataFrame
+    comparison: SegmentComparison
+    touchpoints: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def names(self) -> dict[int, str]:
+        return {c.cluster: c.name for c in self.cards}
+
+    def rfm_table(self) -> pd.DataFrame:
+        return rfm_segment_table(self.features, self.rfm)
+
+    def personas(self) -> pd.DataFrame:
+        return cards_frame(self.cards)
+
+    def demographic_table(self) -> pd.DataFrame:
+        """attribute, band, customers, share of customers, and the mix of behavioural segments
+        in the band (the share of the band in each persona's segment)."""
+        d = self.demographics.merge(self.assignments[["customer_id", "segment"]], on="customer_id")
+        rows = []
+        for col in [c for c in self.demographics.columns if c != "customer_id"]:
+            counts = d.groupby(col, observed=False).size()
+            mix = pd.crosstab(d[col], d["segment"], normalize="index") if len(d) else None
+            for bnd, n in counts.items():
+                if n == 0:  # an open-ended band nobody falls into ('< 18', '86+')
+                    continue
+                row = {"attribute": col.replace("_band", "").replace("_tenure", " tenure").replace("_", " "),
+                       "band": str(bnd), "customers": int(n), "share": n / max(len(d), 1)}
+                if mix is not None and bnd in mix.index:
+                    top = mix.loc[bnd].sort_values(ascending=False)
+                    row["largest segment"] = f"{top.index[0]} ({top.iloc[0]:.0%})"
+                rows.append(row)
+        return pd.DataFrame(rows)
+
+    def plot_demographics(self):
+        """One bar chart per attribute: the share of customers in each band, split by segment."""
+        import matplotlib.pyplot as plt
+
+        cols = [c for c in self.demographics.columns if c != "customer_id"]
+        if not cols:
+            return None
+        d = self.demographics.merge(self.assignments[["customer_id", "segment"]], on="customer_id")
+        ncol = min(2, len(cols))
+        nrow = -(-len(cols) // ncol)
+        fig, axes = plt.subplots(nrow, ncol, figsize=(11, 3.4 * nrow), squeeze=False)
+        for ax, col in zip(axes.flat, cols):
+            tab = pd.crosstab(d[col], d["segment"]) / len(d)
+            tab.plot.bar(stacked=True, ax=ax, legend=False, width=0.8)
+            ax.set_title(col.replace("_", " "))
+            ax.set_xlabel("")
+            ax.set_ylabel("share of customers")
+            ax.tick_params(axis="x", rotation=30)
+        for ax in list(axes.flat)[len(cols):]:
+            ax.set_visible(False)
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=8, frameon=False)
+        fig.tight_layout(rect=(0, 0.06, 1, 1))
+        return fig
+
+    def plot_rfm_grid(self, ax=None):
+        """Buyers on the recency × frequency score grid, each cell named by its RFM segment."""
+        import matplotlib.pyplot as plt
+
+        from .rfm import RFM_GRID
+
+        r = self.rfm.dropna(subset=["r_score", "f_score"])
+        counts = pd.crosstab(r.r_score.astype(int), r.f_score.astype(int)).reindex(
+            index=range(5, 0, -1), columns=range(1, 6), fill_value=0)
+        if ax is None:
+            _, ax = plt.subplots(figsize=(9, 5))
+        im = ax.imshow(counts.to_numpy(), cmap="Blues", aspect="auto")
+        for i, rr in enumerate(counts.index):
+            for j, ff in enumerate(counts.columns):
+                v = counts.loc[rr, ff]
+                ax.text(j, i, f"{RFM_GRID[(rr, ff)]}\n{v:,}", ha="center", va="center", fontsize=7,
+                        color="white" if v > counts.to_numpy().max() * 0.6 else "black")
+        ax.set_xticks(range(5))
+        ax.set_xticklabels([str(c) for c in counts.columns])
+        ax.set_yticks(range(5))
+        ax.set_yticklabels([str(c) for c in counts.index])
+        ax.set_xlabel("F score (number of orders, 5 = most)")
+        ax.set_ylabel("R score (5 = ordered most recently)")
+        ax.grid(False)
+        ax.figure.colorbar(im, ax=ax, label="buyers")
+        return ax
+
+    def summary(self) -> str:
+        return "\n".join([self.clusters.summary()] + [c.summary() for c in self.cards])
+
+    def headlines(self) -> list[str]:
+        sel = self.clusters.selection.set_index("k").loc[self.clusters.k]
+        cards = sorted(self.cards, key=lambda c: -c.customers)
+        lines = [
+            f"{self.clusters.k} behavioural segments ({self.clusters.chosen_by}: silhouette {sel.silhouette:.2f}, "
+            f"stability {sel.stability:.2f}): " + "; ".join(f"{c.name} {c.share:.0%}" for c in cards) + "."
+        ]
+        top = max(self.cards, key=lambda c: c.revenue_share / max(c.share, 1e-9))
+        lines.append(f"{top.name} are {top.share:.0%} of customers and bring {top.revenue_share:.0%} of revenue.")
+        conv = self.comparison.by_segment[self.comparison.by_segment.kpi == "conversion"]
+        conv = conv[conv.segment != NO_ACTIVITY]
+        if len(conv) >= 2:
+            lo, hi = conv.loc[conv.estimate.idxmin()], conv.loc[conv.estimate.idxmax()]
+            lines.append(f"Reaching the goal ranges from {lo.estimate:.0%} ({lo.segment}) to {hi.estimate:.0%} "
+                         f"({hi.segment}).")
+        rfm = self.rfm_table().set_index("rfm_segment")
+        buyers = rfm.drop(index="no purchase yet", errors="ignore")
+        if len(buyers) and "champions" in buyers.index:
+            ch = buyers.loc["champions"]
+            lines.append(f"RFM champions are {ch.customers / buyers.customers.sum():.0%} of buyers and bring "
+                         f"{ch.revenue_share:.0%} of revenue.")
+        return lines
+
+    def metrics(self) -> dict:
+        sel = self.clusters.selection.set_index("k").loc[self.clusters.k]
+        out = {
+            "customers": int(len(self.features)),
+            "clustered_customers": int(len(self.clusters.labels)),
+            "k": int(self.clusters.k),
+            "silhouette": float(sel.silhouette),
+            "stability_mean_ari": float(sel.stability),
+            "stability_min_ari": float(sel.stability_min),
+        }
+        for c in self.cards:
+            out[f"share: {c.name}"] = float(c.share)
+            out[f"revenue share: {c.name}"] = float(c.revenue_share)
+        return out
+
+
+def segment_customers(
+    study: Study | str | os.PathLike,
+    k: int | None = None,
+    columns: Sequence[str] | None = None,
+    ks: Sequence[int] = range(2, 9),
+    unit: str = "day",
+    observation_end=None,
+    sentiment: bool = False,
+    fit_sample: int = 50_000,
+    random_state: int = 0,
+    bins: dict | None = None,
+    quantiles: int = 4,
+    n_quotes: int = 3,
+    means_test: str = "kruskal",
+    support_touchpoints=None,
+) -> Segmentation:
+    """Run the whole stage: ``customer_features`` (one engine query), ``demographic_segments``,
+    ``rfm_scores``, ``cluster_customers`` on customers with events (``k``/``columns``/``ks``
+    as there), ``persona_cards``, and ``compare_segments`` over the persona segments.
+    ``sentiment``: also score survey comments (VADER) into the features; ``support_touchpoints``:
+    the touchpoints that count as support contacts (a list or 'a, b'; default: see
+    ``default_support_touchpoints``)."""
+    study = data.ensure_clean(study)
+    features = customer_features(study, observation_end=observation_end, unit=unit, sentiment=sentiment or None,
+                                 support_touchpoints=names_list(support_touchpoints))
+    active = features[features["events"] > 0].reset_index(drop=True)
+    if len(active) < 3:
+        raise DataError([f"Study '{study.name}' has {len(active)} customers with events; at least 3 are "
+                         "needed to form segments."])
+    demographics = demographic_segments(study, bins=bins, quantiles=quantiles,
+                                        as_of=features.attrs.get("observation_end"))
+    rfm = rfm_scores(features)
+    clusters = cluster_customers(active, k=k, columns=names_list(columns), ks=ks, fit_sample=fit_sample,
+                                 random_state=random_state)
+    touchpoints = segment_touchpoints(study, clusters.labels, segment="cluster")
+    cards = persona_cards(active, clusters, study=study, touchpoints=touchpoints, n_quotes=n_quotes)
+    names = {c.cluster: c.name for c in cards}
+    assignments = features[["customer_id"]].merge(clusters.labels, on="customer_id", how="left")
+    assignments["cluster"] = assignments["cluster"].fillna(-1).astype("int64")
+    assignments["segment"] = assignments["cluster"].map(names).fillna(NO_ACTIVITY).astype(str)
+    assignments = assignments.merge(rfm[["customer_id", "rfm_segment", "r_score", "f_score", "m_score"]],
+                                    on="customer_id", how="left")
+    assignments["rfm_segment"] = assignments["rfm_segment"].astype(str)
+    assignments = assignments[["customer_id", "segment", "cluster", "rfm_segment", "r_score", "f_score", "m_score"]]
+    comparison = compare_segments(features, assignments[["customer_id", "segment"]], means_test=means_test)
+    touchpoints = touchpoints.assign(segment=touchpoints["cluster"].astype(int).map(names))
+    return Segmentation(study=study, features=features, demographics=demographics, rfm=rfm, clusters=clusters,
+                        cards=cards, assignments=assignments, comparison=comparison, touchpoints=touchpoints)
+
+
+def write_segments(seg: Segmentation, features: bool = True) -> Path:
+    """Write data/processed/<study>/segments.parquet (and customer_features.parquet) atomically;
+    returns the segments path."""
+    path = seg.study.processed(SEGMENTS_FILE)
+    out = seg.assignments.copy()
+    for c in ("r_score", "f_score", "m_score"):
+        out[c] = out[c].astype("Int64")
+    data.write_parquet(out, path)
+    data.write_parquet(cards_frame(seg.cards, detail=True), seg.study.processed(PERSONAS_FILE))
+    if features:
+        data.write_parquet(seg.features, seg.study.processed(FEATURES_FILE))
+    return path
+
+
+def read_segments(study: Study | str | os.PathLike) -> pd.DataFrame:
+    """customer_id → segment (and cluster, rfm_segment, scores) as the segmentation stage wrote it."""
+    study = Study.load(study)
+    path = study.processed_dir / SEGMENTS_FILE
+    if not path.exists():
+        raise DataError([f"{path} does not exist: run the segmentation stage first "
+                         f"(cxlab run {study.name} --stages segmentation)."])
+    return pd.read_parquet(path)
+
+
+def truth_agreement(seg: Segmentation, truth_file: str = "truth_segments.parquet") -> dict | None:
+    """For a synthetic study with planted segments (``truth_segments.parquet`` in the study
+    folder): the adjusted Rand index between the clusters and the planted segments, and their
+    cross-table. None for a real study."""
+    from sklearn.metrics import adjusted_rand_score
+
+    path = seg.study.root / truth_file
+    if not path.exists():
+        return None
+    truth = pd.read_parquet(path)
+    truth["customer_id"] = truth["customer_id"].astype(str)
+    col = "segment" if "segment" in truth.columns else [c for c in truth.columns if c != "customer_id"][0]
+    merged = seg.clusters.labels.merge(truth.rename(columns={col: "planted"}), on="customer_id")
+    merged["persona"] = merged["cluster"].map(seg.names)
+    return {
+        "ari": float(adjusted_rand_score(merged["planted"], merged["cluster"])),
+        "customers": int(len(merged)),
+        "table": pd.crosstab(merged["planted"], merged["persona"]),
+    }
