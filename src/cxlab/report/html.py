@@ -44,6 +44,7 @@ def _strip(nb: nbformat.NotebookNode, failed: bool) -> nbformat.NotebookNode:
     return nb
 
 
+_TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "nbconvert"
 _H2 = re.compile(r'<h2 id="([^"]+)">(.*?)(?:<a class="anchor-link"[^>]*>.*?</a>)?</h2>', re.S)
 
 
@@ -70,7 +71,9 @@ def render_notebook(executed: Path, target: Path, *, failed: bool = False, nav: 
     from nbconvert import HTMLExporter
 
     nb = _strip(nbformat.read(executed, as_version=4), failed)
-    exporter = HTMLExporter(template_name="lab")
+    exporter = HTMLExporter(
+        template_name="cxlab", extra_template_basedirs=[str(_TEMPLATES)]
+    )
     exporter.exclude_input = True
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
