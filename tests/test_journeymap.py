@@ -442,3 +442,13 @@ def test_segments_are_sized_and_named_after_their_persona_cards(tiny):
         {"segment": "1", "customers": 3, "share": 0.75, "persona": "Multichannel"},
         {"segment": "0", "customers": 1, "share": 0.25, "persona": "App-first, fast-paced"},
     ]
+
+
+def test_the_files_the_map_reads_are_the_files_the_stages_write():
+    from cxlab.journeymap import FILES
+    from cxlab.segments.pipeline import PERSONAS_FILE, SEGMENTS_FILE
+
+    assert FILES["segments"][0] == SEGMENTS_FILE and FILES["personas"][0] == PERSONAS_FILE
+    stage = pytest.importorskip("cxlab.touchpoints.stage", reason="the touchpoint stage's writer is not there yet")
+    for key in ("inventory", "funnel", "funnel_by_segment", "transitions"):
+        assert FILES[key][0] == stage.OUTPUT_FILES[key]
