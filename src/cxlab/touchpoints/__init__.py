@@ -14,6 +14,7 @@ from ._journeys import CONVERSION, END, START, Source, for_segment
 from .attribution import Attribution, attribution, removal_effects
 from .funnels import MODES, Funnel, funnel, stage_funnel
 from .inventory import Inventory, inventory
+from .stage import TouchpointStage, analyze, parse_funnel, write_outputs
 from .transitions import AnchorPaths, Transitions, anchor_paths, sankey_figure, transitions
 from .variants import Variants, variants
 
@@ -27,16 +28,20 @@ __all__ = [
     "MODES",
     "START",
     "Source",
+    "TouchpointStage",
     "Transitions",
     "Variants",
+    "analyze",
     "anchor_paths",
     "attribution",
     "for_segment",
     "funnel",
     "inventory",
+    "parse_funnel",
     "removal_effects",
     "sankey_figure",
     "stage_funnel",
     "transitions",
     "variants",
+    "write_outputs",
 ]

@@ -81,6 +81,29 @@ class Inventory:
             lines.append("In the catalog but never seen: " + ", ".join(self.never_seen))
         return "\n".join(lines)
 
+    def plot_conversion(self, ax=None, keys=None):
+        """Conversion of customers who touched each key against those who did not, with 95%
+        intervals (dots and bars), for ``keys`` (default: every key reached by someone)."""
+        import matplotlib.pyplot as plt
+
+        t = self.table[self.table.customers > 0]
+        if keys is not None:
+            t = t[t[self.by].isin(list(keys))]
+        t = t.iloc[::-1]
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, max(3, 0.32 * len(t) + 1)))
+        y = np.arange(len(t))
+        for col, off, colour, name in (("conv_touched", 0.15, "#4c72b0", "touched it"),
+                                       ("conv_untouched", -0.15, "#8c8c8c", "did not")):
+            est = t[col].to_numpy(float)
+            err = np.vstack([est - t[f"{col}_ci_low"].to_numpy(float), t[f"{col}_ci_high"].to_numpy(float) - est])
+            ax.errorbar(est, y + off, xerr=err, fmt="o", color=colour, label=name, markersize=4, capsize=2)
+        ax.set_yticks(y, t["label"].astype(str))
+        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+        ax.set_xlabel("conversion (reached a goal), 95% interval")
+        ax.legend(loc="lower right")
+        return ax
+
     def plot(self, ax=None, column: str = "dropoff_rate", top: int = 20):
         """Horizontal bars of ``column`` (default: drop-off rate) per key, largest first."""
         import matplotlib.pyplot as plt
@@ -96,20 +119,25 @@ class Inventory:
 
 
 def _aggregate(src: J.Source, by: str) -> tuple[pd.DataFrame, int, int]:
+    """Per key: event-level counts and medians, then customer-level counts from one row per
+    (key, customer) — cheaper than distinct counts over all events."""
     ev = src.events
     o = J.ordered(ev, lead_time=1, keep=("touchpoint", by) if by != "touchpoint" else ("touchpoint",))
-    cust = J.customer_outcomes(src).select("customer_id", "converted")
-    o = o.join(cust, "customer_id")
     key = o[by].fill_null(J.UNKNOWN) if by == "channel" else o[by]
-    o = o.mutate(key=key, gap=(o.next1_t - o.t), is_end=o.next1_t.isnull() & ~o.converted)
-    per_key = o.group_by("key").agg(
-        events=o.count(),
-        customers=o.customer_id.nunique(),
-        converted_touched=o.customer_id.nunique(where=o.converted),
-        median_position=o.pos.median(),
-        median_seconds_to_next=o.gap.median(),
-        journey_ends=o.is_end.cast("int64").sum(),
+    o = o.mutate(key=key, gap=(o.next1_t - o.t), is_last=o.next1_t.isnull())
+    per_event = o.group_by("key").agg(
+        events=o.count(), median_position=o.pos.median(), median_seconds_to_next=o.gap.median()
     )
+    pairs = o.group_by(["key", "customer_id"]).agg(last=o.is_last.cast("int8").max())
+    cust = J.customer_outcomes(src).select("customer_id", "converted")
+    pairs = pairs.join(cust, "customer_id")
+    conv = pairs.converted.cast("int64")
+    per_customer = pairs.group_by("key").agg(
+        customers=pairs.count(),
+        converted_touched=conv.sum(),
+        journey_ends=((pairs["last"] == 1) & ~pairs.converted).cast("int64").sum(),
+    )
+    per_key = per_event.join(per_customer, "key")
     totals = cust.aggregate(customers=cust.count(), converted=cust.converted.cast("int64").sum())
     table = J.run(per_key)
     tot = J.run(totals).iloc[0]

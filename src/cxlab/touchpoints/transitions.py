@@ -1,6 +1,7 @@
 """Transitions between touchpoints, paths around an anchor touchpoint, and their Sankey diagrams."""
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 import ibis
@@ -74,7 +75,8 @@ def sankey_figure(
     names = sorted({n for _, n in nodes if n not in _SPECIAL_COLORS})
     colour = {n: _PALETTE[i % len(_PALETTE)] for i, n in enumerate(names)}
     colour.update(_SPECIAL_COLORS)
-    labels = [n for (_, n) in nodes]
+    labels = [html.escape(str(n)) for (_, n) in nodes]  # touchpoint names are data, not markup
+    names_raw = [n for (_, n) in nodes]
     n_cols = max(c for c, _ in nodes) + 1
     # fixed positions: columns by step, nodes stacked by volume (busiest on top)
     out_vol = lumped.groupby(["step", "source"])["customers"].sum()
@@ -96,7 +98,7 @@ def sankey_figure(
     fig = go.Figure(
         go.Sankey(
             arrangement="snap",
-            node=dict(label=labels, color=[colour[n] for n in labels], x=xs, y=ys, pad=12, thickness=14),
+            node=dict(label=labels, color=[colour[n] for n in names_raw], x=xs, y=ys, pad=12, thickness=14),
             link=dict(
                 source=[nodes[(int(c), s)] for c, s in zip(lumped["step"], lumped["source"])],
                 target=[nodes[(int(c) + 1, t)] for c, t in zip(lumped["step"], lumped["target"])],
@@ -200,9 +202,12 @@ def transitions(
         raise ParameterError("sankey_steps must be at least 1.")
     src = J.resolve(data, goals=goals, catalog=catalog)
     p = J.pairs(src, until_goal=until_goal, collapse_repeats=collapse_repeats)
-    table = J.run(p.group_by(["source", "target"]).agg(transitions=p.count()))
-    early = p.filter(p.pos <= sankey_steps)
-    paths = J.run(early.group_by(["pos", "source", "target"]).agg(customers=early.count()))
+    # one pass: counts per (step, source, target) with the steps beyond the Sankey pooled
+    step = ibis.least(p.pos, sankey_steps + 1).name("pos")
+    counts = J.run(p.group_by([step, p.source, p.target]).agg(customers=p.count()))
+    table = counts.groupby(["source", "target"], as_index=False)["customers"].sum()
+    table = table.rename(columns={"customers": "transitions"})
+    paths = counts[counts["pos"] <= sankey_steps].copy()
     table["probability"] = table["transitions"] / table.groupby("source")["transitions"].transform("sum")
     table = table.sort_values(["source", "transitions", "target"], ascending=[True, False, True]).reset_index(drop=True)
     paths = paths.assign(step=paths.pop("pos") - 1)[["step", "source", "target", "customers"]]

@@ -1,0 +1,294 @@
+"""The touchpoint stage in one call: what notebooks/03_touchpoints.ipynb shows and writes.
+
+``analyze(study, ...)`` runs the inventory (per touchpoint and per channel), the stage funnel
+(overall, by segment and by entry channel), the transitions, the paths around an anchor
+touchpoint, the path variants (overall and per segment) and the attribution, all in the engine;
+``write_outputs(result)`` saves the tables later stages read to data/processed/<study>/.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .. import data
+from ..errors import ParameterError
+from ..study import Study
+from . import _journeys as J
+from .attribution import Attribution, attribution
+from .funnels import Funnel, funnel, stage_funnel
+from .inventory import Inventory, inventory
+from .transitions import AnchorPaths, Transitions, anchor_paths, transitions
+from .variants import Variants, variants
+
+__all__ = ["TouchpointStage", "analyze", "write_outputs", "parse_funnel", "OUTPUT_FILES"]
+
+OUTPUT_FILES = {
+    "inventory": "touchpoint_inventory.parquet",
+    "channels": "channel_inventory.parquet",
+    "funnel": "stage_funnel.parquet",
+    "funnel_by_segment": "stage_funnel_by_segment.parquet",
+    "funnel_by_channel": "stage_funnel_by_channel.parquet",
+    "time_to_convert": "time_to_convert.parquet",
+    "transitions": "transitions.parquet",
+    "anchor": "anchor_paths.parquet",
+    "variants": "path_variants.parquet",
+    "variants_by_segment": "path_variants_by_segment.parquet",
+    "attribution": "attribution.parquet",
+    "custom_funnel": "custom_funnel.parquet",
+}
+
+
+@dataclass
+class TouchpointStage:
+    """Everything the touchpoint stage computed for one study."""
+
+    study: Study
+    window_days: float | None
+    inventory: Inventory
+    channels: Inventory
+    funnel: Funnel
+    funnel_by_channel: Funnel
+    transitions: Transitions
+    anchor: AnchorPaths | None
+    variants: Variants
+    attribution: Attribution
+    funnel_by_segment: Funnel | None = None
+    variants_by_segment: pd.DataFrame | None = None
+    segments_source: str | None = None
+    custom_funnel: Funnel | None = None
+    notes: list[str] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ words
+    def pre_goal_touchpoints(self) -> pd.DataFrame:
+        """Inventory rows of touchpoints customers meet on the way to the goal (stages up to
+        the goal's stage, goal touchpoints excluded) and reached by someone."""
+        t = self.inventory.table
+        goal_stage = t.loc[t.touchpoint.isin(self.study.goal_touchpoints), "stage_order"].max()
+        keep = (t.customers > 0) & ~t.touchpoint.isin(self.study.goal_touchpoints)
+        keep &= (t.stage_order <= goal_stage) & (t.stage_order >= 0)
+        return t[keep]
+
+    def headlines(self) -> list[str]:
+        inv = self.inventory
+        top = inv.largest_dropoff()
+        f = self.funnel.table
+        lines = [
+            f"{inv.customers:,} customers in the log; {inv.converted:,} ({inv.conversion:.1%}) reached a goal "
+            f"({', '.join(self.study.goal_touchpoints)}).",
+            f"Largest drop-off: {top.label} ({top.touchpoint}) — {top.dropoff_rate:.0%} of the {int(top.customers):,} "
+            f"customers who reached it ended their journey there without buying.",
+        ]
+        if len(f) > 1:
+            worst = self.funnel.largest_drop()
+            win = f"within {self.window_days:g} days" if self.window_days else "with no time limit"
+            lines.append(
+                f"Stage funnel ({win}): {int(f.customers.iloc[0]):,} enter at {f.label.iloc[0]}; the weakest step is "
+                f"into {worst.label}, which {worst.conversion:.0%} of those at the previous stage reach."
+            )
+        v = self.variants
+        lines.append(
+            f"{v.distinct_variants:,} different paths lead up to the first purchase (or to the end of the journey); "
+            f"the {len(v.table)} most common cover {v.coverage:.0%} of customers."
+        )
+        a = self.attribution.table
+        labels = dict(zip(self.inventory.table.touchpoint, self.inventory.table.label))
+        if len(a):
+            best = a.iloc[0]
+            lines.append(
+                f"The Markov model credits {labels.get(best.touchpoint, best.touchpoint)} with the largest share of "
+                f"purchases ({best.markov_share:.0%}; last-touch attribution gives it {best.last_touch_share:.0%})."
+            )
+        if self.anchor is not None and self.anchor.journeys:
+            after = self.anchor.at(1)
+            if len(after):
+                nxt = after.iloc[0]
+                what = ("the journey ends there, without a purchase" if nxt.touchpoint == J.END
+                        else f"the most common next step is {labels.get(nxt.touchpoint, nxt.touchpoint)}")
+                lines.append(
+                    f"After {labels.get(self.anchor.anchor, self.anchor.anchor)}, {what} "
+                    f"({nxt.share:.0%} of {self.anchor.journeys:,} customers)."
+                )
+        if inv.uncatalogued:
+            lines.append(f"Touchpoints in the log but not in the catalog: {', '.join(inv.uncatalogued)}.")
+        return lines
+
+    def stage_sentences(self) -> list[str]:
+        """One sentence per stage: customers reaching it in the funnel, its busiest touchpoint
+        and the touchpoint there after which most journeys end without the goal."""
+        t = self.inventory.table
+        f = self.funnel.table.set_index("label")
+        out = []
+        for stage in self.study.stages:
+            rows = t[(t.stage == stage) & (t.customers > 0)]
+            if rows.empty:
+                out.append(f"{stage.capitalize()}: no touchpoint of this stage occurs in the log.")
+                continue
+            busiest = rows.loc[rows.customers.idxmax()]
+            text = f"{stage.capitalize()}: "
+            if stage in f.index:
+                r = f.loc[stage]
+                if r.step == 1:
+                    text += f"{int(r.customers):,} customers start here; "
+                elif pd.notna(r.conversion):
+                    text += (f"{int(r.customers):,} customers get here ({r.conversion:.0%} of those at the stage "
+                             f"before); ")
+            text += f"the touchpoint reaching most customers is {busiest.label} ({busiest.reach:.0%})"
+            ends = rows[rows.journey_ends > 0]
+            if len(ends):
+                worst = ends.loc[ends.dropoff_rate.idxmax()]
+                text += (f", and the riskiest is {worst.label}: {worst.dropoff_rate:.0%} of the customers who reach it "
+                         f"leave without buying right after it.")
+            else:
+                text += "; no journey ends here without the goal."
+            out.append(text)
+        return out
+
+    def segment_sentences(self) -> list[str]:
+        """Per segment: entering customers, how far they get, and their most common path."""
+        if self.funnel_by_segment is None:
+            return []
+        g = self.funnel_by_segment.by_group
+        out = []
+        for seg, rows in g.groupby("group", sort=True):
+            rows = rows.sort_values("step")
+            start, end = int(rows.customers.iloc[0]), int(rows.customers.iloc[-1])
+            if start == 0:
+                continue
+            worst = rows.iloc[1:].loc[rows.iloc[1:].conversion.idxmin()] if len(rows) > 1 else None
+            text = (f"{seg}: {start:,} customers enter; {end / start:.0%} reach {rows.label.iloc[-1]} "
+                    f"within the window")
+            if worst is not None and pd.notna(worst.conversion):
+                text += f"; their weakest step is into {worst.label} ({worst.conversion:.0%})"
+            if self.variants_by_segment is not None:
+                v = self.variants_by_segment[self.variants_by_segment.segment == seg]
+                if len(v):
+                    top = v.iloc[0]
+                    text += f"; their most common path is {top.variant} ({top.customers / top.segment_customers:.0%})"
+            out.append(text + ".")
+        return out
+
+    def metrics(self) -> dict:
+        inv = self.inventory
+        top = inv.largest_dropoff()
+        f = self.funnel.conversion()
+        return {
+            "customers": inv.customers,
+            "conversion_rate": inv.conversion,
+            "largest_dropoff_touchpoint": str(top.touchpoint),
+            "largest_dropoff_rate": float(top.dropoff_rate),
+            "stage_funnel_completion": {"value": f.estimate, "ci_low": f.ci_low, "ci_high": f.ci_high},
+            "distinct_variants": self.variants.distinct_variants,
+            "top_variants_coverage": self.variants.coverage,
+            "markov_conversion_probability": self.attribution.conversion_probability,
+        }
+
+
+# ----------------------------------------------------------------------------- running
+def parse_funnel(text: str) -> list:
+    """Funnel steps from text: steps separated by '>', alternatives by '|'
+    ("web_product_view|app_product_view > web_checkout > web_purchase")."""
+    steps = []
+    for part in str(text).split(">"):
+        alts = [a.strip() for a in part.split("|") if a.strip()]
+        if not alts:
+            raise ParameterError(f"custom funnel '{text}': an empty step; write steps separated by '>'.")
+        steps.append(alts if len(alts) > 1 else alts[0])
+    return steps
+
+
+def _segments(study: Study, segments_file: str | os.PathLike | None):
+    if segments_file:
+        path = Path(segments_file)
+        if not path.is_absolute():
+            candidates = [study.processed_dir / path, study.root / path]
+            path = next((c for c in candidates if c.exists()), candidates[0])
+        if not path.exists():
+            raise ParameterError(f"segments_file '{segments_file}' does not exist (looked in {study.processed_dir} "
+                                 f"and {study.root}).")
+        return path
+    default = study.processed_dir / "segments.parquet"
+    return default if default.exists() else None
+
+
+def analyze(
+    study: str | os.PathLike | Study,
+    *,
+    conversion_window_days: float | None = 30,
+    top_variants: int = 20,
+    anchor_touchpoint: str | None = None,
+    anchor_steps: int = 3,
+    sankey_steps: int = 5,
+    segments_file: str | os.PathLike | None = None,
+    custom_funnel: str | list | None = None,
+    funnel_mode: str = "ordered",
+) -> TouchpointStage:
+    """Run every touchpoint analysis of the stage on a study (see the module doc)."""
+    study = data.ensure_clean(study)
+    notes: list[str] = []
+    inv = inventory(study)
+    channels = inventory(study, by="channel")
+    sf = stage_funnel(study, window_days=conversion_window_days)
+    sf_channel = stage_funnel(study, window_days=conversion_window_days, by="channel")
+    tr = transitions(study, collapse_repeats=True, sankey_steps=sankey_steps)
+    anchor = None
+    if anchor_touchpoint:
+        if anchor_touchpoint in set(inv.table.loc[inv.table.customers > 0, "touchpoint"]):
+            anchor = anchor_paths(study, anchor_touchpoint, before=anchor_steps, after=anchor_steps)
+        else:
+            notes.append(f"The anchor touchpoint '{anchor_touchpoint}' does not occur in the log; no paths around it.")
+    var = variants(study, top=top_variants)
+    att = attribution(study)
+
+    seg_path = _segments(study, segments_file)
+    sf_seg = var_seg = None
+    if seg_path is not None:
+        sf_seg = stage_funnel(study, window_days=conversion_window_days, by="segment", segments=seg_path)
+        groups = [g for g in pd.read_parquet(seg_path, columns=["segment"])["segment"].astype(str).unique()]
+        rows = []
+        for g in sorted(groups):
+            v = variants(J.for_segment(study, g, seg_path), top=min(top_variants, 5))
+            rows.append(v.table.assign(segment=g, segment_customers=v.customers))
+        var_seg = pd.concat(rows, ignore_index=True) if rows else None
+    else:
+        notes.append("No segments yet (run the segmentation stage, or set segments_file): the breakdowns by segment "
+                     "are left out.")
+    cf = None
+    if custom_funnel:
+        steps = parse_funnel(custom_funnel) if isinstance(custom_funnel, str) else list(custom_funnel)
+        cf = funnel(study, steps, mode=funnel_mode, window_days=conversion_window_days)
+    return TouchpointStage(
+        study, conversion_window_days, inv, channels, sf, sf_channel, tr, anchor, var, att, sf_seg, var_seg,
+        str(seg_path) if seg_path is not None else None, cf, notes,
+    )
+
+
+def write_outputs(result: TouchpointStage) -> dict[str, Path]:
+    """Save the stage's tables to data/processed/<study>/ (atomically); returns name -> path."""
+    study = result.study
+    tables = {
+        "inventory": result.inventory.table,
+        "channels": result.channels.table,
+        "funnel": result.funnel.table,
+        "funnel_by_channel": result.funnel_by_channel.by_group,
+        "time_to_convert": result.funnel.time_to_convert,
+        "transitions": result.transitions.table,
+        "variants": result.variants.table,
+        "attribution": result.attribution.table,
+    }
+    if result.funnel_by_segment is not None:
+        tables["funnel_by_segment"] = result.funnel_by_segment.by_group.rename(columns={"group": "segment"})
+    if result.variants_by_segment is not None:
+        tables["variants_by_segment"] = result.variants_by_segment
+    if result.anchor is not None:
+        tables["anchor"] = result.anchor.positions.assign(anchor=result.anchor.anchor)
+    if result.custom_funnel is not None:
+        tables["custom_funnel"] = result.custom_funnel.table
+    written = {}
+    for name, frame in tables.items():
+        if frame is None:
+            continue
+        written[name] = data.write_parquet(frame.reset_index(drop=True), study.processed(OUTPUT_FILES[name]))
+    return written
