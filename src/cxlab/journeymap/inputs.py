@@ -424,12 +424,17 @@ def _customers_in_log(inventory: pd.DataFrame) -> int | None:
 
 def load_journey_maps(study, segments: bool = True, max_segments: int = 8) -> dict[str | None, JourneyMapData]:
     """The map for all customers (key None) and, with ``segments``, one per segment of
-    segments.parquet (largest first, at most ``max_segments``)."""
+    segments.parquet (largest first, at most ``max_segments``; customers with no recorded
+    activity have no journey and get no map)."""
     from ..study import Study
 
     study = Study.load(study)
+    from ..segments.pipeline import NO_ACTIVITY
+
     maps: dict[str | None, JourneyMapData] = {None: load_journey_map(study)}
-    chosen = segment_table(study).head(max_segments) if segments else pd.DataFrame(columns=["segment"])
+    table = segment_table(study)
+    table = table[table["segment"] != NO_ACTIVITY]  # customers without events have no journey to map
+    chosen = table.head(max_segments) if segments else pd.DataFrame(columns=["segment"])
     if len(chosen):
         from .bysegment import scored_responses
 
