@@ -68,7 +68,7 @@ class StageContext:
         """This stage's parameters from study.yaml (the notebook's own parameters win)."""
         return self.study.stage_parameters(self.stage)
 
-    def write_summary(self, headlines: list[str], metrics: dict[str, Any] | None = None, **extra) -> Path:
+    def write_summary(self, headlines: list[str], metrics: dict[str, Any] | None = None, **extra) -> None:
         """Write data/processed/<study>/summary_<stage>.json: the headline sentences the run
         index shows, and the numbers later runs compare against (``metrics``: name -> number,
         or name -> {value, label, unit}; unit "share" shows as a percentage). Pass
@@ -82,7 +82,8 @@ class StageContext:
             "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             **extra,
         }
-        return data.write_json(payload, self.processed(f"summary_{self.stage}.json"))
+        # returns nothing, so a notebook's last line prints nothing into the report
+        data.write_json(payload, self.processed(f"summary_{self.stage}.json"))
 
 
 def open_stage(study: str | os.PathLike | Study, stage: str, *, clean: bool = True) -> StageContext:
