@@ -30,17 +30,33 @@ body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-se
 """
 
 
-def _strip(nb: nbformat.NotebookNode, failed: bool) -> nbformat.NotebookNode:
-    """Drop stderr streams (warnings, progress bars) from a successful run's outputs."""
+_CAPTION = re.compile(r'<p class="cx-caption">(.*?)</p>', re.S)
+
+
+def _prepare(nb: nbformat.NotebookNode, failed: bool) -> nbformat.NotebookNode:
+    """Drop stderr streams (warnings, progress bars) from a successful run's outputs, and give
+    each figure its caption as alt text."""
     nb = copy.deepcopy(nb)
-    if failed:
-        return nb
     for cell in nb.cells:
-        if cell.get("cell_type") == "code":
+        if cell.get("cell_type") != "code":
+            continue
+        if not failed:
             cell["outputs"] = [
                 o for o in cell.get("outputs", [])
                 if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
             ]
+        pending = []  # figures waiting for the caption shown after them
+        for output in cell["outputs"]:
+            bundle = output.get("data", {})
+            if "image/png" in bundle:
+                pending.append(output)
+                continue
+            match = _CAPTION.search(str(bundle.get("text/html", "")))
+            if match and pending:
+                alt = _html.unescape(re.sub("<[^>]+>", "", match.group(1))).strip()
+                for figure in pending:
+                    figure.setdefault("metadata", {})["cx_alt"] = alt
+                pending = []
     return nb
 
 
@@ -70,7 +86,7 @@ def render_notebook(executed: Path, target: Path, *, failed: bool = False, nav: 
     (links back to the run index)."""
     from nbconvert import HTMLExporter
 
-    nb = _strip(nbformat.read(executed, as_version=4), failed)
+    nb = _prepare(nbformat.read(executed, as_version=4), failed)
     exporter = HTMLExporter(
         template_name="cxlab", extra_template_basedirs=[str(_TEMPLATES)]
     )
