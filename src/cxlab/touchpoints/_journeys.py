@@ -53,6 +53,8 @@ class Source:
     stages: list[str]
     study: Study | None = None
     segments_default: Path | None = field(default=None, repr=False)
+    members: ibis.Table | None = field(default=None, repr=False)  # customers kept (for_segment)
+    base_events: ibis.Table | None = field(default=None, repr=False)  # the study's whole log
 
     @property
     def is_goal(self) -> ibis.BooleanValue:
@@ -133,7 +135,7 @@ def resolve(
         goal_list = tuple(study.goal_touchpoints if goals is None else goals)
         stage_list = list(study.stages if stages is None else stages)
         seg = study.processed_dir / "segments.parquet"
-        return Source(events, goal_list, cat, stage_list, study, seg)
+        return Source(events, goal_list, cat, stage_list, study, seg, None, events)
     cat = _catalog_frame(catalog)
     if isinstance(data, pd.DataFrame):
         events = _from_frame(data, cat)
@@ -300,7 +302,7 @@ def run(expr) -> pd.DataFrame:
     return engine.to_pandas(expr)
 
 
-def pairs(src: Source, *, until_goal: bool = False, collapse_repeats: bool = False, extra: Sequence[str] = ()) -> ibis.Table:
+def pairs(src: Source, *, until_goal: bool = False, collapse_repeats: bool = False, renumber: bool = True) -> ibis.Table:
     """Every step of every journey as a pair of states: ``customer_id``, ``pos`` (1 for the step
     out of ``(start)``), ``source``, ``target``.
 
@@ -308,41 +310,126 @@ def pairs(src: Source, *, until_goal: bool = False, collapse_repeats: bool = Fal
     touchpoint), and the last event gives (touchpoint → ``(end)``). With ``until_goal`` the
     journey stops at the customer's first goal event, which becomes the state ``(conversion)``;
     later events are ignored. With ``collapse_repeats`` a touchpoint repeated back to back counts
-    once (the pairs from a touchpoint to itself are dropped, and ``pos`` counts the remaining
-    steps).
+    once (the pairs from a touchpoint to itself are dropped; with ``renumber`` ``pos`` then
+    counts the remaining steps, which costs one more window).
     """
-    ev = src.events
     if until_goal:
         src.require_goals("Cutting journeys at the goal")
-    base = ev.select("customer_id", "seq", "timestamp", "touchpoint", *extra)
-    w = journey_window(base)
-    cols = {
-        "pos": ibis.row_number().over(w) + 1,
-        "prev1": base.touchpoint.lag().over(w),
-        "next_seq": base.seq.lead().over(w),
-    }
-    if until_goal:
-        is_goal = base.touchpoint.isin(list(src.goals)).cast("int64")
-        cols["goals_so_far"] = is_goal.sum().over(journey_window(base, rows=(None, 0)))
-        cols["is_goal"] = is_goal
-    o = base.mutate(**cols)
+    o = journey_table(src)
     if until_goal:
         # keep events up to and including the first goal event
         o = o.filter((o.goals_so_far == 0) | ((o.goals_so_far == 1) & (o.is_goal == 1)))
         target = ibis.ifelse(o.is_goal == 1, ibis.literal(CONVERSION), o.touchpoint)
-        is_last = o.next_seq.isnull() & (o.is_goal == 0)
+        is_last = o.next_t.isnull() & (o.is_goal == 0)
     else:
         target = o.touchpoint
-        is_last = o.next_seq.isnull()
-    source = o.prev1.fill_null(START)
-    steps = o.select("customer_id", *extra, pos=o.pos, source=source, target=target)
+        is_last = o.next_t.isnull()
+    steps = o.select("customer_id", pos=o.pos, source=o.prev.fill_null(START), target=target)
     ends = o.filter(is_last)
-    ends = ends.select("customer_id", *extra, pos=ends.pos + 1, source=ends.touchpoint, target=ibis.literal(END))
+    ends = ends.select("customer_id", pos=ends.pos + 1, source=ends.touchpoint, target=ibis.literal(END))
     out = ibis.union(steps, ends, distinct=False)
     if collapse_repeats:
         out = out.filter(out.source != out.target)
-        out = out.mutate(pos=ibis.row_number().over(ibis.window(group_by=out.customer_id, order_by=out.pos)) + 1)
+        if renumber:
+            out = out.mutate(pos=ibis.row_number().over(ibis.window(group_by=out.customer_id, order_by=out.pos)) + 1)
     return out
+
+
+# ----------------------------------------------------------------------------- the journey table
+JOURNEY_VERSION = 1
+_SPARK_JOURNEYS: dict[tuple, ibis.Table] = {}
+
+
+def _journey_expr(events: ibis.Table, goals: Sequence[str]) -> ibis.Table:
+    cols = ["customer_id", "seq", "timestamp", "touchpoint"] + (["channel"] if "channel" in events.columns else [])
+    base = events.select(*cols)
+    w = journey_window(base)
+    t = seconds(base.timestamp)
+    goal = base.touchpoint.isin(list(goals)) if goals else ibis.literal(False)
+    is_goal = goal.cast("int64")
+    out = base.mutate(
+        t=t,
+        pos=ibis.row_number().over(w) + 1,
+        prev=base.touchpoint.lag().over(w),
+        next_t=t.lead().over(w),
+        is_goal=is_goal,
+        goals_so_far=is_goal.sum().over(journey_window(base, rows=(None, 0))),
+    )
+    keep = ["customer_id", "touchpoint"] + (["channel"] if "channel" in cols else [])
+    return out.select(*keep, "t", "pos", "prev", "next_t", "is_goal", "goals_so_far")
+
+
+def journey_table(src: Source) -> ibis.Table:
+    """The event log in journey order, one row per event, computed with one window pass:
+    ``customer_id``, ``touchpoint``, ``channel``, ``t`` (seconds), ``pos`` (1 = first event),
+    ``prev`` (the previous touchpoint), ``next_t`` (time of the next event; null for the last),
+    ``is_goal`` (1/0) and ``goals_so_far`` (goal events up to and including this one).
+
+    For a study (with its own goal touchpoints) the table is built once and reused by every
+    analysis: on DuckDB it is written to data/processed/<study>/journeys.parquet (rebuilt when
+    the clean events change), on Spark it is cached in the session. Otherwise it is an
+    expression computed with the query that uses it.
+    """
+    study = src.study
+    cacheable = study is not None and src.base_events is not None and tuple(src.goals) == tuple(study.goal_touchpoints)
+    if not cacheable:
+        return _journey_expr(src.events, src.goals)
+    backend = backend_name(src.base_events)
+    expr = _journey_expr(src.base_events, src.goals)
+    if backend == "duckdb":
+        table = _duckdb_journeys(src, expr)
+    elif backend == "pyspark":
+        from .. import data
+
+        events_file = data.clean_path(study, "events")
+        st = events_file.stat()
+        key = (str(study.processed_dir), st.st_mtime_ns, st.st_size, tuple(src.goals), JOURNEY_VERSION)
+        if key not in _SPARK_JOURNEYS:
+            _SPARK_JOURNEYS[key] = expr.cache()
+        table = _SPARK_JOURNEYS[key]
+    else:
+        return _journey_expr(src.events, src.goals)
+    if src.members is not None:
+        table = table.semi_join(src.members, "customer_id")
+    return table
+
+
+def _duckdb_journeys(src: Source, expr: ibis.Table) -> ibis.Table:
+    import json
+
+    from .. import data
+
+    study = src.study
+    events_file = data.clean_path(study, "events")
+    st = events_file.stat()
+    meta = {"version": JOURNEY_VERSION, "events": [st.st_mtime_ns, st.st_size], "goals": list(src.goals)}
+    target = study.processed("journeys.parquet")
+    marker = study.processed("journeys.json")
+    con = src.base_events.get_backend()
+    fresh = False
+    if target.exists() and marker.exists():
+        try:
+            fresh = json.loads(marker.read_text()) == meta
+        except (OSError, ValueError):
+            fresh = False
+    if not fresh:
+        tmp = target.with_name(f".{target.name}.{os.getpid()}")
+        try:
+            con.to_parquet(expr, tmp, compression="lz4_raw")
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        data.write_json(meta, marker)
+    return con.read_parquet(str(target), table_name=f"{study.name}_journeys".replace("-", "_"))
+
+
+def clear_journey_cache(study=None) -> None:
+    """Forget built journey tables (the Spark cache; and the study's journeys.parquet)."""
+    _SPARK_JOURNEYS.clear()
+    if study is not None:
+        study = Study.load(study)
+        for name in ("journeys.parquet", "journeys.json"):
+            (study.processed_dir / name).unlink(missing_ok=True)
 
 
 def for_segment(data, segment: str, segments=None, *, goals=None, catalog=None) -> Source:
@@ -361,8 +448,11 @@ def for_segment(data, segment: str, segments=None, *, goals=None, catalog=None) 
         segments = src.segments_default
     groups = segment_table(src, segments)
     members = groups.filter(groups.group == str(segment)).select("customer_id")
+    if src.members is not None:
+        members = members.semi_join(src.members, "customer_id")
     events = src.events.semi_join(members, "customer_id")
-    return Source(events, src.goals, src.catalog, src.stages, src.study, src.segments_default)
+    return Source(events, src.goals, src.catalog, src.stages, src.study, src.segments_default, members,
+                  src.base_events)
 
 
 def backend_name(table: ibis.Table) -> str:

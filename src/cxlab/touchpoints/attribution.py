@@ -119,12 +119,12 @@ def attribution(data, *, goals=None, catalog: pd.DataFrame | None = None) -> Att
     """
     src = J.resolve(data, goals=goals, catalog=catalog)
     src.require_goals("Attribution")
-    p = J.pairs(src, until_goal=True, collapse_repeats=True)
+    p = J.pairs(src, until_goal=True, collapse_repeats=True, renumber=False)
     counts = J.run(p.group_by(["source", "target"]).agg(transitions=p.count()))
     # first touch: the step out of (start) of converting journeys; last touch: the step into
-    # (conversion). One pass over the per-customer pairs.
+    # (conversion).
     conv_customers = p.filter(p.target == J.CONVERSION).select("customer_id")
-    firsts = p.filter(p.pos == 1).join(conv_customers, "customer_id")
+    firsts = p.filter(p.source == J.START).join(conv_customers, "customer_id")
     first_touch = J.run(firsts.group_by(firsts.target.name("touchpoint")).agg(first_touch=firsts.count()))
     lasts = p.filter(p.target == J.CONVERSION)
     last_touch = J.run(lasts.group_by(lasts.source.name("touchpoint")).agg(last_touch=lasts.count()))

@@ -156,29 +156,33 @@ def _entry_channel(f: ibis.Table, first_filter) -> ibis.Table:
     return g.select("customer_id", entry=g.channel.fill_null(J.UNKNOWN))
 
 
-def _ordered_state(ev, sets, window_s, exclusions, want_channel):
+def _ordered_state(src, sets, window_s, exclusions, want_channel):
     """Greedy earliest chain: step 1 = first step-1 event; step k = first step-k event after the
-    step k-1 event (in (timestamp, seq) order) and no later than window start + window."""
+    step k-1 event (in (timestamp, seq) order) and no later than window start + window.
+    Positions come from the journey table (the whole log's order), so no window is needed."""
     k_steps = len(sets)
     wanted = sorted({tp for s in sets for tp in s} | {tp for x, _, _ in exclusions for tp in x})
-    keep = ["customer_id", "seq", "timestamp", "touchpoint"] + (["channel"] if want_channel else [])
-    f = ev.filter(ev.touchpoint.isin(wanted)).select(*keep)
-    w = J.journey_window(f)
-    f = f.mutate(pos=ibis.row_number().over(w), t=J.seconds(f.timestamp))
+    j = J.journey_table(src)
+    keep = ["customer_id", "touchpoint", "pos", "t"] + (["channel"] if want_channel else [])
+    f = j.filter(j.touchpoint.isin(wanted)).select(*keep)
     s1 = f.filter(f.touchpoint.isin(sets[0]))
     state = s1.group_by("customer_id").agg(p1=s1.pos.min(), t1=s1.t.min())
     for k in range(2, k_steps + 1):
         sk = f.filter(f.touchpoint.isin(sets[k - 1])).select("customer_id", "pos", "t")
         prev = state.select("customer_id", _prev=state[f"p{k - 1}"], _start=state.t1)
-        j = sk.join(prev, "customer_id")
-        cond = j.pos > j._prev
+        jn = sk.join(prev, "customer_id")
+        cond = jn.pos > jn._prev
         if window_s is not None:
-            cond = cond & (j.t <= j._start + window_s)
-        j = j.filter(cond)
-        agg = j.group_by("customer_id").agg(**{f"p{k}": j.pos.min(), f"t{k}": j.t.min()})
+            cond = cond & (jn.t <= jn._start + window_s)
+        jn = jn.filter(cond)
+        agg = jn.group_by("customer_id").agg(**{f"p{k}": jn.pos.min(), f"t{k}": jn.t.min()})
         joined = state.left_join(agg, state.customer_id == agg.customer_id)
         state = joined.select(*state.columns, **{f"p{k}": joined[f"p{k}"], f"t{k}": joined[f"t{k}"]})
-    cut = None
+    entry = None
+    if want_channel:
+        first = s1.join(state.select("customer_id", _p1=state.p1), "customer_id")
+        first = first.filter(first.pos == first._p1)
+        entry = first.select("customer_id", entry=first.channel.fill_null(J.UNKNOWN))
     if exclusions:
         parts = []
         for tps, i, jj in exclusions:
@@ -200,9 +204,7 @@ def _ordered_state(ev, sets, window_s, exclusions, want_channel):
         state = joined.select(**cols)
     else:
         state = state.select("customer_id", *[f"t{k}" for k in range(1, k_steps + 1)], excluded=ibis.literal(False))
-    start = state.mutate(t0=state.t1)
-    entry = _entry_channel(f, f.touchpoint.isin(sets[0])) if want_channel else None
-    return start, entry
+    return state.mutate(t0=state.t1), entry
 
 
 def _strict_state(ev, sets, window_s, want_channel):
@@ -382,7 +384,7 @@ def funnel(
         raise ParameterError("by='channel' needs a channel column in the events.")
     ev = src.events
     if mode == "ordered":
-        state, entry = _ordered_state(ev, sets, window_s, excl, want_channel)
+        state, entry = _ordered_state(src, sets, window_s, excl, want_channel)
     elif mode == "strict":
         state, entry = _strict_state(ev, sets, window_s, want_channel)
     else:

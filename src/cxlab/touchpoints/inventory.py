@@ -121,20 +121,20 @@ class Inventory:
 def _aggregate(src: J.Source, by: str) -> tuple[pd.DataFrame, int, int]:
     """Per key: event-level counts and medians, then customer-level counts from one row per
     (key, customer) — cheaper than distinct counts over all events."""
-    ev = src.events
-    o = J.ordered(ev, lead_time=1, keep=("touchpoint", by) if by != "touchpoint" else ("touchpoint",))
-    key = o[by].fill_null(J.UNKNOWN) if by == "channel" else o[by]
-    o = o.mutate(key=key, gap=(o.next1_t - o.t), is_last=o.next1_t.isnull())
+    j = J.journey_table(src)
+    key = j[by].fill_null(J.UNKNOWN) if by == "channel" else j[by]
+    o = j.mutate(key=key, gap=(j.next_t - j.t), is_last=j.next_t.isnull().cast("int8"))
     per_event = o.group_by("key").agg(
         events=o.count(), median_position=o.pos.median(), median_seconds_to_next=o.gap.median()
     )
-    pairs = o.group_by(["key", "customer_id"]).agg(last=o.is_last.cast("int8").max())
-    cust = J.customer_outcomes(src).select("customer_id", "converted")
+    pairs = o.group_by(["key", "customer_id"]).agg(last=o.is_last.max())
+    # the customer's last event carries their number of goal events
+    lasts = j.filter(j.next_t.isnull())
+    cust = lasts.select("customer_id", converted=lasts.goals_so_far > 0)
     pairs = pairs.join(cust, "customer_id")
-    conv = pairs.converted.cast("int64")
     per_customer = pairs.group_by("key").agg(
         customers=pairs.count(),
-        converted_touched=conv.sum(),
+        converted_touched=pairs.converted.cast("int64").sum(),
         journey_ends=((pairs["last"] == 1) & ~pairs.converted).cast("int64").sum(),
     )
     per_key = per_event.join(per_customer, "key")

@@ -100,17 +100,8 @@ def variants(
     codes = {n: format(i, "x") for i, n in enumerate(names)}
     decode = {c: n for n, c in codes.items()}
 
-    base = ev.select("customer_id", "seq", "timestamp", "touchpoint")
-    w = J.journey_window(base)
-    is_goal = base.touchpoint.isin(list(src.goals)).cast("int64")
-    o = base.mutate(
-        pos=ibis.row_number().over(w),
-        prev=base.touchpoint.lag().over(w),
-        goals_so_far=is_goal.sum().over(J.journey_window(base, rows=(None, 0))),
-        is_goal=is_goal,
-        t=J.seconds(base.timestamp),
-        code=base.touchpoint.substitute(codes),
-    )
+    o = J.journey_table(src)
+    o = o.mutate(code=o.touchpoint.substitute(codes))
     new_step = o.prev.isnull() | (o.prev != o.touchpoint)
     keep = new_step & (o.goals_so_far == 0) if until_goal else new_step
     path = J.ordered_join(o, o.code, o.pos, where=keep)
