@@ -96,6 +96,20 @@ def test_sentiment_is_the_mean_vader_compound_of_the_comments(tiny):
     assert math.isnan(f.loc["c", "sentiment_mean"])
 
 
+def test_comment_scores_are_kept_for_the_clean_tables_they_came_from(tiny):
+    from cxlab.segments import scored_comments
+
+    first = scored_comments(tiny)
+    assert sorted(first.response_id) == ["1", "2", "3"]  # the empty comment is left out
+    cache = first.assign(sentiment=0.5)
+    from cxlab.study import Study
+
+    path = Study.load(tiny).processed("comment_sentiment.parquet")
+    cache.to_parquet(path, index=False)
+    assert (scored_comments(tiny).sentiment == 0.5).all()          # read back, not scored again
+    assert (scored_comments(tiny, scorer=lambda s: s.str.len() * 0.0).sentiment == 0).all()
+
+
 def test_session_ids_are_counted_when_the_log_has_them(make_study):
     ev = EVENTS.assign(session_id=["s1", "s1", "s1", "s2", "s2", "s3", "s4", "s5", "s6", "s7"])
     f = customer_features(make_study(events=ev)).set_index("customer_id")

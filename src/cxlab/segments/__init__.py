@@ -25,7 +25,13 @@ from .clustering import (
 )
 from .compare import SEGMENT_KPIS, SegmentComparison, anova_eta2, compare_segments, kruskal_epsilon2
 from .demographic import band, demographic_segments, quantile_edges
-from .features import FEATURE_DESCRIPTIONS, comment_sentiment, customer_features, default_support_touchpoints
+from .features import (
+    FEATURE_DESCRIPTIONS,
+    comment_sentiment,
+    customer_features,
+    default_support_touchpoints,
+    scored_comments,
+)
 from .personas import PersonaCard, cards_frame, nearest_to_centre, persona_cards, segment_touchpoints
 from .pipeline import (
     NO_ACTIVITY,
@@ -44,6 +50,7 @@ __all__ = [
     "SEGMENT_KPIS", "SegmentComparison", "anova_eta2", "compare_segments", "kruskal_epsilon2",
     "band", "demographic_segments", "quantile_edges",
     "FEATURE_DESCRIPTIONS", "comment_sentiment", "customer_features", "default_support_touchpoints",
+    "scored_comments",
     "PersonaCard", "cards_frame", "nearest_to_centre", "persona_cards", "segment_touchpoints",
     "NO_ACTIVITY", "SEGMENTS_FILE", "Segmentation", "read_segments", "segment_customers", "truth_agreement",
     "write_segments",

@@ -35,6 +35,9 @@ from ..study import Study
 
 __all__ = [
     "customer_features",
+    "comment_sentiment",
+    "scored_comments",
+    "SENTIMENT_FILE",
     "default_support_touchpoints",
     "observation_end",
     "FEATURE_DESCRIPTIONS",
@@ -301,7 +304,9 @@ def _vader(comments: pd.Series) -> pd.Series:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     analyzer = SentimentIntensityAnalyzer()
-    return comments.map(lambda text: analyzer.polarity_scores(str(text))["compound"]).astype(float)
+    texts = comments.astype(str)
+    scores = {t: analyzer.polarity_scores(t)["compound"] for t in pd.unique(texts)}
+    return texts.map(scores).astype(float)
 
 
 def _default_scorer() -> Callable[[pd.Series], pd.Series]:
@@ -315,17 +320,52 @@ def _default_scorer() -> Callable[[pd.Series], pd.Series]:
         return _vader
 
 
-def comment_sentiment(study: Study, sentiment=True, end_day: int | None = None) -> pd.DataFrame:
-    """customer_id → ``sentiment_mean``: the mean sentiment (−1…1) of the customer's survey
-    comments. Only the comments come to pandas (one row per comment, not per event)."""
-    scorer = _default_scorer() if sentiment is True else sentiment
+SENTIMENT_FILE = "comment_sentiment.parquet"
+
+
+def scored_comments(study: Study | str | os.PathLike, scorer: Callable | None = None) -> pd.DataFrame:
+    """Every non-empty survey comment with its sentiment (−1…1): response_id, customer_id,
+    timestamp, sentiment. Only the comments come to pandas (one row per comment).
+
+    With the default scorer (the pain-point stage's VADER, each distinct text scored once) the
+    scores are kept in data/processed/<study>/comment_sentiment.parquet for the clean tables they
+    were computed from, so a later stage or run reads them instead of scoring again."""
+    study = data.ensure_clean(study)
+    empty = pd.DataFrame({"response_id": pd.Series(dtype=str), "customer_id": pd.Series(dtype=str),
+                          "timestamp": pd.Series(dtype="datetime64[ns]"), "sentiment": pd.Series(dtype=float)})
+    if "surveys" not in study.tables:
+        return empty
     sv = engine.table(study, "surveys")
     if "comment" not in sv.columns:
-        return pd.DataFrame({"customer_id": pd.Series(dtype=str), "sentiment_mean": pd.Series(dtype=float)})
+        return empty
+    cache = study.processed(SENTIMENT_FILE)
+    marker = study.processed("comment_sentiment.json")
+    clean = study.processed_dir / "clean.json"
+    fingerprint = data.read_json(clean).get("fingerprint") if clean.exists() else None
+    if scorer is None and fingerprint and cache.exists() and marker.exists():
+        try:
+            if data.read_json(marker).get("fingerprint") == fingerprint:
+                return pd.read_parquet(cache)
+        except (ValueError, OSError):
+            pass
     sv = sv.filter(sv.comment.notnull() & (sv.comment.strip().length() > 0))
-    if end_day is not None:
-        sv = sv.filter(_day(sv.timestamp) <= end_day)
-    comments = engine.to_pandas(sv.select("customer_id", "comment"))
-    comments["score"] = np.asarray(scorer(comments["comment"]), dtype=float)
-    comments["customer_id"] = comments["customer_id"].astype(str)
-    return comments.groupby("customer_id", as_index=False).agg(sentiment_mean=("score", "mean"))
+    comments = engine.to_pandas(sv.select("response_id", "customer_id", "timestamp", "comment"))
+    score = (scorer or _default_scorer())(comments["comment"])
+    out = pd.DataFrame({"response_id": comments["response_id"].astype(str),
+                        "customer_id": comments["customer_id"].astype(str),
+                        "timestamp": comments["timestamp"], "sentiment": np.asarray(score, dtype=float)})
+    if scorer is None and fingerprint:
+        data.write_parquet(out, cache)
+        data.write_json({"fingerprint": fingerprint, "scorer": "VADER compound"}, marker)
+    return out
+
+
+def comment_sentiment(study: Study, sentiment=True, end_day: int | None = None) -> pd.DataFrame:
+    """customer_id → ``sentiment_mean``: the mean sentiment (−1…1) of the customer's survey
+    comments up to the ``end_day`` (days since 1970-01-01). ``sentiment``: True for the default
+    scorer (cached, see ``scored_comments``) or a function of a Series of texts."""
+    scored = scored_comments(study, None if sentiment is True else sentiment)
+    if end_day is not None and len(scored):
+        day = (pd.to_datetime(scored["timestamp"]) - pd.Timestamp("1970-01-01")).dt.days
+        scored = scored[day <= end_day]
+    return scored.groupby("customer_id", as_index=False).agg(sentiment_mean=("sentiment", "mean"))
