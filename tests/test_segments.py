@@ -331,3 +331,13 @@ def test_segment_comparison_rates_means_and_cramers_v():
     assert list(cmp.table().columns) == ["segment", "reached the goal", "revenue per customer"]
     with pytest.raises(ParameterError):
         compare_segments(f, kpis=["happiness"])
+
+
+def test_persona_card_html_escapes_and_redacts_quotes():
+    from cxlab.segments import PersonaCard
+
+    card = PersonaCard(cluster=0, name="App-first <b>", customers=10, share=0.5, revenue_share=0.25,
+                       description="d", quotes=["<script>alert('x')</script> mail me: ann@example.com or +44 20 7946 0958"])
+    page = card.to_html()
+    assert "<script" not in page and "&lt;script&gt;" in page and "App-first &lt;b&gt;" in page
+    assert "ann@example.com" not in page and "[email]" in page and "[phone]" in page

@@ -72,3 +72,19 @@ def test_kpis_differ_between_segments_where_the_synth_planted_it(synthetic):
     # planted: order value 28 (browsers) to 240 (premium), conversion 0.22 to 0.62
     assert tests.loc["avg_order_value", "estimate"] > 0.5 and tests.loc["avg_order_value", "p_adjusted"] < 1e-6
     assert tests.loc["conversion", "estimate"] > 0.15 and tests.loc["conversion", "p_adjusted"] < 1e-6
+
+
+def test_the_stage_notebook_renders_without_code_and_writes_for_later_stages(synthetic, project_home):
+    from cxlab.report import run_study
+
+    result = run_study(synthetic["folder"], stages=["segmentation"])
+    assert result.ok, result
+    page = (result.run_dir / "02_segmentation.html").read_text()
+    assert "segment_customers(" not in page and "Traceback" not in page
+    for text in ("Persona cards", "adjusted Rand index of 0.", "Store-first", "champions", "epsilon²"):
+        assert text in page
+    assert "<script>alert" not in page.lower()
+    processed = project_home / "data" / "processed" / "synthetic"
+    assert len(pd.read_parquet(processed / "segments.parquet")) == CUSTOMERS
+    summary = json.loads((processed / "summary_segmentation.json").read_text())
+    assert summary["metrics"]["k"] == 4 and summary["headlines"][0].startswith("4 behavioural segments")

@@ -419,7 +419,11 @@ def _cluster(features, k, columns, ks, seeds, min_stability, silhouette_toleranc
     selection = choose_k(Z[fit_idx], ks=ks, seeds=seeds, sample=selection_sample, random_state=random_state)
     if k is None:
         k = pick_k(selection, min_stability, silhouette_tolerance)
-        chosen_by = "chosen by silhouette and stability"
+        if (selection.stability_min >= min_stability).any():
+            chosen_by = "chosen by silhouette and stability"
+        else:
+            chosen_by = (f"no number of clusters was stable (smallest ARI between refits ≥ {min_stability:g}), "
+                         "so the most stable was taken")
     else:
         if not 2 <= int(k) < n:
             raise ParameterError(f"k = {k} must be between 2 and the number of customers − 1")

@@ -163,15 +163,19 @@ class Segmentation:
     def headlines(self) -> list[str]:
         sel = self.clusters.selection.set_index("k").loc[self.clusters.k]
         cards = sorted(self.cards, key=lambda c: -c.customers)
-        lines = [
-            f"{self.clusters.k} behavioural segments ({self.clusters.chosen_by}: silhouette {sel.silhouette:.2f}, "
-            f"stability {sel.stability:.2f}): " + "; ".join(f"{c.name} {c.share:.0%}" for c in cards) + "."
-        ]
-        top = max(self.cards, key=lambda c: c.revenue_share / max(c.share, 1e-9))
-        lines.append(f"{top.name} are {top.share:.0%} of customers and bring {top.revenue_share:.0%} of revenue.")
+        lines = [f"{self.clusters.k} behavioural segments: " + "; ".join(f"{c.name} {c.share:.0%}" for c in cards) + "."]
+        how = (f"silhouette {sel.silhouette:.2f}, stability {sel.stability:.2f} (mean ARI between bootstrap refits, "
+               f"smallest {sel.stability_min:.2f})")
+        if self.clusters.chosen_by.startswith("no number"):
+            lines.append(f"Read these segments with caution: {self.clusters.chosen_by}; {how}.")
+        else:
+            lines.append(f"The number of segments was {self.clusters.chosen_by.replace('k fixed', 'fixed')}: {how}.")
+        top = max(self.cards, key=lambda c: c.revenue_share - c.share)
+        if top.revenue_share > top.share:
+            lines.append(f"{top.name} are {top.share:.0%} of customers and bring {top.revenue_share:.0%} of revenue.")
         conv = self.comparison.by_segment[self.comparison.by_segment.kpi == "conversion"]
         conv = conv[conv.segment != NO_ACTIVITY]
-        if len(conv) >= 2:
+        if len(conv) >= 2 and conv.estimate.max() - conv.estimate.min() >= 0.01:
             lo, hi = conv.loc[conv.estimate.idxmin()], conv.loc[conv.estimate.idxmax()]
             lines.append(f"Reaching the goal ranges from {lo.estimate:.0%} ({lo.segment}) to {hi.estimate:.0%} "
                          f"({hi.segment}).")
