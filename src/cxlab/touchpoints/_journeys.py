@@ -324,9 +324,10 @@ def pairs(src: Source, *, until_goal: bool = False, collapse_repeats: bool = Fal
     else:
         target = o.touchpoint
         is_last = o.next_t.isnull()
-    steps = o.select("customer_id", pos=o.pos, source=o.prev.fill_null(START), target=target)
+    steps = o.select("customer_id", pos=o.pos.cast("int64"), source=o.prev.fill_null(START), target=target)
     ends = o.filter(is_last)
-    ends = ends.select("customer_id", pos=ends.pos + 1, source=ends.touchpoint, target=ibis.literal(END))
+    ends = ends.select("customer_id", pos=(ends.pos + 1).cast("int64"), source=ends.touchpoint,
+                       target=ibis.literal(END))
     out = ibis.union(steps, ends, distinct=False)
     if collapse_repeats:
         out = out.filter(out.source != out.target)
@@ -349,11 +350,11 @@ def _journey_expr(events: ibis.Table, goals: Sequence[str]) -> ibis.Table:
     is_goal = goal.cast("int64")
     out = base.mutate(
         t=t,
-        pos=ibis.row_number().over(w) + 1,
+        pos=(ibis.row_number().over(w) + 1).cast("int64"),
         prev=base.touchpoint.lag().over(w),
-        next_t=t.lead().over(w),
+        next_t=t.lead().over(w).cast("int64"),
         is_goal=is_goal,
-        goals_so_far=is_goal.sum().over(journey_window(base, rows=(None, 0))),
+        goals_so_far=is_goal.sum().over(journey_window(base, rows=(None, 0))).cast("int64"),
     )
     keep = ["customer_id", "touchpoint"] + (["channel"] if "channel" in cols else [])
     return out.select(*keep, "t", "pos", "prev", "next_t", "is_goal", "goals_so_far")
