@@ -201,13 +201,17 @@ class SegmentComparison:
         if rows.empty:
             raise ParameterError(f"no KPI '{kpi}' in this comparison (have {', '.join(self.kpis)})")
         if ax is None:
-            _, ax = plt.subplots()
+            _, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.6))
         y = np.arange(len(rows))
         ax.errorbar(rows.estimate, y, xerr=[rows.estimate - rows.ci_low, rows.ci_high - rows.estimate],
                     fmt="o", capsize=3)
         ax.set_yticks(y)
         ax.set_yticklabels(rows.segment)
         ax.set_xlabel(SEGMENT_KPIS[kpi][0])
+        if SEGMENT_KPIS[kpi][1] == "rate":
+            from matplotlib.ticker import PercentFormatter
+
+            ax.xaxis.set_major_formatter(PercentFormatter(1.0))
         ax.invert_yaxis()
         return ax
 
