@@ -258,6 +258,11 @@ def _any_state(ev, sets, window_s, want_channel):
 
 def _aggregate_steps(state: ibis.Table, k_steps: int, grouped: bool) -> ibis.Table:
     aggs = {"excluded": state.excluded.cast("int64").sum()}
+    if not grouped:  # the time-to-convert quantiles in the same pass
+        last = state[f"t{k_steps}"]
+        d = last - state.t0
+        for q in QUANTILES:
+            aggs[f"q{int(q * 100)}"] = d.quantile(q, where=last.notnull())
     for k in range(1, k_steps + 1):
         tk = state[f"t{k}"]
         aggs[f"n{k}"] = tk.count()
@@ -408,7 +413,7 @@ def funnel(
         d = (c[f"t{k_steps}"] - c.t0)
         days = c.mutate(day=(d / J.DAY).floor().cast("int64"))
         dist = J.run(days.group_by("day").agg(customers=days.count()).order_by("day"))
-        qs = J.run(c.aggregate(**{f"q{int(q * 100)}": d.quantile(q) for q in QUANTILES}))
+        qs = overall
     table = _steps_frame(overall, sets, labels, ci_level)
     grouped = None
     if by_group is not None:

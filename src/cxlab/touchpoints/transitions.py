@@ -291,16 +291,23 @@ def anchor_paths(
     if before < 0 or after < 0 or before + after == 0:
         raise ParameterError("before and after are non-negative and at least one of them positive.")
     src = J.resolve(data, goals=goals, catalog=catalog)
-    ev = src.events.select("customer_id", "seq", "timestamp", "touchpoint")
-    if collapse_repeats:
-        w = J.journey_window(ev)
-        ev = ev.mutate(_prev=ev.touchpoint.lag().over(w))
-        ev = ev.filter(ev._prev.isnull() | (ev._prev != ev.touchpoint)).drop("_prev")
-    o = J.ordered(ev, lead=after, lag=before)
+    j = J.journey_table(src)
+    # only customers who reach the anchor: the window below runs on them alone
+    hits = j.filter(j.touchpoint == anchor)
+    anchored = hits.group_by("customer_id").agg(_first=hits.pos.min())
+    base = j.join(anchored, "customer_id")
+    if collapse_repeats:  # back-to-back repeats count once
+        base = base.filter(base.prev.isnull() | (base.prev != base.touchpoint))
+    w = ibis.window(group_by=base.customer_id, order_by=base.pos)
+    new = {}
+    for k in range(1, after + 1):
+        new[f"next{k}"] = base.touchpoint.lead(k).over(w)
+    for k in range(1, before + 1):
+        new[f"prev{k}"] = base.touchpoint.lag(k).over(w)
+    o = base.mutate(**new)
     a = o.filter(o.touchpoint == anchor)
     if occurrence == "first":
-        a = a.mutate(_r=ibis.row_number().over(ibis.window(group_by=a.customer_id, order_by=a.pos)))
-        a = a.filter(a._r == 0)
+        a = a.filter(a.pos == a._first)
     cols = {}
     for k in range(1, before + 1):
         v, inner = a[f"prev{k}"], (ibis.literal(True) if k == 1 else a[f"prev{k - 1}"].notnull())
