@@ -15,7 +15,8 @@ four operations ``--repeats`` times; the table reports the median time per opera
 total, and the peak resident memory of the process. The results of the three approaches are
 checked against each other (same counts), so the timings compare the same work.
 
-Results go to benchmarks/results/touchpoints_<events>.md and .json.
+Results go to benchmarks/results/touchpoints_<events>.md and .json. Clean tables and the
+journey cache are written under benchmarks/studies/_home/ (CXLAB_HOME), not data/processed/.
 """
 from __future__ import annotations
 
@@ -337,6 +338,9 @@ def main(argv=None) -> int:
         worker(args.worker, Path(args.study), args.repeats)
         return 0
 
+    # clean tables and the journey cache go to a home of the benchmark's own, so clearing the
+    # cache between runs never touches a study another process is working on
+    os.environ.setdefault("CXLAB_HOME", str(Path(args.studies) / "_home"))
     from cxlab import data
     from cxlab.synth import write_study
 

@@ -56,10 +56,6 @@ class Source:
     members: ibis.Table | None = field(default=None, repr=False)  # customers kept (for_segment)
     base_events: ibis.Table | None = field(default=None, repr=False)  # the study's whole log
 
-    @property
-    def is_goal(self) -> ibis.BooleanValue:
-        return self.events.touchpoint.isin(list(self.goals))
-
     def require_goals(self, what: str) -> None:
         if not self.goals:
             raise ParameterError(
@@ -196,19 +192,6 @@ def ordered(
     for k in range(1, lag + 1):
         new[f"prev{k}"] = base.touchpoint.lag(k).over(w)
     return base.mutate(**new)
-
-
-def customer_outcomes(src: Source) -> ibis.Table:
-    """One row per customer in the log: ``converted`` (reached a goal touchpoint) and
-    ``goal_t`` (seconds of the first goal event, null if none)."""
-    ev = src.events
-    is_goal = ev.touchpoint.isin(list(src.goals)) if src.goals else ibis.literal(False)
-    t = seconds(ev.timestamp)
-    return ev.group_by("customer_id").agg(
-        converted=is_goal.cast("int8").max().cast("boolean"),
-        goal_t=t.min(where=is_goal),
-        first_t=t.min(),
-    )
 
 
 # ----------------------------------------------------------------------------- segments
