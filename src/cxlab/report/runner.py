@@ -19,8 +19,10 @@ from .. import __version__, data
 from ..errors import ParameterError, StageError, StudyError
 from ..study import Study
 from .context import STAGE_TITLES, read_summary
-from .html import nav_html, render_notebook
-from .index import write_index
+
+# .html (nbformat -> jsonschema -> rfc3987_syntax, 1.5 s to import) and .index (jinja2) are
+# imported where they are used: every stage kernel imports cxlab.report for the display
+# helpers and must not pay for the runner's rendering.
 
 __all__ = [
     "STAGES",
@@ -151,7 +153,8 @@ class StageRun:
     notebook: str | None = None
     html: str | None = None
     error: str | None = None
-    kernel_peak_mb: float | None = None  # peak resident memory of the stage's kernel
+    kernel_peak_mb: float | None = None  # peak resident memory of the kernel during the stage
+    kernel_start_mb: float | None = None  # its resident memory when the stage began (shared kernel)
 
 
 class _PeakMemory:
@@ -184,6 +187,16 @@ class _PeakMemory:
                 pass
             self._stop.wait(self._interval)
 
+    def children_mb(self) -> float:
+        """Resident memory of the children now (the kernel, between stages)."""
+        total = 0.0
+        for child in self._me.children(recursive=True):
+            try:
+                total = max(total, child.memory_info().rss / 2**20)
+            except self._psutil.Error:
+                continue
+        return total
+
     def __enter__(self) -> "_PeakMemory":
         self._thread.start()
         return self
@@ -191,6 +204,81 @@ class _PeakMemory:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+
+
+# Run between two stages in the shared kernel: the next stage starts from an empty namespace,
+# closed engine connections and freed memory, as if in a kernel of its own (but with the
+# imports already paid). Names start with _cx so a failure message can never be confused with
+# a stage's own code.
+_RESET_CODE = """
+%reset -f
+import gc as _cx_gc, sys as _cx_sys
+if "cxlab.engine" in _cx_sys.modules:
+    _cx_sys.modules["cxlab.engine"].reset()
+if "matplotlib.pyplot" in _cx_sys.modules:
+    _cx_sys.modules["matplotlib.pyplot"].close("all")
+_cx_gc.collect()
+if "pyarrow" in _cx_sys.modules:
+    _cx_sys.modules["pyarrow"].default_memory_pool().release_unused()
+try:
+    import ctypes as _cx_ctypes
+    _cx_ctypes.CDLL("libc.so.6").malloc_trim(0)
+except (OSError, AttributeError):
+    pass
+%reset -f
+"""
+
+# What every stage notebook imports anyway; loaded once while the kernel starts.
+_WARM_CODE = """
+import warnings as _cx_warnings
+with _cx_warnings.catch_warnings():
+    _cx_warnings.simplefilter("ignore")
+    import cxlab, cxlab.engine, cxlab.report, pandas, numpy, matplotlib.pyplot
+del _cx_warnings
+"""
+
+
+class _SharedKernel:
+    """One Jupyter kernel for every stage of a run, so kernel start-up and the imports (pandas,
+    DuckDB, Ibis, statsmodels, scikit-learn, matplotlib: seconds per stage) are paid once.
+    Between stages the namespace is reset, the engine's connections closed and freed memory
+    handed back to the system (``_RESET_CODE``); each stage still gets its own executed
+    notebook, HTML, time and peak memory."""
+
+    def __init__(self, cwd: Path):
+        from jupyter_client import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        self._run_sync = run_sync
+        self.km = AsyncKernelManager(kernel_name="python3")
+        run_sync(self.km.start_kernel)(cwd=str(cwd), extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        self.execute(_WARM_CODE)
+
+    def execute(self, code: str) -> None:
+        """Run a snippet in the kernel (through nbclient, as papermill does)."""
+        import nbformat
+        from nbclient import NotebookClient
+
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+        client = NotebookClient(nb, km=self.km, kernel_name="python3", timeout=600)
+        client.execute()
+        if client.kc is not None:
+            client.kc.stop_channels()
+
+    def alive(self) -> bool:
+        return bool(self._run_sync(self.km.is_alive)())
+
+    def close(self) -> None:
+        try:
+            if self.alive():
+                self._run_sync(self.km.shutdown_kernel)(now=True)
+        finally:
+            self._run_sync(self.km.cleanup_resources)()
+
+
+def _shared_kernel_default() -> bool:
+    """Stages share one kernel unless CXLAB_KERNEL_PER_STAGE=1 asks for a fresh one each."""
+    return os.environ.get("CXLAB_KERNEL_PER_STAGE", "").strip().lower() not in ("1", "true", "yes")
 
 
 @dataclass
@@ -232,8 +320,13 @@ def run_study(
     *,
     run_id: str | None = None,
     progress: Callable[[str], None] | None = None,
+    shared_kernel: bool | None = None,
 ) -> RunResult:
-    """Run the stage notebooks of a study in order and write the report; see module doc."""
+    """Run the stage notebooks of a study in order and write the report; see module doc.
+
+    ``shared_kernel`` (default: yes, unless the environment sets CXLAB_KERNEL_PER_STAGE=1)
+    runs every stage in one kernel, its namespace reset between stages, instead of starting a
+    kernel per stage."""
     say = progress or (lambda msg: None)
     study = Study.load(study)
     available = available_stages()
@@ -269,60 +362,83 @@ def run_study(
         "stages": [],
     }
     result = RunResult(study.name, run_id, run_dir, run_dir / "index.html")
+    shared = _shared_kernel_default() if shared_kernel is None else bool(shared_kernel)
+    meta["kernel"] = "shared" if shared and len(selected) > 1 else "per stage"
     with _PeakMemory() as memory:
-        _run_stages(study, selected, parameters, run_dir, result, memory, say)
+        _run_stages(study, selected, parameters, run_dir, result, memory, say,
+                    shared=shared and len(selected) > 1)
     meta["runner_peak_mb"] = round(memory.peak_self_mb, 1)
     meta["duration_seconds"] = round(time.perf_counter() - t_run, 2)
     meta["stages"] = [asdict(s) for s in result.stages]
     meta["summaries"] = {s.stage: read_summary(study, s.stage) for s in result.stages if s.status == "ok"}
     data.write_json(meta, run_dir / "run.json")
+    from .index import write_index
+
     write_index(study, run_dir, meta)
     return result
 
 
-def _run_stages(study, selected, parameters, run_dir, result, memory, say) -> None:
+def _run_stages(study, selected, parameters, run_dir, result, memory, say, shared=False) -> None:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from .html import nav_html, render_notebook
+
+    kernel = None
     failed = False
-    for i, stage in enumerate(selected, 1):
-        if failed:
-            result.stages.append(StageRun(stage, "skipped"))
-            continue
-        say(f"[{i}/{len(selected)}] {stage} …")
-        executed = run_dir / STAGES[stage]
-        # a summary left by an earlier run must not pass for this run's findings
-        (study.processed_dir / f"summary_{stage}.json").unlink(missing_ok=True)
-        t0 = time.perf_counter()
-        memory.peak_child_mb = 0.0
-        error = None
-        try:
-            papermill.execute_notebook(
-                str(notebooks_dir() / STAGES[stage]),
-                str(executed),
-                parameters=parameters[stage],
-                kernel_name="python3",
-                progress_bar=False,
-                cwd=str(run_dir),
-                # the kernel's own start-up warnings are noise in a scheduled job's log
-                extra_arguments=["--IPKernelApp.log_level=ERROR"],
-            )
-        except PapermillExecutionError as exc:
-            error = _error_text(exc)
-        except Exception as exc:  # kernel died, notebook unreadable: still report the stage
-            error = _error_text(exc)
-        seconds = time.perf_counter() - t0
-        html_name = executed.with_suffix(".html").name
-        title = STAGE_TITLES.get(stage, stage)
-        if executed.exists():
-            render_notebook(executed, run_dir / html_name, failed=error is not None,
-                            nav=nav_html("index.html", title))
-        run = StageRun(stage, "failed" if error else "ok", round(seconds, 2), executed.name,
-                       html_name if executed.exists() else None, error, round(memory.peak_child_mb, 1))
-        result.stages.append(run)
-        say(f"[{i}/{len(selected)}] {stage} {'FAILED' if error else 'done'} in {seconds:.1f} s"
-            + (f": {error}" if error else ""))
-        failed = error is not None
+    try:
+        for i, stage in enumerate(selected, 1):
+            if failed:
+                result.stages.append(StageRun(stage, "skipped"))
+                continue
+            say(f"[{i}/{len(selected)}] {stage} …")
+            executed = run_dir / STAGES[stage]
+            # a summary left by an earlier run must not pass for this run's findings
+            (study.processed_dir / f"summary_{stage}.json").unlink(missing_ok=True)
+            t0 = time.perf_counter()
+            error = None
+            start_mb = None
+            engine_kwargs = {}
+            try:
+                if shared:
+                    if kernel is None:
+                        kernel = _SharedKernel(run_dir)  # start-up counts towards the first stage
+                    else:
+                        kernel.execute(_RESET_CODE)
+                    start_mb = memory.children_mb()
+                    engine_kwargs["km"] = kernel.km
+                memory.peak_child_mb = start_mb or 0.0
+                papermill.execute_notebook(
+                    str(notebooks_dir() / STAGES[stage]),
+                    str(executed),
+                    parameters=parameters[stage],
+                    kernel_name="python3",
+                    progress_bar=False,
+                    cwd=str(run_dir),
+                    # the kernel's own start-up warnings are noise in a scheduled job's log
+                    extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                    **engine_kwargs,
+                )
+            except PapermillExecutionError as exc:
+                error = _error_text(exc)
+            except Exception as exc:  # kernel died, notebook unreadable: still report the stage
+                error = _error_text(exc)
+            seconds = time.perf_counter() - t0
+            html_name = executed.with_suffix(".html").name
+            title = STAGE_TITLES.get(stage, stage)
+            if executed.exists():
+                render_notebook(executed, run_dir / html_name, failed=error is not None,
+                                nav=nav_html("index.html", title))
+            run = StageRun(stage, "failed" if error else "ok", round(seconds, 2), executed.name,
+                           html_name if executed.exists() else None, error, round(memory.peak_child_mb, 1),
+                           round(start_mb, 1) if start_mb is not None else None)
+            result.stages.append(run)
+            say(f"[{i}/{len(selected)}] {stage} {'FAILED' if error else 'done'} in {seconds:.1f} s"
+                + (f": {error}" if error else ""))
+            failed = error is not None
+    finally:
+        if kernel is not None:
+            kernel.close()
 
 
 def raise_for_failure(result: RunResult) -> None:
