@@ -147,64 +147,55 @@ def _parse_exclusions(exclusions, n_steps: int) -> list[tuple[list[str], int, in
     return out
 
 
-def _entry_channel(f: ibis.Table, first_filter) -> ibis.Table:
-    """customer_id, entry: the channel of the customer's first event matching ``first_filter``."""
-    g = f.filter(first_filter)
-    w = J.journey_window(g)
-    g = g.mutate(_r=ibis.row_number().over(w))
-    g = g.filter(g._r == 0)
-    return g.select("customer_id", entry=g.channel.fill_null(J.UNKNOWN))
-
-
 def _ordered_state(src, sets, window_s, exclusions, want_channel):
     """Greedy earliest chain: step 1 = first step-1 event; step k = first step-k event after the
     step k-1 event (in (timestamp, seq) order) and no later than window start + window.
-    Positions come from the journey table (the whole log's order), so no window is needed."""
+
+    Positions come from the journey table (the whole log's order), so no window is needed. Each
+    step is one left join of the customers' state with that step's events (the order and window
+    conditions in the join) and one group-by, so the query grows linearly with the steps.
+    """
     k_steps = len(sets)
     wanted = sorted({tp for s in sets for tp in s} | {tp for x, _, _ in exclusions for tp in x})
     j = J.journey_table(src)
     keep = ["customer_id", "touchpoint", "pos", "t"] + (["channel"] if want_channel else [])
     f = j.filter(j.touchpoint.isin(wanted)).select(*keep)
     s1 = f.filter(f.touchpoint.isin(sets[0]))
-    state = s1.group_by("customer_id").agg(p1=s1.pos.min(), t1=s1.t.min())
-    for k in range(2, k_steps + 1):
-        sk = f.filter(f.touchpoint.isin(sets[k - 1])).select("customer_id", "pos", "t")
-        prev = state.select("customer_id", _prev=state[f"p{k - 1}"], _start=state.t1)
-        jn = sk.join(prev, "customer_id")
-        cond = jn.pos > jn._prev
-        if window_s is not None:
-            cond = cond & (jn.t <= jn._start + window_s)
-        jn = jn.filter(cond)
-        agg = jn.group_by("customer_id").agg(**{f"p{k}": jn.pos.min(), f"t{k}": jn.t.min()})
-        joined = state.left_join(agg, state.customer_id == agg.customer_id)
-        state = joined.select(*state.columns, **{f"p{k}": joined[f"p{k}"], f"t{k}": joined[f"t{k}"]})
-    entry = None
+    aggs = {"p1": s1.pos.min(), "t1": s1.t.min()}
     if want_channel:
-        first = s1.join(state.select("customer_id", _p1=state.p1), "customer_id")
-        first = first.filter(first.pos == first._p1)
-        entry = first.select("customer_id", entry=first.channel.fill_null(J.UNKNOWN))
-    if exclusions:
-        parts = []
-        for tps, i, jj in exclusions:
-            x = f.filter(f.touchpoint.isin(tps)).select("customer_id", "pos")
-            st = state.select("customer_id", _pi=state[f"p{i}"], _pj=state[f"p{jj}"])
-            xj = x.join(st, "customer_id")
-            xj = xj.filter((xj.pos > xj._pi) & (xj.pos < xj._pj))
-            hit = xj.group_by("customer_id").agg(_hits=xj.count())
-            parts.append(hit.select("customer_id", _cut=ibis.literal(jj, type="int64")))
-        cuts = ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
-        cuts = cuts.group_by("customer_id").agg(_cut=cuts._cut.min())
-        joined = state.left_join(cuts, state.customer_id == cuts.customer_id)
-        cut = joined._cut
-        cols = {"customer_id": joined.customer_id, "t1": joined.t1}
-        for k in range(2, k_steps + 1):
-            tk = joined[f"t{k}"]
-            cols[f"t{k}"] = ibis.ifelse(cut.notnull() & (cut <= k), ibis.null("int64"), tk)
-        cols["excluded"] = cut.notnull()
-        state = joined.select(**cols)
-    else:
-        state = state.select("customer_id", *[f"t{k}" for k in range(1, k_steps + 1)], excluded=ibis.literal(False))
-    return state.mutate(t0=state.t1), entry
+        aggs["entry"] = s1.channel.fill_null(J.UNKNOWN).argmin(s1.pos)
+    state = s1.group_by("customer_id").agg(**aggs)
+    for k in range(2, k_steps + 1):
+        sk = f.filter(f.touchpoint.isin(sets[k - 1]))
+        sk = sk.select(_cid=sk.customer_id, _pos=sk.pos, _t=sk.t)
+        preds = [state.customer_id == sk._cid, sk._pos > state[f"p{k - 1}"]]
+        if window_s is not None:
+            preds.append(sk._t <= state.t1 + window_s)
+        jn = state.left_join(sk, preds)
+        carry = {c: jn[c].min() for c in state.columns if c not in ("customer_id", "entry")}
+        if "entry" in state.columns:
+            carry["entry"] = jn.entry.max()
+        state = jn.group_by(jn.customer_id).agg(**carry, **{f"p{k}": jn._pos.min(), f"t{k}": jn._t.min()})
+    cut = None
+    for tps, i, jj in exclusions:
+        x = f.filter(f.touchpoint.isin(tps))
+        x = x.select(_cid=x.customer_id, _xpos=x.pos)
+        jn = state.left_join(x, [state.customer_id == x._cid, x._xpos > state[f"p{i}"], x._xpos < state[f"p{jj}"]])
+        carry = {c: (jn[c].max() if c == "entry" else jn[c].min()) for c in state.columns if c != "customer_id"}
+        hit = ibis.ifelse(jn._xpos.count() > 0, ibis.literal(jj, type="int64"), ibis.null("int64"))
+        state = jn.group_by(jn.customer_id).agg(**carry, **{f"_cut{i}_{jj}": hit})
+    cut_cols = [c for c in state.columns if c.startswith("_cut")]
+    cols = {"customer_id": state.customer_id, "t1": state.t1}
+    if cut_cols:
+        cut = ibis.least(*[state[c] for c in cut_cols]) if len(cut_cols) > 1 else state[cut_cols[0]]
+    for k in range(2, k_steps + 1):
+        tk = state[f"t{k}"]
+        cols[f"t{k}"] = tk if cut is None else ibis.ifelse(cut.notnull() & (cut <= k), ibis.null("int64"), tk)
+    cols["excluded"] = ibis.literal(False) if cut is None else cut.notnull()
+    if want_channel:
+        cols["entry"] = state.entry
+    state = state.select(**cols)
+    return state.mutate(t0=state.t1)
 
 
 def _strict_state(ev, sets, window_s, want_channel):
@@ -213,11 +204,12 @@ def _strict_state(ev, sets, window_s, want_channel):
     k_steps = len(sets)
     keep = ("touchpoint", "channel") if want_channel else ("touchpoint",)
     o = J.ordered(ev, lead=k_steps - 1, lead_time=k_steps - 1, keep=keep)
-    s1 = o.filter(o.touchpoint.isin(sets[0]))
-    first = s1.group_by("customer_id").agg(_start=s1.t.min())
-    r = s1.join(first, "customer_id")
+    r = o.filter(o.touchpoint.isin(sets[0]))
+    r = r.mutate(_start=r.t.min().over(ibis.window(group_by=r.customer_id)))
     ok = ibis.literal(True)
     aggs = {"t1": r._start.min()}
+    if want_channel:
+        aggs["entry"] = r.channel.fill_null(J.UNKNOWN).argmin(r.pos)
     for k in range(2, k_steps + 1):
         nxt, nxt_t = r[f"next{k - 1}"], r[f"next{k - 1}_t"]
         ok = ok & nxt.isin(sets[k - 1]).fill_null(False)
@@ -225,35 +217,33 @@ def _strict_state(ev, sets, window_s, want_channel):
             ok = ok & (nxt_t <= r._start + window_s).fill_null(False)
         aggs[f"t{k}"] = nxt_t.min(where=ok)
     state = r.group_by("customer_id").agg(**aggs)
-    state = state.mutate(excluded=ibis.literal(False), t0=state.t1)
-    entry = _entry_channel(o, o.touchpoint.isin(sets[0])) if want_channel else None
-    return state, entry
+    return state.mutate(excluded=ibis.literal(False), t0=state.t1)
 
 
-def _any_state(ev, sets, window_s, want_channel):
+def _any_state(src, sets, window_s, want_channel):
     """Any order: the window opens at the customer's first event of any step; step k counts as
     reached when steps 1..k have each occurred inside the window, at the latest of their first
     occurrences."""
     k_steps = len(sets)
     wanted = sorted({tp for s in sets for tp in s})
-    keep = ["customer_id", "seq", "timestamp", "touchpoint"] + (["channel"] if want_channel else [])
-    f = ev.filter(ev.touchpoint.isin(wanted)).select(*keep)
-    f = f.mutate(t=J.seconds(f.timestamp))
-    firsts = f.group_by("customer_id").agg(
-        t0=f.t.min(), **{f"f{j}": f.t.min(where=f.touchpoint.isin(s)) for j, s in enumerate(sets, 1)}
-    )
+    j = J.journey_table(src)
+    f = j.filter(j.touchpoint.isin(wanted))
+    aggs = {"t0": f.t.min(), **{f"f{i}": f.t.min(where=f.touchpoint.isin(s)) for i, s in enumerate(sets, 1)}}
+    if want_channel:
+        aggs["entry"] = f.channel.fill_null(J.UNKNOWN).argmin(f.pos)
+    firsts = f.group_by("customer_id").agg(**aggs)
     cols = {"customer_id": firsts.customer_id, "t0": firsts.t0}
     reached = ibis.literal(True)
     latest = None
-    for j in range(1, k_steps + 1):
-        fj = firsts[f"f{j}"]
-        inside = fj.notnull() if window_s is None else (fj <= firsts.t0 + window_s).fill_null(False)
+    for i in range(1, k_steps + 1):
+        fi = firsts[f"f{i}"]
+        inside = fi.notnull() if window_s is None else (fi <= firsts.t0 + window_s).fill_null(False)
         reached = reached & inside
-        latest = fj if latest is None else ibis.greatest(latest, fj)
-        cols[f"t{j}"] = ibis.ifelse(reached, latest, ibis.null("int64"))
-    state = firsts.select(**cols).mutate(excluded=ibis.literal(False))
-    entry = _entry_channel(f, ibis.literal(True)) if want_channel else None
-    return state, entry
+        latest = fi if latest is None else ibis.greatest(latest, fi)
+        cols[f"t{i}"] = ibis.ifelse(reached, latest, ibis.null("int64"))
+    if want_channel:
+        cols["entry"] = firsts.entry
+    return firsts.select(**cols).mutate(excluded=ibis.literal(False))
 
 
 def _aggregate_steps(state: ibis.Table, k_steps: int, grouped: bool) -> ibis.Table:
@@ -387,27 +377,26 @@ def funnel(
     want_channel = by == "channel"
     if want_channel and "channel" not in src.events.columns:
         raise ParameterError("by='channel' needs a channel column in the events.")
-    ev = src.events
     if mode == "ordered":
-        state, entry = _ordered_state(src, sets, window_s, excl, want_channel)
+        state = _ordered_state(src, sets, window_s, excl, want_channel)
     elif mode == "strict":
-        state, entry = _strict_state(ev, sets, window_s, want_channel)
+        state = _strict_state(src.events, sets, window_s, want_channel)
     else:
-        state, entry = _any_state(ev, sets, window_s, want_channel)
+        state = _any_state(src, sets, window_s, want_channel)
 
     groups = None
     if by == "segment":
         seg = segments if segments is not None else _default_segments(src)
         groups = J.segment_table(src, seg)
-    elif by == "channel":
-        groups = entry.select("customer_id", group=entry.entry)
     if groups is not None:
         state = J.attach_group(state, groups)
+    elif by == "channel":
+        state = state.mutate(group=state.entry)
 
     k_steps = len(sets)
     with state.cache() as cached:
         overall = J.run(_aggregate_steps(cached, k_steps, grouped=False))
-        by_group = J.run(_aggregate_steps(cached, k_steps, grouped=True)) if groups is not None else None
+        by_group = J.run(_aggregate_steps(cached, k_steps, grouped=True)) if by is not None else None
         last_c = cached[f"t{k_steps}"]
         c = cached.filter(last_c.notnull())
         d = (c[f"t{k_steps}"] - c.t0)

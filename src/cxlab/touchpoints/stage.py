@@ -230,8 +230,9 @@ def analyze(
     notes: list[str] = []
     inv = inventory(study)
     channels = inventory(study, by="channel")
-    sf = stage_funnel(study, window_days=conversion_window_days)
+    # one pass gives the overall funnel and its breakdown by entry channel
     sf_channel = stage_funnel(study, window_days=conversion_window_days, by="channel")
+    sf = sf_channel
     tr = transitions(study, collapse_repeats=True, sankey_steps=sankey_steps)
     anchor = None
     if anchor_touchpoint:
