@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from plotly.io.base_renderers import MimetypeRenderer
+
 from .. import data
 from ..study import Study
 
@@ -39,14 +41,31 @@ def _setup_plotting() -> None:
             "font.size": 10,
         }
     )
-    try:
+    import plotly.io as pio
+
+    if not isinstance(pio.renderers["cxlab"] if "cxlab" in pio.renderers else None, OfflineHtmlRenderer):
+        pio.renderers["cxlab"] = OfflineHtmlRenderer()
+    pio.renderers.default = "cxlab"
+
+
+class OfflineHtmlRenderer(MimetypeRenderer):
+    """Plotly figures as HTML that opens offline: plotly.js embedded once per page (with the
+    first figure), no MathJax from a CDN. Plotly's own "notebook" renderer loads MathJax from
+    the network, and its default JSON output is dropped by nbconvert."""
+
+    def __init__(self):
+        self.script_sent = False
+
+    def to_mimebundle(self, fig_dict):
         import plotly.io as pio
 
-        # "notebook" embeds plotly.js once in the output; under papermill the default
-        # renderer's JSON is dropped by nbconvert, and notebook_connected needs the network.
-        pio.renderers.default = "notebook"
-    except ImportError:  # plotly is a dependency; this only guards odd environments
-        pass
+        html = pio.to_html(
+            fig_dict, include_plotlyjs=not self.script_sent, include_mathjax=False,
+            full_html=False, default_width="100%", default_height=525,
+            config={"displaylogo": False},
+        )
+        self.script_sent = True
+        return {"text/html": html}
 
 
 @dataclass
