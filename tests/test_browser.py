@@ -53,12 +53,13 @@ def report_run(tmp_path_factory):
     return result
 
 
-def test_every_page_renders_without_errors(report_run):
+def _check_pages(pages: list[Path], shots: Path) -> None:
+    """Open each page offline in headless Chromium; fail on any JS error, network request,
+    dialog, broken image or undrawn chart; save a screenshot of each."""
     from playwright.sync_api import sync_playwright
 
     chromium = _chromium()
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    pages = [report_run.index] + [report_run.run_dir / s.html for s in report_run.stages]
+    shots.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=chromium,
@@ -85,9 +86,29 @@ def test_every_page_renders_without_errors(report_run):
             charts = page.evaluate("document.querySelectorAll('.js-plotly-plot').length")
             drawn = page.evaluate("document.querySelectorAll('.js-plotly-plot .main-svg').length")
             assert drawn >= charts, f"{path.name}: {charts - drawn} plotly chart(s) did not draw"
-            page.screenshot(path=str(SHOTS / f"{path.stem}.png"), full_page=path.name == "index.html")
+            page.screenshot(path=str(shots / f"{path.stem}.png"), full_page=path.name == "index.html")
             page.close()
         browser.close()
+
+
+def test_every_page_renders_without_errors(report_run):
+    pages = [report_run.index] + [report_run.run_dir / s.html for s in report_run.stages]
+    _check_pages(pages, SHOTS)
     texts = "".join((report_run.run_dir / s.html).read_text() for s in report_run.stages)
     assert "window.__cxlab_pwned = true</script>" not in texts  # never live markup
     assert "7946 0958" not in texts  # the planted phone number is redacted wherever it shows
+
+
+def test_latest_demo_run_renders_without_errors():
+    """After `make demo`, the newest complete demo run is checked the same way and its pages
+    are photographed to reports/screenshots/demo/ (skipped when there is no demo run)."""
+    import json
+
+    runs = sorted((ROOT / "reports" / "demo").glob("*/run.json"))
+    complete = [r for r in runs if all(s["status"] == "ok" for s in json.loads(r.read_text())["stages"])]
+    if not complete:
+        pytest.skip("no complete demo run under reports/demo (make demo makes one)")
+    run_dir = complete[-1].parent
+    meta = json.loads((run_dir / "run.json").read_text())
+    pages = [run_dir / "index.html"] + [run_dir / s["html"] for s in meta["stages"]]
+    _check_pages(pages, SHOTS / "demo")

@@ -110,3 +110,20 @@ def test_console_script_is_installed():
     exe = Path(sys.executable).parent / "cxlab"
     out = subprocess.run([str(exe), "stages"], capture_output=True, text=True, check=True).stdout
     assert "intake" in out and "00_intake.ipynb" in out
+
+
+def test_index_shows_how_metrics_moved_since_the_last_run():
+    from cxlab.report.index import metric_changes
+
+    before = {"summaries": {"objectives": {"metrics": {
+        "conversion": {"value": 0.40, "unit": "share", "label": "Conversion rate"},
+        "nps": 10.0, "csat": 3.9000001}}}}
+    after = {"summaries": {"objectives": {"metrics": {
+        "conversion": {"value": 0.425, "unit": "share", "label": "Conversion rate"},
+        "nps": 7.5, "csat": 3.9, "new_metric": 1.0}}}}
+    rows = {r["label"]: r for r in metric_changes(before, after)}
+    assert rows["Conversion rate"]["delta"] == "+2.5 points" and rows["Conversion rate"]["css"] == "up"
+    assert rows["Conversion rate"]["before"] == "40.0%" and rows["Conversion rate"]["after"] == "42.5%"
+    assert rows["objectives: nps"]["delta"] == "-2.50" and rows["objectives: nps"]["css"] == "down"
+    assert rows["objectives: csat"]["delta"] == "no change"  # below the shown precision
+    assert "objectives: new metric" not in rows  # only metrics both runs report

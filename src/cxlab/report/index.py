@@ -68,17 +68,20 @@ def metric_changes(before: dict, after: dict) -> list[dict]:
             old_v, _, _ = _metric_value(old.get(name))
             if new_v is None or old_v is None:
                 continue
+            before_text, after_text = _fmt(old_v, unit), _fmt(new_v, unit)
             delta = new_v - old_v
             if unit in ("share", "%", "pct"):
                 delta_text = f"{delta * 100:+,.1f} points"
             else:
                 delta_text = f"{delta:+,.2f}"
+            if before_text == after_text or delta_text.lstrip("+-") in ("0.0 points", "0.00"):
+                delta, delta_text = 0.0, "no change"  # a change below the shown precision
             rows.append(
                 {
                     "label": label or f"{stage}: {name.replace('_', ' ')}",
-                    "before": _fmt(old_v, unit),
-                    "after": _fmt(new_v, unit),
-                    "delta": delta_text if delta else "no change",
+                    "before": before_text,
+                    "after": after_text,
+                    "delta": delta_text,
                     "css": "up" if delta > 0 else ("down" if delta < 0 else ""),
                 }
             )
