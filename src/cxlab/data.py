@@ -373,16 +373,27 @@ def validate(study: Study | str | os.PathLike) -> ValidationReport:
 
 
 # --------------------------------------------------------------------------- clean tables
+_FINGERPRINTS: dict[tuple, str] = {}
+
+
 def fingerprint(study: Study | str | os.PathLike) -> str:
-    """A short SHA-256 of study.yaml and every input file's bytes: same inputs, same print."""
+    """A short SHA-256 of study.yaml and every input file's bytes: same inputs, same print.
+
+    Remembered per process for files whose path, size and modification time are unchanged, so
+    the stages of a run (one kernel) hash a large log once, not once per stage."""
     study = Study.load(study)
+    paths = [study.root / "study.yaml", *sorted(study.tables.values())]
+    key = tuple((str(p), st.st_size, st.st_mtime_ns) for p, st in ((p, p.stat()) for p in paths))
+    if key in _FINGERPRINTS:
+        return _FINGERPRINTS[key]
     digest = hashlib.sha256()
-    for path in [study.root / "study.yaml", *sorted(study.tables.values())]:
+    for path in paths:
         digest.update(path.name.encode())
         with open(path, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
-    return digest.hexdigest()[:16]
+    _FINGERPRINTS[key] = digest.hexdigest()[:16]
+    return _FINGERPRINTS[key]
 
 
 def clean_path(study: Study, table: str) -> Path:
