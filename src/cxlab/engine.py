@@ -6,14 +6,21 @@ tens of millions of events is never loaded into pandas. The clean tables written
 
 study.yaml chooses the backend:
 
-    engine: {backend: duckdb, threads: 2, memory_limit: 3GB}      # the default
+    engine: {backend: duckdb}                                      # the default
+    engine: {backend: duckdb, threads: 4, memory_limit: 8GB, temp_directory: /scratch}
     engine: {backend: pyspark, master: "local[2]"}                 # or spark://host:7077, yarn …
+
+DuckDB defaults: every core, ``memory_limit`` 3 GiB (or half the machine's memory if that is
+less), so a stage kernel stays within a laptop's means and larger work spills to disk instead,
+in ``temp_directory`` (default: <system temp>/cxlab-duckdb, never the report folder a notebook
+runs in).
 
 A PySpark study needs the ``spark`` extra (``pip install -e '.[spark]'``) and Java 17.
 """
 from __future__ import annotations
 
 import os
+import tempfile
 from typing import Any
 
 import ibis
@@ -45,11 +52,13 @@ def connect(study: Study | str | os.PathLike) -> Any:
         return _CONNECTIONS[key]
     backend = backend_name(study)
     if backend == "duckdb":
-        options = {}
+        options = {"memory_limit": _default_memory_limit(),
+                   "temp_directory": os.path.join(tempfile.gettempdir(), "cxlab-duckdb")}
         if "threads" in study.engine:
             options["threads"] = int(study.engine["threads"])
-        if "memory_limit" in study.engine:
-            options["memory_limit"] = str(study.engine["memory_limit"])
+        for setting in ("memory_limit", "temp_directory"):
+            if setting in study.engine:
+                options[setting] = str(study.engine[setting])
         con = ibis.duckdb.connect(**options)
         con.raw_sql("SET timezone = 'UTC'")
     elif backend == "pyspark":
@@ -58,6 +67,15 @@ def connect(study: Study | str | os.PathLike) -> Any:
         raise StudyError(f"engine.backend '{backend}' is not supported (duckdb or pyspark)")
     _CONNECTIONS[key] = con
     return con
+
+
+def _default_memory_limit() -> str:
+    """3GB, or half the machine's memory where that is less."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "3GiB"
+    return f"{max(256, min(3 * 1024, total // 2**21))}MiB"
 
 
 def _spark_connect(engine: dict) -> Any:
@@ -104,5 +122,13 @@ def to_pandas(expr: ibis.Expr) -> pd.DataFrame:
 
 
 def reset() -> None:
-    """Forget open connections (tests, or after changing a study's engine settings)."""
+    """Forget open connections (tests, between stages of a run, or after changing a study's
+    engine settings). DuckDB connections are closed (their memory freed); a Spark session is
+    left running for the next connection to reuse."""
+    for con in _CONNECTIONS.values():
+        if getattr(con, "name", "") == "duckdb":
+            try:
+                con.disconnect()
+            except Exception:  # already closed
+                pass
     _CONNECTIONS.clear()
