@@ -80,18 +80,32 @@ def _texts(texts: Iterable) -> pd.Series:
     return s
 
 
+# distinct text -> VADER compound, kept for the process: the stages of a run share one kernel
+# and score the same survey comments (segmentation, pain points, journey map) only once
+_SCORES: dict[str, float] = {}
+_MAX_SCORES = 2_000_000
+
+
 def sentiment(texts: Iterable) -> pd.Series:
     """VADER compound sentiment of each text, -1 … +1; NaN for a missing or blank text.
 
-    Each distinct text is scored once (feedback repeats itself often)."""
+    Each distinct text is scored once (feedback repeats itself often), and remembered for the
+    rest of the process."""
     s = _texts(texts)
     out = pd.Series(np.nan, index=s.index, dtype="float64")
     present = s.notna() & s.astype("string").str.strip().ne("").fillna(False)
     if not present.any():
         return out
     values = s[present].astype(str)
-    analyzer = _analyzer()
-    scores = {t: analyzer.polarity_scores(t)["compound"] for t in pd.unique(values)}
+    distinct = pd.unique(values)
+    new = [t for t in distinct if t not in _SCORES]
+    if new:
+        analyzer = _analyzer()
+        if len(_SCORES) + len(new) > _MAX_SCORES:
+            _SCORES.clear()
+            new = list(distinct)
+        _SCORES.update({t: analyzer.polarity_scores(t)["compound"] for t in new})
+    scores = {t: _SCORES[t] for t in distinct}
     out[present] = values.map(scores).astype("float64")
     return out
 
