@@ -2,6 +2,9 @@
 hand-made studies are built from small tables."""
 from __future__ import annotations
 
+import importlib.util
+import os
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -83,3 +86,47 @@ def log(*rows) -> pd.DataFrame:
         records.append({"customer_id": cid, "timestamp": ts, "touchpoint": tp,
                         "revenue": rest[0] if rest else None})
     return pd.DataFrame(records)
+
+
+# --------------------------------------------------------------------------- Spark
+SPARK_ENGINE = {"backend": "pyspark", "master": "local[2]", "shuffle_partitions": 4}
+
+
+def spark_missing() -> str | None:
+    """Why Spark tests cannot run here, or None."""
+    if importlib.util.find_spec("pyspark") is None:
+        return "pyspark is not installed (pip install -e '.[spark]')"
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        return "Java is not installed (Spark needs Java 17)"
+    return None
+
+
+def require_spark() -> None:
+    """At the top of a Spark test module: skip without pyspark or Java, except under CI
+    (CI=true), where a missing Spark is a failure (.ci/run installs both)."""
+    reason = spark_missing()
+    if reason:
+        if os.environ.get("CI", "").lower() == "true":
+            raise RuntimeError(f"Spark tests cannot run under CI: {reason}")
+        pytest.skip(reason, allow_module_level=True)
+
+
+@pytest.fixture(scope="session")
+def spark_session():
+    """One local Spark session for the whole test run (about 12 s to start); the engine's
+    builder reuses it through getOrCreate."""
+    from pyspark.sql import SparkSession
+
+    from cxlab import engine
+
+    session = (
+        SparkSession.builder.master(SPARK_ENGINE["master"]).appName("cxlab")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", str(SPARK_ENGINE["shuffle_partitions"]))
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    engine.reset()
+    session.stop()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from conftest import write_study
+from conftest import require_spark, write_study
 from test_objectives_kpis import CES, CSAT, CUSTOMERS, EVENTS, NPS
 
-pytest.importorskip("pyspark")
+require_spark()
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 

@@ -7,14 +7,12 @@ Needs pyspark (the ``spark`` extra) and Java 17; skipped without them, except un
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import os
-import shutil
 
 import pandas as pd
 import pytest
 
 from cxlab import data, engine
+from conftest import SPARK_ENGINE, require_spark
 from cxlab.painpoints import churn_after_tickets, friction_signals
 
 pytestmark = [
@@ -23,39 +21,14 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
 ]
 
-SPARK_ENGINE = {"backend": "pyspark", "master": "local[2]", "shuffle_partitions": 4}
-
-
-def _missing() -> str | None:
-    if importlib.util.find_spec("pyspark") is None:
-        return "pyspark is not installed (pip install -e '.[spark]')"
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        return "Java is not installed (Spark needs Java 17)"
-    return None
-
-
-_reason = _missing()
-if _reason:
-    if os.environ.get("CI", "").lower() == "true":
-        raise RuntimeError(f"Spark parity test cannot run under CI: {_reason}")
-    pytest.skip(_reason, allow_module_level=True)
+require_spark()
 
 
 @pytest.fixture(scope="module")
-def studies(tmp_path_factory):
-    """The same study on DuckDB and on a local Spark session (reused if one is running)."""
-    from pyspark.sql import SparkSession
-
+def studies(tmp_path_factory, spark_session):
+    """The same study on DuckDB and on the shared local Spark session."""
     from cxlab.synth import write_study
 
-    session = (
-        SparkSession.builder.master(SPARK_ENGINE["master"]).appName("cxlab")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", str(SPARK_ENGINE["shuffle_partitions"]))
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CXLAB_HOME", str(tmp_path_factory.mktemp("home")))
         folder = write_study(tmp_path_factory.mktemp("spark") / "pp_parity", customers=600, seed=5)

@@ -8,14 +8,12 @@ shared by every test here.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import os
-import shutil
 
 import pandas as pd
 import pytest
 
 from cxlab import data, engine
+from conftest import SPARK_ENGINE, require_spark
 from cxlab import touchpoints as tp
 
 pytestmark = [
@@ -24,40 +22,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
 ]
 
-SPARK_ENGINE = {"backend": "pyspark", "master": "local[2]", "shuffle_partitions": 4}
-
-
-def _missing() -> str | None:
-    if importlib.util.find_spec("pyspark") is None:
-        return "pyspark is not installed (pip install -e '.[spark]')"
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        return "Java is not installed (Spark needs Java 17)"
-    return None
-
-
-_reason = _missing()
-if _reason:
-    if os.environ.get("CI", "").lower() == "true":
-        raise RuntimeError(f"Spark parity test cannot run under CI: {_reason}")
-    pytest.skip(_reason, allow_module_level=True)
-
-
-@pytest.fixture(scope="session")
-def spark_session():
-    """One local Spark session for the whole test run (the engine's builder reuses it)."""
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master(SPARK_ENGINE["master"]).appName("cxlab")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", str(SPARK_ENGINE["shuffle_partitions"]))
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    engine.reset()
-    session.stop()
+require_spark()
 
 
 @pytest.fixture(scope="module")
