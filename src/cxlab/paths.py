@@ -29,13 +29,17 @@ def resolve_study_dir(study: str | os.PathLike) -> Path:
     candidate = Path(study).expanduser()
     if (candidate / "study.yaml").is_file():
         return candidate.resolve()
+    hint = (
+        "Name a folder that holds study.yaml, or a study under data/raw/ "
+        "(the demo is made by `make demo` or `cxlab synth --demo --out data/raw/demo`)."
+    )
+    if candidate.is_absolute() or len(candidate.parts) > 1:
+        raise StudyError(f"No study at {candidate.resolve()}: the folder holds no study.yaml. {hint}")
     named = project_root() / "data" / "raw" / str(study)
     if (named / "study.yaml").is_file():
         return named.resolve()
     raise StudyError(
-        f"No study '{study}': neither {candidate.resolve()} nor {named} holds a study.yaml. "
-        "Name a folder that holds study.yaml, or a study under data/raw/ "
-        "(the demo is made by `make demo` or `cxlab synth --out data/raw/demo`)."
+        f"No study '{study}': neither {candidate.resolve()} nor {named} holds a study.yaml. {hint}"
     )
 
 
