@@ -155,11 +155,14 @@ class StageRun:
     error: str | None = None
     kernel_peak_mb: float | None = None  # peak resident memory of the kernel during the stage
     kernel_start_mb: float | None = None  # its resident memory when the stage began (shared kernel)
+    started_s: float | None = None  # when the stage began, seconds after the run began
+    kernel: int | None = None  # which kernel ran it (stages that do not depend on each other share the cores)
 
 
 class _PeakMemory:
     """Samples the resident memory of this process and its children (the notebook kernels)
-    every ``interval`` seconds; ``peak_child_mb`` is reset per stage."""
+    every ``interval`` seconds: ``peak_child_mb`` over all children (reset per stage when
+    kernels are not shared), and per kernel process (``start_stage``/``peak_of``)."""
 
     def __init__(self, interval: float = 0.2):
         import threading
@@ -172,6 +175,7 @@ class _PeakMemory:
         self._stop = threading.Event()
         self.peak_self_mb = 0.0
         self.peak_child_mb = 0.0
+        self.peaks: dict[int, float] = {}
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self) -> None:
@@ -180,12 +184,29 @@ class _PeakMemory:
                 self.peak_self_mb = max(self.peak_self_mb, self._me.memory_info().rss / 2**20)
                 for child in self._me.children(recursive=True):
                     try:
-                        self.peak_child_mb = max(self.peak_child_mb, child.memory_info().rss / 2**20)
+                        rss = child.memory_info().rss / 2**20
                     except self._psutil.Error:
                         continue
+                    self.peak_child_mb = max(self.peak_child_mb, rss)
+                    self.peaks[child.pid] = max(self.peaks.get(child.pid, 0.0), rss)
             except self._psutil.Error:
                 pass
             self._stop.wait(self._interval)
+
+    def rss_of(self, pid: int) -> float | None:
+        try:
+            return self._psutil.Process(pid).memory_info().rss / 2**20
+        except self._psutil.Error:
+            return None
+
+    def start_stage(self, pid: int) -> float | None:
+        """A stage begins in kernel ``pid``: its peak restarts from its memory now (returned)."""
+        now = self.rss_of(pid)
+        self.peaks[pid] = now or 0.0
+        return now
+
+    def peak_of(self, pid: int) -> float:
+        return max(self.peaks.get(pid, 0.0), self.rss_of(pid) or 0.0)
 
     def children_mb(self) -> float:
         """Resident memory of the children now (the kernel, between stages)."""
@@ -265,6 +286,10 @@ class _SharedKernel:
         if client.kc is not None:
             client.kc.stop_channels()
 
+    @property
+    def pid(self) -> int | None:
+        return getattr(self.km.provisioner, "pid", None)
+
     def alive(self) -> bool:
         return bool(self._run_sync(self.km.is_alive)())
 
@@ -274,6 +299,33 @@ class _SharedKernel:
                 self._run_sync(self.km.shutdown_kernel)(now=True)
         finally:
             self._run_sync(self.km.cleanup_resources)()
+
+
+# What each stage reads from the stages before it (data/processed/<study>/): segmentation's
+# segments.parquet (touchpoints, pain points), the objectives' hypotheses.json (impact), every
+# stage's tables (journey map). Stages with no path between them run at the same time, one
+# kernel each, on a machine with more than one core. The first stage of a run always runs
+# alone (it writes the clean tables the others read).
+DEPENDS: dict[str, tuple[str, ...]] = {
+    "intake": (),
+    "objectives": ("intake",),
+    "segmentation": ("intake",),
+    "touchpoints": ("intake", "segmentation"),
+    "pain_points": ("intake", "segmentation"),
+    "impact": ("intake", "objectives"),
+    "journey_map": ("intake", "objectives", "segmentation", "touchpoints", "pain_points", "impact"),
+}
+
+
+def _workers_default() -> int:
+    """CXLAB_PARALLEL_STAGES, else 2 kernels on a machine with 2 cores or more, else 1."""
+    env = os.environ.get("CXLAB_PARALLEL_STAGES", "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise ParameterError(f"CXLAB_PARALLEL_STAGES must be a whole number, got {env!r}") from None
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
 def _shared_kernel_default() -> bool:
@@ -321,12 +373,16 @@ def run_study(
     run_id: str | None = None,
     progress: Callable[[str], None] | None = None,
     shared_kernel: bool | None = None,
+    workers: int | None = None,
 ) -> RunResult:
-    """Run the stage notebooks of a study in order and write the report; see module doc.
+    """Run the stage notebooks of a study and write the report; see module doc.
 
     ``shared_kernel`` (default: yes, unless the environment sets CXLAB_KERNEL_PER_STAGE=1)
-    runs every stage in one kernel, its namespace reset between stages, instead of starting a
-    kernel per stage."""
+    runs the stages in long-lived kernels, the namespace reset between stages, instead of
+    starting a kernel per stage. ``workers`` (default: 2 on a machine with 2 cores or more, or
+    CXLAB_PARALLEL_STAGES) is how many kernels run stages at the same time: a stage starts
+    when the stages it reads from (``DEPENDS``) are done, in method order; with kernels per
+    stage, stages run one at a time."""
     say = progress or (lambda msg: None)
     study = Study.load(study)
     available = available_stages()
@@ -363,10 +419,12 @@ def run_study(
     }
     result = RunResult(study.name, run_id, run_dir, run_dir / "index.html")
     shared = _shared_kernel_default() if shared_kernel is None else bool(shared_kernel)
-    meta["kernel"] = "shared" if shared and len(selected) > 1 else "per stage"
+    shared = shared and len(selected) > 1
+    workers = (workers or _workers_default()) if shared else 1
+    meta["kernel"] = "shared" if shared else "per stage"
+    meta["workers"] = workers
     with _PeakMemory() as memory:
-        _run_stages(study, selected, parameters, run_dir, result, memory, say,
-                    shared=shared and len(selected) > 1)
+        _run_stages(study, selected, parameters, run_dir, result, memory, say, shared=shared, workers=workers)
     meta["runner_peak_mb"] = round(memory.peak_self_mb, 1)
     meta["duration_seconds"] = round(time.perf_counter() - t_run, 2)
     meta["stages"] = [asdict(s) for s in result.stages]
@@ -378,67 +436,126 @@ def run_study(
     return result
 
 
-def _run_stages(study, selected, parameters, run_dir, result, memory, say, shared=False) -> None:
+def _run_stages(study, selected, parameters, run_dir, result, memory, say, shared=False, workers=1) -> None:
+    """Run the selected stages (see ``run_study``): up to ``workers`` at a time, each worker
+    with its own shared kernel; a failure lets running stages finish and skips the rest."""
+    import threading
+
+    import papermill  # noqa: F401  (imported before the worker threads start)
+    from papermill.exceptions import PapermillExecutionError  # noqa: F401
+
+    from .html import nav_html, render_notebook  # noqa: F401
+
+    t_run = time.perf_counter()
+    deps = {s: [d for d in DEPENDS.get(s, tuple(selected[:i])) if d in selected] for i, s in enumerate(selected)}
+    pending = list(selected)
+    running: set[str] = set()
+    done: dict[str, StageRun] = {}
+    state = {"started": 0, "failed": False}
+    cond = threading.Condition()
+
+    def ready(stage: str) -> bool:
+        first_done = stage == selected[0] or selected[0] in done
+        return first_done and all(d in done and done[d].status == "ok" for d in deps[stage])
+
+    def take() -> tuple[str, int] | None:
+        with cond:
+            while True:
+                if state["failed"] or not pending:
+                    return None
+                candidates = [s for s in pending if ready(s)]
+                if candidates:
+                    stage = candidates[0]
+                    pending.remove(stage)
+                    running.add(stage)
+                    state["started"] += 1
+                    return stage, state["started"]
+                if not running:  # nothing left can become ready
+                    return None
+                cond.wait()
+
+    def worker(slot: int) -> None:
+        kernel = None
+        try:
+            while (job := take()) is not None:
+                stage, i = job
+                try:
+                    run, kernel = _run_stage(study, stage, i, len(selected), parameters, run_dir, memory, say,
+                                             shared, kernel, slot, t_run)
+                except Exception as exc:  # rendering failed: still report the stage, never hang the others
+                    run = StageRun(stage, "failed", error=_error_text(exc), kernel=slot)
+                with cond:
+                    done[stage] = run
+                    running.discard(stage)
+                    if run.status == "failed":
+                        state["failed"] = True
+                    cond.notify_all()
+        finally:
+            if kernel is not None:
+                kernel.close()
+
+    threads = [threading.Thread(target=worker, args=(k + 1,), name=f"cxlab-stage-{k + 1}")
+               for k in range(max(1, min(workers, len(selected))))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    result.stages.extend(done.get(s) or StageRun(s, "skipped") for s in selected)
+
+
+def _run_stage(study, stage, i, n, parameters, run_dir, memory, say, shared, kernel, slot, t_run):
+    """Run one stage notebook and render it; returns (StageRun, the worker's kernel)."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     from .html import nav_html, render_notebook
 
-    kernel = None
-    failed = False
+    say(f"[{i}/{n}] {stage} …")
+    executed = run_dir / STAGES[stage]
+    # a summary left by an earlier run must not pass for this run's findings
+    (study.processed_dir / f"summary_{stage}.json").unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    error = None
+    start_mb = None
     try:
-        for i, stage in enumerate(selected, 1):
-            if failed:
-                result.stages.append(StageRun(stage, "skipped"))
-                continue
-            say(f"[{i}/{len(selected)}] {stage} …")
-            executed = run_dir / STAGES[stage]
-            # a summary left by an earlier run must not pass for this run's findings
-            (study.processed_dir / f"summary_{stage}.json").unlink(missing_ok=True)
-            t0 = time.perf_counter()
-            error = None
-            start_mb = None
-            engine_kwargs = {}
-            try:
-                if shared:
-                    if kernel is None:
-                        kernel = _SharedKernel(run_dir)  # start-up counts towards the first stage
-                    else:
-                        kernel.execute(_RESET_CODE)
-                    start_mb = memory.children_mb()
-                    engine_kwargs["km"] = kernel.km
-                memory.peak_child_mb = start_mb or 0.0
-                papermill.execute_notebook(
-                    str(notebooks_dir() / STAGES[stage]),
-                    str(executed),
-                    parameters=parameters[stage],
-                    kernel_name="python3",
-                    progress_bar=False,
-                    cwd=str(run_dir),
-                    # the kernel's own start-up warnings are noise in a scheduled job's log
-                    extra_arguments=["--IPKernelApp.log_level=ERROR"],
-                    **engine_kwargs,
-                )
-            except PapermillExecutionError as exc:
-                error = _error_text(exc)
-            except Exception as exc:  # kernel died, notebook unreadable: still report the stage
-                error = _error_text(exc)
-            seconds = time.perf_counter() - t0
-            html_name = executed.with_suffix(".html").name
-            title = STAGE_TITLES.get(stage, stage)
-            if executed.exists():
-                render_notebook(executed, run_dir / html_name, failed=error is not None,
-                                nav=nav_html("index.html", title))
-            run = StageRun(stage, "failed" if error else "ok", round(seconds, 2), executed.name,
-                           html_name if executed.exists() else None, error, round(memory.peak_child_mb, 1),
-                           round(start_mb, 1) if start_mb is not None else None)
-            result.stages.append(run)
-            say(f"[{i}/{len(selected)}] {stage} {'FAILED' if error else 'done'} in {seconds:.1f} s"
-                + (f": {error}" if error else ""))
-            failed = error is not None
-    finally:
-        if kernel is not None:
-            kernel.close()
+        if shared:
+            if kernel is None:
+                kernel = _SharedKernel(run_dir)  # start-up counts towards the worker's first stage
+            else:
+                kernel.execute(_RESET_CODE)
+            start_mb = memory.start_stage(kernel.pid) if kernel.pid else memory.children_mb()
+            papermill.execute_notebook(
+                str(notebooks_dir() / STAGES[stage]), str(executed), parameters=parameters[stage],
+                kernel_name="python3", progress_bar=False, km=kernel.km,
+            )
+        else:
+            memory.peak_child_mb = 0.0
+            papermill.execute_notebook(
+                str(notebooks_dir() / STAGES[stage]), str(executed), parameters=parameters[stage],
+                kernel_name="python3", progress_bar=False, cwd=str(run_dir),
+                # the kernel's own start-up warnings are noise in a scheduled job's log
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            )
+    except PapermillExecutionError as exc:
+        error = _error_text(exc)
+    except Exception as exc:  # kernel died, notebook unreadable: still report the stage
+        error = _error_text(exc)
+    seconds = time.perf_counter() - t0
+    if shared and kernel is not None and kernel.pid:
+        peak = memory.peak_of(kernel.pid)
+    else:
+        peak = memory.peak_child_mb
+    html_name = executed.with_suffix(".html").name
+    title = STAGE_TITLES.get(stage, stage)
+    if executed.exists():
+        render_notebook(executed, run_dir / html_name, failed=error is not None, nav=nav_html("index.html", title))
+    run = StageRun(stage, "failed" if error else "ok", round(seconds, 2), executed.name,
+                   html_name if executed.exists() else None, error, round(peak, 1),
+                   round(start_mb, 1) if start_mb is not None else None,
+                   round(t0 - t_run, 2), slot)
+    say(f"[{i}/{n}] {stage} {'FAILED' if error else 'done'} in {seconds:.1f} s"
+        + (f": {error}" if error else ""))
+    return run, kernel
 
 
 def raise_for_failure(result: RunResult) -> None:
