@@ -10,8 +10,7 @@ shared with the other Spark tests of the run.
 """
 from __future__ import annotations
 
-import importlib.util
-import os
+
 import shutil
 
 import pandas as pd
@@ -19,7 +18,7 @@ import pytest
 import yaml
 
 from cxlab import engine, intake
-from conftest import log, write_study
+from conftest import log, require_spark, write_study
 
 pytestmark = [
     pytest.mark.spark,
@@ -30,19 +29,7 @@ pytestmark = [
 SPARK = {"backend": "pyspark", "master": "local[2]", "shuffle_partitions": 4}
 
 
-def _missing() -> str | None:
-    if importlib.util.find_spec("pyspark") is None:
-        return "pyspark is not installed (pip install -e '.[spark]')"
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        return "Java is not installed (Spark needs Java 17)"
-    return None
-
-
-_reason = _missing()
-if _reason:
-    if os.environ.get("CI", "").lower() == "true":
-        raise RuntimeError(f"Spark intake test cannot run under CI: {_reason}")
-    pytest.skip(_reason, allow_module_level=True)
+require_spark()
 
 # a hand-made log: two months, a touchpoint missing from the catalog (chatbot), a catalogued one
 # never seen (review), events without a channel, two events at the same second
