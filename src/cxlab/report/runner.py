@@ -477,6 +477,12 @@ def _run_stages(study, selected, parameters, run_dir, result, memory, say, share
     def worker(slot: int) -> None:
         kernel = None
         try:
+            if shared and slot > 1:
+                # start (and import) while the first stage runs, not when the first job comes
+                try:
+                    kernel = _SharedKernel(run_dir)
+                except Exception:  # the stage that gets this worker will try again and report it
+                    kernel = None
             while (job := take()) is not None:
                 stage, i = job
                 try:
