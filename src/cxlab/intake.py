@@ -35,7 +35,7 @@ def touchpoint_coverage(study: Study) -> pd.DataFrame:
     table[["events", "customers"]] = table[["events", "customers"]].fillna(0).astype("int64")
     return (
         table.drop(columns="_merge")
-        .sort_values(["stage_order", "events"], ascending=[True, False])
+        .sort_values(["stage_order", "events", "touchpoint"], ascending=[True, False, True], kind="stable")
         .drop(columns="stage_order")
         .reset_index(drop=True)
     )

@@ -109,7 +109,10 @@ def segment_touchpoints(study: Study | str | os.PathLike, assignments: pd.DataFr
         j.group_by(["_segment", "touchpoint", "channel", "stage"]).aggregate(
             events=j.count(), customers=j.customer_id.nunique())
     )
-    return out.rename(columns={"_segment": segment}).sort_values([segment, "events"], ascending=[True, False])
+    # touchpoint breaks ties so the order is the same on every engine
+    return (out.rename(columns={"_segment": segment})
+            .sort_values([segment, "events", "touchpoint"], ascending=[True, False, True], kind="stable")
+            .reset_index(drop=True))
 
 
 def nearest_to_centre(clusters: ClusterResult, features: pd.DataFrame, per_cluster: int = 200) -> pd.DataFrame:
