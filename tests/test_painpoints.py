@@ -180,6 +180,41 @@ def test_sentiment_is_vaders_compound_score_and_missing_text_is_nan():
     assert np.isnan(got[2]) and np.isnan(got[3])
 
 
+def test_study_sentiment_scores_a_text_once_across_processes_and_forgets_stale_scores(make_study, monkeypatch):
+    from cxlab.painpoints import text as text_module
+    from cxlab.study import Study
+
+    folder = make_study(events=log(("c1", "2025-01-01 10:00", "ad")))
+    study = data.ensure_clean(Study.load(folder))
+    texts = pd.Series(["Great app!", "The agent was rude.", "Great app!", None])
+    first = text_module.study_sentiment(study, texts)
+    stored = pd.read_parquet(study.processed(text_module.SCORES_FILE)).set_index("text")["sentiment"]
+    assert sorted(stored.index) == ["Great app!", "The agent was rude."]
+    assert stored["Great app!"] == pytest.approx(0.6588) == first[0] == first[2] and np.isnan(first[3])
+
+    # a new kernel (empty in-process memory) reads the stored scores and scores only new texts
+    monkeypatch.setattr(text_module, "_SCORES", {})
+    scored = []
+
+    class CountingAnalyzer:
+        def polarity_scores(self, t):
+            scored.append(t)
+            return {"compound": -0.5}
+
+    monkeypatch.setattr(text_module, "_analyzer", lambda: CountingAnalyzer())
+    again = text_module.study_sentiment(study, pd.Series(["The agent was rude.", "Late again"]))
+    assert scored == ["Late again"]
+    assert again.tolist() == [pytest.approx(stored["The agent was rude."]), -0.5]
+    assert len(pd.read_parquet(study.processed(text_module.SCORES_FILE))) == 3
+
+    # scores of other clean tables (another fingerprint) are not trusted
+    data.write_json({"fingerprint": "something else"}, study.processed("text_sentiment.json"))
+    monkeypatch.setattr(text_module, "_SCORES", {})
+    scored.clear()
+    text_module.study_sentiment(study, pd.Series(["Great app!"]))
+    assert scored == ["Great app!"]
+
+
 def test_keyword_topics_match_word_starts_phrases_and_ignore_personal_data():
     texts = pd.Series([
         "My parcel was DELIVERED late",            # 'deliver' starts 'delivered'

@@ -44,14 +44,13 @@ def scored_responses(study) -> pd.DataFrame | None:
         return scored
     if "surveys" not in study.tables:
         return None
-    from ..painpoints import sentiment
-    from ..painpoints.text import survey_responses
+    from ..painpoints.text import study_sentiment, survey_responses
 
     s = survey_responses(study)
     if s.empty:
         return None
     if "comment" in s:
-        s["sentiment"] = sentiment(s["comment"])
+        s["sentiment"] = study_sentiment(study, s["comment"])
     s["customer_id"] = s["customer_id"].astype(str)
     return s
 

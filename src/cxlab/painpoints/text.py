@@ -34,6 +34,7 @@ __all__ = [
     "DEFAULT_TOPICS",
     "sentiment",
     "sentiment_label",
+    "study_sentiment",
     "clean_for_model",
     "tag_topics",
     "topic_summary",
@@ -107,6 +108,44 @@ def sentiment(texts: Iterable) -> pd.Series:
         _SCORES.update({t: analyzer.polarity_scores(t)["compound"] for t in new})
     scores = {t: _SCORES[t] for t in distinct}
     out[present] = values.map(scores).astype("float64")
+    return out
+
+
+SCORES_FILE = "text_sentiment.parquet"
+
+
+def study_sentiment(study, texts: Iterable) -> pd.Series:
+    """``sentiment`` of a study's texts, with every score kept in
+    data/processed/<study>/text_sentiment.parquet for the clean tables it came from.
+
+    The stages of a run work in separate kernels (segmentation scores the survey comments, the
+    pain-point stage the comments and the tickets, the journey map reads them again), and a
+    run on unchanged data scores nothing new: VADER is the slowest step of a large study."""
+    from .. import data
+
+    store, marker = study.processed(SCORES_FILE), study.processed("text_sentiment.json")
+    clean = study.processed_dir / "clean.json"
+    fingerprint = data.read_json(clean).get("fingerprint") if clean.exists() else None
+    known = None
+    if fingerprint and store.exists() and marker.exists():
+        try:
+            if data.read_json(marker).get("fingerprint") == fingerprint:
+                known = pd.read_parquet(store)
+        except (ValueError, OSError):
+            known = None
+    if known is not None and len(_SCORES) + len(known) <= _MAX_SCORES:
+        _SCORES.update(zip(known["text"].tolist(), known["sentiment"].tolist()))
+    out = sentiment(texts)
+    if not fingerprint:
+        return out
+    values = _texts(texts)
+    distinct = pd.unique(values[out.notna().to_numpy()].astype(str))
+    have = set(known["text"]) if known is not None else set()
+    new = [t for t in distinct if t not in have]
+    if new:
+        added = pd.DataFrame({"text": new, "sentiment": [_SCORES[t] for t in new]})
+        data.write_parquet(added if known is None else pd.concat([known, added], ignore_index=True), store)
+        data.write_json({"fingerprint": fingerprint, "scorer": "VADER compound"}, marker)
     return out
 
 
@@ -345,7 +384,9 @@ def discover_topics(
     k = min(n_topics, x_fit.shape[1], x_fit.shape[0])
     model = NMF(n_components=k, init="nndsvda", random_state=seed, max_iter=400)
     model.fit(x_fit)
-    w = model.transform(vectorizer.transform(docs))
+    # feedback repeats itself: each distinct text is assigned once
+    codes, distinct = pd.factorize(docs)
+    w = model.transform(vectorizer.transform(distinct))[codes]
     terms = np.array(vectorizer.get_feature_names_out())
 
     # name each theme by its top terms, leaving out a pair's words already shown
@@ -539,7 +580,7 @@ def voice_of_customer(
     """Sentiment, keyword topics and discovered topics of a study's survey comments and ticket
     texts (see the module doc); ``topics`` is the keyword taxonomy (default ``DEFAULT_TOPICS``)."""
     fb = feedback(study)
-    fb["sentiment"] = sentiment(fb["text"])
+    fb["sentiment"] = study_sentiment(study, fb["text"])
     fb["sentiment_label"] = sentiment_label(fb["sentiment"])
     cleaned = clean_for_model(fb["text"])
     tags = tag_topics(fb["text"], topics, cleaned=cleaned)

@@ -300,26 +300,6 @@ def _finish(out: pd.DataFrame, study: Study, channels: list[str], stages: list[s
     return out
 
 
-def _vader(comments: pd.Series) -> pd.Series:
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-    analyzer = SentimentIntensityAnalyzer()
-    texts = comments.astype(str)
-    scores = {t: analyzer.polarity_scores(t)["compound"] for t in pd.unique(texts)}
-    return texts.map(scores).astype(float)
-
-
-def _default_scorer() -> Callable[[pd.Series], pd.Series]:
-    """The pain-point stage's sentiment scorer (VADER compound, each distinct text scored once)
-    when it is installed, else VADER's compound score here."""
-    try:
-        from ..painpoints.text import sentiment as painpoint_sentiment
-
-        return painpoint_sentiment
-    except ImportError:
-        return _vader
-
-
 SENTIMENT_FILE = "comment_sentiment.parquet"
 
 
@@ -350,7 +330,12 @@ def scored_comments(study: Study | str | os.PathLike, scorer: Callable | None = 
             pass
     sv = sv.filter(sv.comment.notnull() & (sv.comment.strip().length() > 0))
     comments = engine.to_pandas(sv.select("response_id", "customer_id", "timestamp", "comment"))
-    score = (scorer or _default_scorer())(comments["comment"])
+    if scorer is None:
+        from ..painpoints.text import study_sentiment  # scores shared with the other stages
+
+        score = study_sentiment(study, comments["comment"])
+    else:
+        score = scorer(comments["comment"])
     out = pd.DataFrame({"response_id": comments["response_id"].astype(str),
                         "customer_id": comments["customer_id"].astype(str),
                         "timestamp": comments["timestamp"], "sentiment": np.asarray(score, dtype=float)})
