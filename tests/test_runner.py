@@ -127,3 +127,99 @@ def test_index_shows_how_metrics_moved_since_the_last_run():
     assert rows["objectives: nps"]["delta"] == "-2.50" and rows["objectives: nps"]["css"] == "down"
     assert rows["objectives: csat"]["delta"] == "no change"  # below the shown precision
     assert "objectives: new metric" not in rows  # only metrics both runs report
+
+
+# --------------------------------------------------------------------------- parallel stages
+TRACE_CELL = """
+import json, os, time
+from pathlib import Path
+leftover = "left_by_earlier_stage" in dir()
+left_by_earlier_stage = True
+t0 = time.time()
+time.sleep(1.5)
+Path(os.environ["CXLAB_TEST_TRACE"], f"{stage_name}.json").write_text(json.dumps({
+    "pid": os.getpid(), "threads": os.environ.get("CXLAB_DUCKDB_THREADS"),
+    "start": t0, "end": time.time(), "leftover": leftover}))
+"""
+
+
+@pytest.fixture
+def tracing_notebooks(tmp_path, monkeypatch):
+    """Stage notebooks that only record their kernel, DuckDB threads and start and end times."""
+    import nbformat
+
+    folder, trace = tmp_path / "notebooks", tmp_path / "trace"
+    folder.mkdir()
+    trace.mkdir()
+    for stage, name in [("intake", "00_intake"), ("objectives", "01_objectives"),
+                        ("segmentation", "02_segmentation"), ("touchpoints", "03_touchpoints")]:
+        params = nbformat.v4.new_code_cell(f'study: str = "demo"  # the study\nstage_name: str = "{stage}"  # traced as')
+        params.metadata["tags"] = ["parameters"]
+        nb = nbformat.v4.new_notebook(cells=[params, nbformat.v4.new_code_cell(TRACE_CELL)])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, folder / f"{name}.ipynb")
+    monkeypatch.setenv("CXLAB_NOTEBOOKS", str(folder))
+    monkeypatch.setenv("CXLAB_TEST_TRACE", str(trace))
+    monkeypatch.delenv("CXLAB_DUCKDB_THREADS", raising=False)
+    monkeypatch.delenv("CXLAB_KERNEL_PER_STAGE", raising=False)
+    return trace
+
+
+def test_independent_stages_run_side_by_side_in_two_kernels_with_the_cores_shared(small_study, tracing_notebooks):
+    import os
+
+    result = run_study(small_study, workers=2)
+    assert [(s.status, s.error) for s in result.stages] == [("ok", None)] * 4
+    t = {s: json.loads((tracing_notebooks / f"{s}.json").read_text())
+         for s in ("intake", "objectives", "segmentation", "touchpoints")}
+    # objectives and segmentation both need only intake: they overlap, each in its own kernel
+    assert t["objectives"]["start"] >= t["intake"]["end"] and t["segmentation"]["start"] >= t["intake"]["end"]
+    assert t["objectives"]["start"] < t["segmentation"]["end"] and t["segmentation"]["start"] < t["objectives"]["end"]
+    assert t["objectives"]["pid"] != t["segmentation"]["pid"]
+    # touchpoints reads segments.parquet: it waits for segmentation
+    assert t["touchpoints"]["start"] >= t["segmentation"]["end"]
+    # two kernels for four stages: a kernel runs several stages, each from an empty namespace
+    assert len({v["pid"] for v in t.values()}) == 2
+    assert not any(v["leftover"] for v in t.values())
+    # DuckDB threads: every core for intake (it runs alone), half of them beside another stage
+    cores = os.cpu_count()
+    assert t["intake"]["threads"] == str(cores)
+    assert {t[s]["threads"] for s in ("objectives", "segmentation", "touchpoints")} == {str(max(1, cores // 2))}
+    meta = json.loads((result.run_dir / "run.json").read_text())
+    assert {s["stage"]: s["duckdb_threads"] for s in meta["stages"]}["intake"] == cores
+    assert meta["workers"] == 2
+
+
+def test_duckdb_threads_follow_the_dependencies_and_respect_the_user():
+    from cxlab.report.runner import DEPENDS, stage_threads
+
+    every = list(DEPENDS)
+    assert stage_threads(every, workers=2, cores=2) == {
+        "intake": 2, "objectives": 1, "segmentation": 1, "touchpoints": 1, "pain_points": 1, "impact": 1,
+        "journey_map": 2}
+    assert stage_threads(every, workers=2, cores=8)["impact"] == 4
+    # a chain of stages never runs side by side
+    assert stage_threads(["intake", "segmentation", "touchpoints"], workers=2, cores=2) == {
+        "intake": 2, "segmentation": 2, "touchpoints": 2}
+    assert set(stage_threads(every, workers=1, cores=2).values()) == {None}
+
+
+def test_duckdb_threads_set_by_the_user_are_left_alone(monkeypatch):
+    from cxlab.report.runner import DEPENDS, stage_threads
+
+    monkeypatch.setenv("CXLAB_DUCKDB_THREADS", "3")
+    assert set(stage_threads(list(DEPENDS), workers=2, cores=2).values()) == {None}
+
+
+def test_duckdb_threads_come_from_study_yaml_then_the_runner(make_study, monkeypatch):
+    from cxlab import engine
+
+    events = log(("c1", "2025-01-01 10:00", "ad"))
+    monkeypatch.setenv("CXLAB_DUCKDB_THREADS", "1")
+    engine.reset()
+    con = engine.connect(make_study(events=events))
+    assert con.raw_sql("SELECT current_setting('threads')").fetchone()[0] == 1
+    engine.reset()
+    con = engine.connect(make_study("own", events=events, engine={"backend": "duckdb", "threads": 2}))
+    assert con.raw_sql("SELECT current_setting('threads')").fetchone()[0] == 2
+    engine.reset()

@@ -56,6 +56,8 @@ def connect(study: Study | str | os.PathLike) -> Any:
                    "temp_directory": os.path.join(tempfile.gettempdir(), "cxlab-duckdb")}
         if "threads" in study.engine:
             options["threads"] = int(study.engine["threads"])
+        elif os.environ.get("CXLAB_DUCKDB_THREADS", "").strip():
+            options["threads"] = int(os.environ["CXLAB_DUCKDB_THREADS"])
         for setting in ("memory_limit", "temp_directory"):
             if setting in study.engine:
                 options[setting] = str(study.engine[setting])
