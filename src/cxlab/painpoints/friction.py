@@ -101,6 +101,7 @@ def journey_steps(
     goal_touchpoints: list[str],
     session_gap_minutes: float = 30.0,
     goal_stage_order: int | None = None,
+    repeat_in_session: bool = True,
 ) -> ibis.Table:
     """The event log with, per event, what the friction signals need (an Ibis expression):
 
@@ -142,8 +143,9 @@ def journey_steps(
         ).fill_null(False),
         wait_after=within.ifelse((t._next_epoch - t._epoch).cast("float64"), ibis.null("float64")),
     )
-    in_session = ibis.window(group_by=[t.customer_id, t.session, t.touchpoint], order_by=_order(t))
-    t = t.mutate(repeat_in_session=ibis.row_number().over(in_session) > 0)
+    if repeat_in_session:  # a second sort of the log: friction_by_touchpoint counts repeats without it
+        in_session = ibis.window(group_by=[t.customer_id, t.session, t.touchpoint], order_by=_order(t))
+        t = t.mutate(repeat_in_session=ibis.row_number().over(in_session) > 0)
     return t.drop("_epoch", "_prev_epoch", "_next_epoch", "_next_seq", "_next_stage_order", "_new_session",
                   "_gap_session")
 
@@ -201,29 +203,36 @@ def friction_by_touchpoint(
     session_gap_minutes: float = 30.0,
     long_wait_quantile: float = 0.9,
     goal_stage_order: int | None = None,
+    stream: ibis.Table | None = None,
 ) -> tuple[pd.DataFrame, float]:
     """Per touchpoint: events, customers and each friction signal (counts, customers and rates;
-    see the module doc). Returns (table, long-wait threshold in hours)."""
+    see the module doc). Returns (table, long-wait threshold in hours). ``stream``: the
+    ``contact_stream`` of these events and tickets when the caller has it already."""
     if not 0 < long_wait_quantile < 1:
         raise ParameterError(f"long_wait_quantile must be between 0 and 1, got {long_wait_quantile}")
     if repeat_contact_days <= 0:
         raise ParameterError(f"repeat_contact_days must be positive, got {repeat_contact_days}")
-    steps = journey_steps(events, goal_touchpoints, session_gap_minutes, goal_stage_order)
-    threshold = _long_wait_threshold(steps, long_wait_quantile)
-    thr = ibis.literal(threshold if not np.isnan(threshold) else np.inf, type="float64")
-    long_wait = (steps.wait_after > thr).fill_null(False)
-    cid = steps.customer_id
-    agg = steps.group_by("touchpoint").aggregate(
-        events=steps.count(),
-        customers=cid.nunique(),
-        loops=steps.loop_after.cast("int64").sum(),
-        repeats=steps.repeat_in_session.cast("int64").sum(),
-        waits=steps.wait_after.count(),
-        median_wait_seconds=steps.wait_after.quantile(0.5),
-        long_waits=long_wait.cast("int64").sum(),
-    )
-    table = engine.to_pandas(agg)
-    stream = contact_stream(events, support or [], tickets, repeat_contact_days)
+    steps = journey_steps(events, goal_touchpoints, session_gap_minutes, goal_stage_order, repeat_in_session=False)
+    # the windows over the whole log are computed once, then read by three aggregations
+    with steps.select("customer_id", "touchpoint", "session", "loop_after", "wait_after").cache() as steps:
+        threshold = _long_wait_threshold(steps, long_wait_quantile)
+        thr = ibis.literal(threshold if not np.isnan(threshold) else np.inf, type="float64")
+        long_wait = (steps.wait_after > thr).fill_null(False)
+        table = engine.to_pandas(steps.group_by("touchpoint").aggregate(
+            events=steps.count(),
+            customers=steps.customer_id.nunique(),
+            loops=steps.loop_after.cast("int64").sum(),
+            waits=steps.wait_after.count(),
+            median_wait_seconds=steps.wait_after.quantile(0.5),
+            long_waits=long_wait.cast("int64").sum(),
+        ))
+        # every occurrence of a touchpoint in a session after its first is a repeat: per
+        # (customer, session, touchpoint) group of n events, n - 1 repeats
+        groups = steps.group_by(["touchpoint", "customer_id", "session"]).aggregate(n=steps.count())
+        repeats = engine.to_pandas(groups.group_by("touchpoint").aggregate(repeats=(groups.n - 1).sum()))
+    table = table.merge(repeats, on="touchpoint", how="left")
+    if stream is None:
+        stream = contact_stream(events, support or [], tickets, repeat_contact_days)
     ev = stream.filter(stream.source == "event")
     contacts = engine.to_pandas(
         ev.group_by("touchpoint").aggregate(
@@ -249,13 +258,14 @@ def ticket_signals(
     support: list[str] | None = None,
     repeat_contact_days: float = 7.0,
     by: str = "category",
+    stream: ibis.Table | None = None,
 ) -> pd.DataFrame:
     """Per ticket ``by`` (category or ticket_channel): tickets, customers, unresolved tickets and
     their share, and repeat contacts (tickets followed by another support contact — ticket or
     support event — within ``repeat_contact_days`` days) and their share."""
     if by not in ("category", "ticket_channel"):
         raise ParameterError("ticket_signals: by must be 'category' or 'ticket_channel'")
-    s = contact_stream(events, support or [], tickets, repeat_contact_days)
+    s = contact_stream(events, support or [], tickets, repeat_contact_days) if stream is None else stream
     t = s.filter(s.source == "ticket")
     unresolved = ~t.resolved.fill_null(False)
     out = engine.to_pandas(
@@ -367,10 +377,22 @@ def friction_signals(
     events = engine.events(study)
     tickets = engine.table(study, "tickets") if "tickets" in study.tables else None
     support = support_touchpoints(study, support)
-    by_tp, threshold = friction_by_touchpoint(
-        events, study.goal_touchpoints, support, tickets, repeat_contact_days, session_gap_minutes,
-        long_wait_quantile, _goal_stage_order(study),
-    )
+    # the contact stream (a window over events and tickets) is read by the touchpoint and the
+    # ticket signals: computed once
+    stream = contact_stream(events, support, tickets, repeat_contact_days)
+    stream = stream.select("source", "touchpoint", "customer_id", "category", "ticket_channel", "resolved",
+                           "contact_after").cache()
+    try:
+        by_tp, threshold = friction_by_touchpoint(
+            events, study.goal_touchpoints, support, tickets, repeat_contact_days, session_gap_minutes,
+            long_wait_quantile, _goal_stage_order(study), stream=stream,
+        )
+        ticket_table = (
+            ticket_signals(events, tickets, support, repeat_contact_days, stream=stream)
+            if tickets is not None else None
+        )
+    finally:
+        stream.release()
     # drop-off and conversion of touched/untouched customers: the touchpoint inventory's
     # definitions (cxlab.touchpoints), not a second implementation
     inv = inventory(study).table
@@ -392,9 +414,6 @@ def friction_signals(
     by_tp = by_tp[first + [c for c in by_tp.columns if c not in first]]
     by_tp = by_tp.sort_values(["stage_order", "touchpoint"]).reset_index(drop=True)
     by_stage = _by_stage(by_tp, events, study)
-    ticket_table = (
-        ticket_signals(events, tickets, support, repeat_contact_days) if tickets is not None else None
-    )
     params = {"repeat_contact_days": repeat_contact_days, "session_gap_minutes": session_gap_minutes,
               "long_wait_quantile": long_wait_quantile, "support_touchpoints": support}
     return FrictionSignals(by_tp, by_stage, ticket_table, threshold, params)
