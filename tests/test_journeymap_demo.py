@@ -143,3 +143,36 @@ def test_the_stage_notebook_runs_and_saves_the_maps_beside_the_report(synthetic)
         assert summary["headlines"][0].startswith("Top pain point: Payment error (web or app) at purchase")
         assert summary["metrics"]["lowest_stage_csat"]["label"] == "CSAT at the lowest stage (purchase)"
         assert summary["segment_maps"] == 1
+
+
+def test_segment_lanes_from_the_touchpoint_stage_tables_are_the_lanes_computed_here(synthetic):
+    """The touchpoint stage writes the inventory and transitions of every segment (it runs beside
+    other stages; the journey map runs alone at the end): the segment map drawn from those tables
+    is the one the map computes itself from the segment's events."""
+    from cxlab import touchpoints
+    from cxlab.study import Study
+    from cxlab.touchpoints.stage import OUTPUT_FILES, write_outputs
+
+    assert FILES["inventory_by_segment"][0] == OUTPUT_FILES["inventory_by_segment"]
+    assert FILES["transitions_by_segment"][0] == OUTPUT_FILES["transitions_by_segment"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CXLAB_HOME", str(synthetic["home"]))
+        study = Study.load(synthetic["folder"])
+        written = write_outputs(touchpoints.analyze(study))
+        try:
+            by_segment = pd.read_parquet(written["inventory_by_segment"])
+            assert set(by_segment.segment) == set(synthetic["segments"].segment.astype(str))
+
+            def no_events(*args, **kwargs):
+                raise AssertionError("the segment's events were read again")
+
+            mp.setattr(touchpoints, "for_segment", no_events)
+            drawn = load_journey_map(study, "bargain_browsers")
+        finally:
+            for path in written.values():
+                path.unlink()
+    computed = synthetic["segment"]
+    for lane in ("touchpoints", "actions", "kpis"):
+        pd.testing.assert_frame_equal(getattr(drawn, lane).reset_index(drop=True),
+                                      getattr(computed, lane).reset_index(drop=True))
+    assert drawn.n_customers == computed.n_customers

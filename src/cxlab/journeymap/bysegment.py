@@ -92,17 +92,26 @@ def segment_frames(study, segment: str, responses: pd.DataFrame | None = None) -
     if segment in sizes.index and isinstance(sizes.loc[segment, "persona"], str):
         out["persona"] = sizes.loc[segment, "persona"]
 
-    ev = for_segment(study, segment)  # the segment's events, joined in the engine
+    seg_events: list = []
+
+    def events():  # the segment's events, joined in the engine: only when a table is missing
+        if not seg_events:
+            seg_events.append(for_segment(study, segment))
+        return seg_events[0]
+
     catalog = study.catalog
     window = conversion_window(_read(study, "funnel"), study)
 
-    inv = inventory(ev).table
+    inv = _rows_for(_read(study, "inventory_by_segment"), segment)
+    inv = inventory(events()).table if inv is None else inv.drop(columns="segment")
     out["touchpoints"] = lanes.touchpoints_lane(inv)
-    out["actions"] = lanes.actions_lane(transitions(ev).table, catalog, study.stages)
+    moves = _rows_for(_read(study, "transitions_by_segment"), segment)
+    moves = transitions(events()).table if moves is None else moves.drop(columns="segment")
+    out["actions"] = lanes.actions_lane(moves, catalog, study.stages)
     funnel = _rows_for(_read(study, "funnel_by_segment"), segment)
     if funnel is None:
         try:
-            funnel = stage_funnel(ev, window_days=window).table
+            funnel = stage_funnel(events(), window_days=window).table
         except CxlabError as exc:
             notes.append(f"stage KPI: {exc}")
     if funnel is not None:

@@ -260,6 +260,8 @@ FILES: dict[str, tuple[str, str]] = {
     "funnel": ("stage_funnel.parquet", "touchpoints"),
     "funnel_by_segment": ("stage_funnel_by_segment.parquet", "touchpoints"),
     "transitions": ("transitions.parquet", "touchpoints"),
+    "inventory_by_segment": ("touchpoint_inventory_by_segment.parquet", "touchpoints"),
+    "transitions_by_segment": ("transitions_by_segment.parquet", "touchpoints"),
     "pain_points": ("pain_points.parquet", "pain_points"),
     "pain_points_by_segment": ("pain_points_by_segment.parquet", "pain_points"),
     "emotion": ("emotion_curve.parquet", "pain_points"),

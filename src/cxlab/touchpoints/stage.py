@@ -36,6 +36,8 @@ OUTPUT_FILES = {
     "anchor": "anchor_paths.parquet",
     "variants": "path_variants.parquet",
     "variants_by_segment": "path_variants_by_segment.parquet",
+    "inventory_by_segment": "touchpoint_inventory_by_segment.parquet",
+    "transitions_by_segment": "transitions_by_segment.parquet",
     "attribution": "attribution.parquet",
     "custom_funnel": "custom_funnel.parquet",
 }
@@ -60,6 +62,10 @@ class TouchpointStage:
     segments_source: str | None = None
     custom_funnel: Funnel | None = None
     notes: list[str] = field(default_factory=list)
+    # per segment, for the journey map's segment lanes (computed here, beside another stage,
+    # rather than in the journey map, which runs alone at the end of a run)
+    inventory_by_segment: pd.DataFrame | None = None
+    transitions_by_segment: pd.DataFrame | None = None
 
     # ------------------------------------------------------------------ words
     def pre_goal_touchpoints(self) -> pd.DataFrame:
@@ -244,15 +250,20 @@ def analyze(
     att = attribution(study)
 
     seg_path = _segments(study, segments_file)
-    sf_seg = var_seg = None
+    sf_seg = var_seg = inv_seg = tr_seg = None
     if seg_path is not None:
         sf_seg = stage_funnel(study, window_days=conversion_window_days, by="segment", segments=seg_path)
         groups = [g for g in pd.read_parquet(seg_path, columns=["segment"])["segment"].astype(str).unique()]
-        rows = []
+        rows, inv_rows, tr_rows = [], [], []
         for g in sorted(groups):
-            v = variants(J.for_segment(study, g, seg_path), top=min(top_variants, 5))
+            seg_events = J.for_segment(study, g, seg_path)
+            v = variants(seg_events, top=min(top_variants, 5))
             rows.append(v.table.assign(segment=g, segment_customers=v.customers))
+            inv_rows.append(inventory(seg_events).table.assign(segment=g))
+            tr_rows.append(transitions(seg_events).table.assign(segment=g))
         var_seg = pd.concat(rows, ignore_index=True) if rows else None
+        inv_seg = pd.concat(inv_rows, ignore_index=True) if inv_rows else None
+        tr_seg = pd.concat(tr_rows, ignore_index=True) if tr_rows else None
     else:
         notes.append("No segments yet (run the segmentation stage, or set segments_file): the breakdowns by segment "
                      "are left out.")
@@ -262,7 +273,7 @@ def analyze(
         cf = funnel(study, steps, mode=funnel_mode, window_days=conversion_window_days)
     return TouchpointStage(
         study, conversion_window_days, inv, channels, sf, sf_channel, tr, anchor, var, att, sf_seg, var_seg,
-        str(seg_path) if seg_path is not None else None, cf, notes,
+        str(seg_path) if seg_path is not None else None, cf, notes, inv_seg, tr_seg,
     )
 
 
@@ -283,6 +294,8 @@ def write_outputs(result: TouchpointStage) -> dict[str, Path]:
         tables["funnel_by_segment"] = result.funnel_by_segment.by_group.rename(columns={"group": "segment"})
     if result.variants_by_segment is not None:
         tables["variants_by_segment"] = result.variants_by_segment
+    tables["inventory_by_segment"] = result.inventory_by_segment
+    tables["transitions_by_segment"] = result.transitions_by_segment
     if result.anchor is not None:
         tables["anchor"] = result.anchor.positions.assign(anchor=result.anchor.anchor)
     if result.custom_funnel is not None:
