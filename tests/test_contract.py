@@ -173,3 +173,33 @@ def test_study_yaml_problems_are_listed_together(make_study):
     text = str(info.value)
     assert "'goal_touchpoints': 'nope' is not in the touchpoint catalog" in text
     assert "touchpoints.ad.stage" in text  # catalog stages no longer in the stage list
+
+
+def test_engine_cached_builds_once_per_clean_log_and_forgets_on_reset(make_study):
+    import os
+
+    from cxlab import engine
+
+    folder = make_study(events=log(("c1", "2025-01-01 10:00", "ad"), ("c2", "2025-01-02 10:00", "buy", 5.0)))
+    study = data.ensure_clean(folder)
+    builds = []
+
+    def build():
+        builds.append(1)
+        ev = engine.events(study)
+        return ev.group_by("customer_id").aggregate(n=ev.count())
+
+    first = engine.cached(study, ("per_customer",), build)
+    again = engine.cached(study, ("per_customer",), build)
+    assert len(builds) == 1 and again is first
+    assert sorted(engine.to_pandas(first).customer_id) == ["c1", "c2"]
+    # the clean log rewritten (intake ran again): built anew
+    path = data.clean_path(study, "events")
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    engine.cached(study, ("per_customer",), build)
+    assert len(builds) == 2
+    engine.reset()
+    engine.cached(study, ("per_customer",), build)
+    assert len(builds) == 3
+    engine.reset()

@@ -30,9 +30,10 @@ from . import data
 from .errors import StudyError
 from .study import Study
 
-__all__ = ["connect", "events", "table", "to_pandas", "backend_name", "reset"]
+__all__ = ["connect", "events", "table", "to_pandas", "backend_name", "reset", "cached"]
 
 _CONNECTIONS: dict[tuple, Any] = {}
+_CACHED: dict[tuple, ibis.Table] = {}
 
 
 def _engine_key(study: Study) -> tuple:
@@ -123,10 +124,24 @@ def to_pandas(expr: ibis.Expr) -> pd.DataFrame:
     return result if isinstance(result, pd.DataFrame) else pd.DataFrame(result)
 
 
+def cached(study: Study, key: tuple, build) -> ibis.Table:
+    """``build()`` (an Ibis expression on the study's clean tables) computed once per process and
+    kept in the engine (a DuckDB temporary table, a cached Spark DataFrame): for intermediate
+    tables that several analyses of a stage read (a KPI's per-customer units under many
+    windows). Recomputed when the clean event log is rewritten; forgotten by ``reset``."""
+    study = data.ensure_clean(study)
+    st = data.clean_path(study, "events").stat()
+    full_key = (_engine_key(study), str(study.processed_dir), st.st_mtime_ns, st.st_size, key)
+    if full_key not in _CACHED:
+        _CACHED[full_key] = build().cache()
+    return _CACHED[full_key]
+
+
 def reset() -> None:
     """Forget open connections (tests, between stages of a run, or after changing a study's
     engine settings). DuckDB connections are closed (their memory freed); a Spark session is
     left running for the next connection to reuse."""
+    _CACHED.clear()
     for con in _CONNECTIONS.values():
         if getattr(con, "name", "") == "duckdb":
             try:

@@ -84,13 +84,20 @@ def _conversion_window(ctx: _Ctx) -> int:
 
 # --------------------------------------------------------------------------- unit tables
 def _units_conversion(ctx: _Ctx) -> ibis.Table:
-    ev = ctx.events()
     days = _conversion_window(ctx)
-    first = ev.group_by("customer_id").aggregate(first_touch=ev.timestamp.min())
-    goals = ev.filter(purchase_filter(ev, ctx.study))
-    joined = first.left_join(goals.select("customer_id", goal_ts="timestamp"), "customer_id")
-    within = joined.goal_ts.notnull() & (joined.goal_ts <= joined.first_touch + ibis.interval(days=days))
-    per = joined.group_by(["customer_id", "first_touch"]).aggregate(y=within.cast("int64").max())
+
+    def per_customer() -> ibis.Table:
+        ev = ctx.events()
+        first = ev.group_by("customer_id").aggregate(first_touch=ev.timestamp.min())
+        goals = ev.filter(purchase_filter(ev, ctx.study))
+        joined = first.left_join(goals.select("customer_id", goal_ts="timestamp"), "customer_id")
+        within = joined.goal_ts.notnull() & (joined.goal_ts <= joined.first_touch + ibis.interval(days=days))
+        return joined.group_by(["customer_id", "first_touch"]).aggregate(y=within.cast("int64").max())
+
+    # one row per customer whatever the window: built once, then windowed many times (the
+    # objectives, their trends and breakdowns, the KPI table)
+    goals = tuple(ctx.study.goal_touchpoints)
+    per = engine.cached(ctx.study, ("conversion", days, goals), per_customer)
     # censoring: the whole window after the first touch must lie inside the log
     per = per.filter(per.first_touch + ibis.interval(days=days) <= ctx.observed_until.to_pydatetime())
     return ctx.place(per.mutate(y=per.y.cast("float64")), "first_touch")
@@ -112,12 +119,17 @@ def _activity(ctx: _Ctx) -> ibis.Table:
     period = ctx.option("retention_period", "month")
     check_freq(period)
     activity = ctx.option("activity", "any")
-    ev = ctx.events()
-    if activity == "purchase":
-        ev = ev.filter(purchase_filter(ev, ctx.study))
-    elif activity != "any":
+    if activity not in ("any", "purchase"):
         raise ParameterError(f"activity '{activity}' must be 'any' (any touchpoint) or 'purchase'")
-    return ev.mutate(p=period_index(ev.timestamp, period)).select("customer_id", "p").distinct(), period
+
+    def pairs() -> ibis.Table:
+        ev = ctx.events()
+        if activity == "purchase":
+            ev = ev.filter(purchase_filter(ev, ctx.study))
+        return ev.mutate(p=period_index(ev.timestamp, period)).select("customer_id", "p").distinct()
+
+    key = ("activity", period, activity, tuple(ctx.study.goal_touchpoints))
+    return engine.cached(ctx.study, key, pairs), period
 
 
 def _units_retention(ctx: _Ctx) -> ibis.Table:
