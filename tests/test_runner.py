@@ -223,3 +223,25 @@ def test_duckdb_threads_come_from_study_yaml_then_the_runner(make_study, monkeyp
     con = engine.connect(make_study("own", events=events, engine={"backend": "duckdb", "threads": 2}))
     assert con.raw_sql("SELECT current_setting('threads')").fetchone()[0] == 2
     engine.reset()
+
+
+def test_a_free_kernel_takes_the_ready_stage_on_the_longest_chain(tmp_path):
+    from cxlab.report.runner import DEPENDS, last_run_seconds, stage_priority
+
+    every = list(DEPENDS)
+    seconds = {"intake": 10, "objectives": 40, "segmentation": 50, "touchpoints": 60, "pain_points": 70,
+               "impact": 10, "journey_map": 20}
+    chain = stage_priority(every, seconds)
+    assert chain["journey_map"] == 20 and chain["impact"] == 30
+    assert chain["pain_points"] == 90 and chain["touchpoints"] == 80
+    assert chain["segmentation"] == 50 + 90 and chain["objectives"] == 40 + 30
+    assert chain["intake"] == 10 + 140
+    # the last run of the study, where there is one, gives the seconds
+    (tmp_path / "20260101-000000").mkdir()
+    (tmp_path / "20260101-000000" / "run.json").write_text(json.dumps({"stages": [
+        {"stage": "touchpoints", "status": "ok", "seconds": 99.0},
+        {"stage": "impact", "status": "failed", "seconds": 1.0}]}))
+    (tmp_path / "20260102-000000").mkdir()  # a run that never finished: no run.json
+    assert last_run_seconds(tmp_path) == {"touchpoints": 99.0}
+    assert last_run_seconds(tmp_path / "none") == {}
+    assert stage_priority(every, last_run_seconds(tmp_path))["touchpoints"] > stage_priority(every)["pain_points"]
