@@ -28,13 +28,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from machine import summary
 
 ROOT = Path(__file__).resolve().parents[1]
 OPS = ["features", "sentiment", "clustering", "stage"]
@@ -86,27 +87,7 @@ def worker(study_dir: Path, repeats: int, ops: list[str]) -> None:
 
 
 def machine() -> str:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        mem_kb = int(next(line for line in Path("/proc/meminfo").read_text().splitlines()
-                          if line.startswith("MemTotal")).split()[1])
-        mem = f"{mem_kb / 1024 ** 2:.0f} GiB RAM"
-    except (OSError, StopIteration):
-        mem = "unknown RAM"
-    import duckdb
-    import ibis
-    import pandas
-    import sklearn
-
-    return (f"{cpu}, {os.cpu_count()} cores, {mem}; Python {platform.python_version()}, DuckDB {duckdb.__version__}, "
-            f"Ibis {ibis.__version__}, pandas {pandas.__version__}, scikit-learn {sklearn.__version__}")
+    return summary(["duckdb", "ibis-framework", "pandas", "scikit-learn"])
 
 
 def main(argv=None) -> int:

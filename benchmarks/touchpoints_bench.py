@@ -23,13 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from machine import summary
 
 ROOT = Path(__file__).resolve().parents[1]
 GOALS = ["web_purchase", "app_purchase", "store_purchase"]
@@ -287,26 +288,7 @@ def worker(approach: str, study_dir: Path, repeats: int) -> None:
 
 
 def machine() -> str:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        mem_kb = int(next(line for line in Path("/proc/meminfo").read_text().splitlines()
-                          if line.startswith("MemTotal")).split()[1])
-        mem = f"{mem_kb / 1024 ** 2:.0f} GiB RAM"
-    except (OSError, StopIteration):
-        mem = "unknown RAM"
-    import duckdb
-    import ibis
-    import pandas
-
-    return (f"{cpu}, {os.cpu_count()} cores, {mem}; Python {platform.python_version()}, "
-            f"DuckDB {duckdb.__version__}, Ibis {ibis.__version__}, pandas {pandas.__version__}")
+    return summary(["duckdb", "ibis-framework", "pandas"])
 
 
 def compare(checks: dict[str, dict]) -> list[str]:
