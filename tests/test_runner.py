@@ -191,7 +191,7 @@ def test_independent_stages_run_side_by_side_in_two_kernels_with_the_cores_share
 
 
 def test_duckdb_threads_follow_the_dependencies_and_respect_the_user():
-    from cxlab.report.runner import DEPENDS, stage_threads
+    from cxlab.report.schedule import DEPENDS, stage_threads
 
     every = list(DEPENDS)
     assert stage_threads(every, workers=2, cores=2) == {
@@ -205,7 +205,7 @@ def test_duckdb_threads_follow_the_dependencies_and_respect_the_user():
 
 
 def test_duckdb_threads_set_by_the_user_are_left_alone(monkeypatch):
-    from cxlab.report.runner import DEPENDS, stage_threads
+    from cxlab.report.schedule import DEPENDS, stage_threads
 
     monkeypatch.setenv("CXLAB_DUCKDB_THREADS", "3")
     assert set(stage_threads(list(DEPENDS), workers=2, cores=2).values()) == {None}
@@ -226,7 +226,7 @@ def test_duckdb_threads_come_from_study_yaml_then_the_runner(make_study, monkeyp
 
 
 def test_a_free_kernel_takes_the_ready_stage_on_the_longest_chain(tmp_path):
-    from cxlab.report.runner import DEPENDS, last_run_seconds, stage_priority
+    from cxlab.report.schedule import DEPENDS, last_run_seconds, stage_priority
 
     every = list(DEPENDS)
     seconds = {"intake": 10, "objectives": 40, "segmentation": 50, "touchpoints": 60, "pain_points": 70,

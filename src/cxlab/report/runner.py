@@ -7,7 +7,6 @@ stage stops the run; everything that ran, the failed notebook included, is still
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,6 +19,9 @@ from .. import __version__, data
 from ..errors import ParameterError, StageError, StudyError
 from ..study import Study
 from .context import STAGE_TITLES, read_summary
+from .kernels import RESET_CODE, WARM_ALL_CODE, PeakMemory, SharedKernel, threads_code
+from .schedule import (dependencies, last_run_seconds, shared_kernel_default, stage_priority, stage_threads,
+                       workers_default)
 
 # .html (nbformat -> jsonschema -> rfc3987_syntax, 1.5 s to import) and .index (jinja2) are
 # imported where they are used: every stage kernel imports cxlab.report for the display
@@ -161,260 +163,6 @@ class StageRun:
     duckdb_threads: int | None = None  # DuckDB threads the stage was given (None: DuckDB's default)
 
 
-class _PeakMemory:
-    """Samples the resident memory of this process and its children (the notebook kernels)
-    every ``interval`` seconds: ``peak_child_mb`` over all children (reset per stage when
-    kernels are not shared), and per kernel process (``start_stage``/``peak_of``)."""
-
-    def __init__(self, interval: float = 0.2):
-        import threading
-
-        import psutil
-
-        self._psutil = psutil
-        self._me = psutil.Process()
-        self._interval = interval
-        self._stop = threading.Event()
-        self.peak_self_mb = 0.0
-        self.peak_child_mb = 0.0
-        self.peaks: dict[int, float] = {}
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.peak_self_mb = max(self.peak_self_mb, self._me.memory_info().rss / 2**20)
-                for child in self._me.children(recursive=True):
-                    try:
-                        rss = child.memory_info().rss / 2**20
-                    except self._psutil.Error:
-                        continue
-                    self.peak_child_mb = max(self.peak_child_mb, rss)
-                    self.peaks[child.pid] = max(self.peaks.get(child.pid, 0.0), rss)
-            except self._psutil.Error:
-                pass
-            self._stop.wait(self._interval)
-
-    def rss_of(self, pid: int) -> float | None:
-        try:
-            return self._psutil.Process(pid).memory_info().rss / 2**20
-        except self._psutil.Error:
-            return None
-
-    def start_stage(self, pid: int) -> float | None:
-        """A stage begins in kernel ``pid``: its peak restarts from its memory now (returned)."""
-        now = self.rss_of(pid)
-        self.peaks[pid] = now or 0.0
-        return now
-
-    def peak_of(self, pid: int) -> float:
-        return max(self.peaks.get(pid, 0.0), self.rss_of(pid) or 0.0)
-
-    def children_mb(self) -> float:
-        """Resident memory of the children now (the kernel, between stages)."""
-        total = 0.0
-        for child in self._me.children(recursive=True):
-            try:
-                total = max(total, child.memory_info().rss / 2**20)
-            except self._psutil.Error:
-                continue
-        return total
-
-    def __enter__(self) -> "_PeakMemory":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-# Run between two stages in the shared kernel: the next stage starts from an empty namespace,
-# closed engine connections and freed memory, as if in a kernel of its own (but with the
-# imports already paid). Names start with _cx so a failure message can never be confused with
-# a stage's own code.
-_RESET_CODE = """
-%reset -f
-import gc as _cx_gc, sys as _cx_sys
-if "cxlab.engine" in _cx_sys.modules:
-    _cx_sys.modules["cxlab.engine"].reset()
-if "matplotlib.pyplot" in _cx_sys.modules:
-    _cx_sys.modules["matplotlib.pyplot"].close("all")
-_cx_gc.collect()
-if "pyarrow" in _cx_sys.modules:
-    _cx_sys.modules["pyarrow"].default_memory_pool().release_unused()
-try:
-    import ctypes as _cx_ctypes
-    _cx_ctypes.CDLL("libc.so.6").malloc_trim(0)
-except (OSError, AttributeError):
-    pass
-%reset -f
-"""
-
-# What every stage notebook imports anyway; loaded once while the kernel starts.
-_WARM_CODE = """
-import warnings as _cx_warnings
-with _cx_warnings.catch_warnings():
-    _cx_warnings.simplefilter("ignore")
-    import cxlab, cxlab.engine, cxlab.report, pandas, numpy, matplotlib.pyplot
-del _cx_warnings
-"""
-
-# A second worker's kernel starts while the first stage runs alone on the other core: it can
-# load every stage's libraries (scikit-learn, statsmodels, VADER, plotly) before its first job.
-_WARM_ALL_CODE = _WARM_CODE.replace(
-    "matplotlib.pyplot\n",
-    "matplotlib.pyplot\n    import cxlab.objectives, cxlab.segments, cxlab.touchpoints, cxlab.painpoints\n"
-    "    import cxlab.impact, cxlab.journeymap, vaderSentiment.vaderSentiment, plotly.graph_objects\n",
-)
-
-
-class _SharedKernel:
-    """One Jupyter kernel for every stage of a run, so kernel start-up and the imports (pandas,
-    DuckDB, Ibis, statsmodels, scikit-learn, matplotlib: seconds per stage) are paid once.
-    Between stages the namespace is reset, the engine's connections closed and freed memory
-    handed back to the system (``_RESET_CODE``); each stage still gets its own executed
-    notebook, HTML, time and peak memory."""
-
-    def __init__(self, cwd: Path, warm: str = _WARM_CODE):
-        from jupyter_client import AsyncKernelManager
-        from jupyter_core.utils import run_sync
-
-        self._run_sync = run_sync
-        self.km = AsyncKernelManager(kernel_name="python3")
-        run_sync(self.km.start_kernel)(cwd=str(cwd), extra_arguments=["--IPKernelApp.log_level=ERROR"])
-        self.execute(warm)
-
-    def execute(self, code: str) -> None:
-        """Run a snippet in the kernel (through nbclient, as papermill does)."""
-        import nbformat
-        from nbclient import NotebookClient
-
-        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
-        client = NotebookClient(nb, km=self.km, kernel_name="python3", timeout=600)
-        client.execute()
-        if client.kc is not None:
-            client.kc.stop_channels()
-
-    @property
-    def pid(self) -> int | None:
-        return getattr(self.km.provisioner, "pid", None)
-
-    def alive(self) -> bool:
-        return bool(self._run_sync(self.km.is_alive)())
-
-    def close(self) -> None:
-        try:
-            if self.alive():
-                self._run_sync(self.km.shutdown_kernel)(now=True)
-        finally:
-            self._run_sync(self.km.cleanup_resources)()
-
-
-# What each stage reads from the stages before it (data/processed/<study>/): segmentation's
-# segments.parquet (touchpoints, pain points), the objectives' hypotheses.json (impact), every
-# stage's tables (journey map). Stages with no path between them run at the same time, one
-# kernel each, on a machine with more than one core. The first stage of a run always runs
-# alone (it writes the clean tables the others read).
-DEPENDS: dict[str, tuple[str, ...]] = {
-    "intake": (),
-    "objectives": ("intake",),
-    "segmentation": ("intake",),
-    "touchpoints": ("intake", "segmentation"),
-    "pain_points": ("intake", "segmentation"),
-    "impact": ("intake", "objectives"),
-    "journey_map": ("intake", "objectives", "segmentation", "touchpoints", "pain_points", "impact"),
-}
-
-
-# Typical seconds of each stage in a run (10M events, two stages side by side on 2 cores): the
-# order in which ready stages take a free kernel until a study has run once; then the study's
-# last run says.
-TYPICAL_SECONDS = {"intake": 18, "objectives": 47, "segmentation": 52, "touchpoints": 63, "pain_points": 69,
-                   "impact": 12, "journey_map": 24}
-
-
-def last_run_seconds(reports: Path) -> dict[str, float]:
-    """Seconds per stage in the study's latest run that recorded them (empty when none)."""
-    if not reports.is_dir():
-        return {}
-    for folder in sorted((p for p in reports.iterdir() if p.is_dir()), reverse=True):
-        try:
-            meta = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        seconds = {s["stage"]: float(s["seconds"]) for s in meta.get("stages", [])
-                   if s.get("status") == "ok" and s.get("seconds")}
-        if seconds:
-            return seconds
-    return {}
-
-
-def stage_priority(selected: list[str], seconds: dict[str, float] | None = None) -> dict[str, float]:
-    """The longest chain of stages from each stage to the end of the run, in seconds (its own
-    time plus that of the slowest chain of stages waiting for it): a free kernel takes the
-    ready stage with the longest chain first, so the stages on the critical path never wait
-    behind one that has time to spare."""
-    seconds = {**TYPICAL_SECONDS, **(seconds or {})}
-    deps = {s: [d for d in DEPENDS.get(s, tuple(selected[:i])) if d in selected] for i, s in enumerate(selected)}
-    after = {s: [o for o in selected if s in deps[o]] for s in selected}
-    chain: dict[str, float] = {}
-    for s in reversed(selected):  # method order is a topological order
-        chain[s] = seconds.get(s, 30.0) + max((chain[o] for o in after[s]), default=0.0)
-    return chain
-
-
-def stage_threads(selected: list[str], workers: int, cores: int | None = None) -> dict[str, int | None]:
-    """DuckDB threads per stage when ``workers`` kernels share the cores: a stage that may run
-    beside another (no dependency path between them) gets cores // workers, so two DuckDB
-    queries never ask for more threads than there are cores (oversubscribed, DuckDB's threads
-    wait on each other: 17% more CPU and 11% more time on a 10M-event study); a stage that runs
-    alone by the dependencies (the first, the journey map) gets every core. None: leave DuckDB's
-    default (one worker, or CXLAB_DUCKDB_THREADS / study.yaml engine.threads set by the user)."""
-    cores = cores or os.cpu_count() or 1
-    if workers <= 1 or os.environ.get("CXLAB_DUCKDB_THREADS", "").strip():
-        return {s: None for s in selected}
-    deps = {s: [d for d in DEPENDS.get(s, tuple(selected[:i])) if d in selected] for i, s in enumerate(selected)}
-
-    def ancestors(stage: str) -> set[str]:
-        seen, todo = set(), list(deps[stage])
-        while todo:
-            d = todo.pop()
-            if d not in seen:
-                seen.add(d)
-                todo.extend(deps[d])
-        return seen
-
-    before = {s: ancestors(s) | ({selected[0]} if s != selected[0] else set()) for s in selected}
-    out = {}
-    for s in selected:
-        beside = [o for o in selected if o != s and o not in before[s] and s not in before[o]]
-        out[s] = max(1, cores // workers) if beside else cores
-    return out
-
-
-def _threads_code(threads: int | None) -> str:
-    if threads is None:
-        return ""
-    return f'import os as _cx_os\n_cx_os.environ["CXLAB_DUCKDB_THREADS"] = "{int(threads)}"\ndel _cx_os\n'
-
-
-def _workers_default() -> int:
-    """CXLAB_PARALLEL_STAGES, else 2 kernels on a machine with 2 cores or more, else 1."""
-    env = os.environ.get("CXLAB_PARALLEL_STAGES", "").strip()
-    if env:
-        try:
-            return max(1, int(env))
-        except ValueError:
-            raise ParameterError(f"CXLAB_PARALLEL_STAGES must be a whole number, got {env!r}") from None
-    return 2 if (os.cpu_count() or 1) >= 2 else 1
-
-
-def _shared_kernel_default() -> bool:
-    """Stages share one kernel unless CXLAB_KERNEL_PER_STAGE=1 asks for a fresh one each."""
-    return os.environ.get("CXLAB_KERNEL_PER_STAGE", "").strip().lower() not in ("1", "true", "yes")
-
-
 @dataclass
 class RunResult:
     study: str
@@ -463,8 +211,9 @@ def run_study(
     runs the stages in long-lived kernels, the namespace reset between stages, instead of
     starting a kernel per stage. ``workers`` (default: 2 on a machine with 2 cores or more, or
     CXLAB_PARALLEL_STAGES) is how many kernels run stages at the same time: a stage starts
-    when the stages it reads from (``DEPENDS``) are done, in method order; with kernels per
-    stage, stages run one at a time."""
+    when the stages it reads from are done (``schedule.DEPENDS``), the one with the longest
+    chain of stages after it first (``schedule.stage_priority``); with kernels per stage,
+    stages run one at a time."""
     say = progress or (lambda msg: None)
     study = Study.load(study)
     available = available_stages()
@@ -500,12 +249,12 @@ def run_study(
         "stages": [],
     }
     result = RunResult(study.name, run_id, run_dir, run_dir / "index.html")
-    shared = _shared_kernel_default() if shared_kernel is None else bool(shared_kernel)
+    shared = shared_kernel_default() if shared_kernel is None else bool(shared_kernel)
     shared = shared and len(selected) > 1
-    workers = (workers or _workers_default()) if shared else 1
+    workers = (workers or workers_default()) if shared else 1
     meta["kernel"] = "shared" if shared else "per stage"
     meta["workers"] = workers
-    with _PeakMemory() as memory:
+    with PeakMemory() as memory:
         _run_stages(study, selected, parameters, run_dir, result, memory, say, shared=shared, workers=workers)
     meta["runner_peak_mb"] = round(memory.peak_self_mb, 1)
     meta["duration_seconds"] = round(time.perf_counter() - t_run, 2)
@@ -531,7 +280,7 @@ def _run_stages(study, selected, parameters, run_dir, result, memory, say, share
     t_run = time.perf_counter()
     duckdb_threads = stage_threads(selected, workers) if shared else {s: None for s in selected}
     priority = stage_priority(selected, last_run_seconds(run_dir.parent))
-    deps = {s: [d for d in DEPENDS.get(s, tuple(selected[:i])) if d in selected] for i, s in enumerate(selected)}
+    deps = dependencies(selected)
     pending = list(selected)
     running: set[str] = set()
     done: dict[str, StageRun] = {}
@@ -564,7 +313,7 @@ def _run_stages(study, selected, parameters, run_dir, result, memory, say, share
             if shared and slot > 1:
                 # start (and import) while the first stage runs, not when the first job comes
                 try:
-                    kernel = _SharedKernel(run_dir, warm=_WARM_ALL_CODE)
+                    kernel = SharedKernel(run_dir, warm=WARM_ALL_CODE)
                 except Exception:  # the stage that gets this worker will try again and report it
                     kernel = None
             while (job := take()) is not None:
@@ -610,11 +359,11 @@ def _run_stage(study, stage, i, n, parameters, run_dir, memory, say, shared, ker
     try:
         if shared:
             if kernel is None:
-                kernel = _SharedKernel(run_dir)  # start-up counts towards the worker's first stage
+                kernel = SharedKernel(run_dir)  # start-up counts towards the worker's first stage
                 if threads is not None:
-                    kernel.execute(_threads_code(threads))
+                    kernel.execute(threads_code(threads))
             else:
-                kernel.execute(_RESET_CODE + _threads_code(threads))
+                kernel.execute(RESET_CODE + threads_code(threads))
             start_mb = memory.start_stage(kernel.pid) if kernel.pid else memory.children_mb()
             papermill.execute_notebook(
                 str(notebooks_dir() / STAGES[stage]), str(executed), parameters=parameters[stage],
