@@ -136,7 +136,10 @@ from pathlib import Path
 leftover = "left_by_earlier_stage" in dir()
 left_by_earlier_stage = True
 t0 = time.time()
-time.sleep(1.5)
+if stage_name == "intake":  # like the real one: the clean tables first, then the profile
+    from cxlab import data
+    data.write_clean_tables(study)
+time.sleep(4 if stage_name == "intake" else 5)
 Path(os.environ["CXLAB_TEST_TRACE"], f"{stage_name}.json").write_text(json.dumps({
     "pid": os.getpid(), "threads": os.environ.get("CXLAB_DUCKDB_THREADS"),
     "start": t0, "end": time.time(), "leftover": leftover}))
@@ -172,8 +175,12 @@ def test_independent_stages_run_side_by_side_in_two_kernels_with_the_cores_share
     assert [(s.status, s.error) for s in result.stages] == [("ok", None)] * 4
     t = {s: json.loads((tracing_notebooks / f"{s}.json").read_text())
          for s in ("intake", "objectives", "segmentation", "touchpoints")}
-    # objectives and segmentation both need only intake: they overlap, each in its own kernel
-    assert t["objectives"]["start"] >= t["intake"]["end"] and t["segmentation"]["start"] >= t["intake"]["end"]
+    # objectives and segmentation need intake's clean tables: they start once those are written,
+    # while intake goes on profiling them
+    clean_written = (Path(os.environ["CXLAB_HOME"]) / "data" / "processed" / small_study.name / "clean.json").stat().st_mtime
+    assert clean_written <= t["segmentation"]["start"] < t["intake"]["end"]  # the longer chain goes first
+    assert t["objectives"]["start"] >= clean_written
+    # and they overlap, each in its own kernel
     assert t["objectives"]["start"] < t["segmentation"]["end"] and t["segmentation"]["start"] < t["objectives"]["end"]
     assert t["objectives"]["pid"] != t["segmentation"]["pid"]
     # touchpoints reads segments.parquet: it waits for segmentation
@@ -181,7 +188,7 @@ def test_independent_stages_run_side_by_side_in_two_kernels_with_the_cores_share
     # two kernels for four stages: a kernel runs several stages, each from an empty namespace
     assert len({v["pid"] for v in t.values()}) == 2
     assert not any(v["leftover"] for v in t.values())
-    # DuckDB threads: every core for intake (it runs alone), half of them beside another stage
+    # DuckDB threads: every core for intake (its clean tables are written alone), half beside another stage
     cores = os.cpu_count()
     assert t["intake"]["threads"] == str(cores)
     assert {t[s]["threads"] for s in ("objectives", "segmentation", "touchpoints")} == {str(max(1, cores // 2))}

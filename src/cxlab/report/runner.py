@@ -287,9 +287,24 @@ def _run_stages(study, selected, parameters, run_dir, result, memory, say, share
     state = {"started": 0, "failed": False}
     cond = threading.Condition()
 
+    # The intake stage's work that others wait for is the clean tables: once it has written them
+    # (clean.json is written last) the stages that read them may start while intake profiles.
+    clean_marker, t_wall = study.processed_dir / "clean.json", time.time()
+
+    def clean_written() -> bool:
+        try:
+            return clean_marker.stat().st_mtime >= t_wall
+        except OSError:
+            return False
+
+    def satisfied(dep: str) -> bool:
+        if dep in done:
+            return done[dep].status == "ok"
+        return dep == "intake" and dep in running and clean_written()
+
     def ready(stage: str) -> bool:
-        first_done = stage == selected[0] or selected[0] in done
-        return first_done and all(d in done and done[d].status == "ok" for d in deps[stage])
+        first_done = stage == selected[0] or satisfied(selected[0])
+        return first_done and all(satisfied(d) for d in deps[stage])
 
     def take() -> tuple[str, int] | None:
         with cond:
@@ -305,7 +320,7 @@ def _run_stages(study, selected, parameters, run_dir, result, memory, say, share
                     return stage, state["started"]
                 if not running:  # nothing left can become ready
                     return None
-                cond.wait()
+                cond.wait(timeout=0.5 if "intake" in running else None)
 
     def worker(slot: int) -> None:
         kernel = None

@@ -15,8 +15,9 @@ __all__ = ["DEPENDS", "TYPICAL_SECONDS", "dependencies", "last_run_seconds", "st
 # What each stage reads from the stages before it (data/processed/<study>/): segmentation's
 # segments.parquet (touchpoints, pain points), the objectives' hypotheses.json (impact), every
 # stage's tables (journey map). Stages with no path between them run at the same time, one
-# kernel each, on a machine with more than one core. The first stage of a run always runs
-# alone (it writes the clean tables the others read).
+# kernel each, on a machine with more than one core. The first stage of a run runs alone until
+# it is done, except intake: what the others read from it are the clean tables, so they start
+# as soon as it has written them (runner._run_stages), while it profiles them.
 DEPENDS: dict[str, tuple[str, ...]] = {
     "intake": (),
     "objectives": ("intake",),
