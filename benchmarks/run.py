@@ -50,7 +50,7 @@ TARGET_RATIO = 12
 RUN_FIELDS = [
     "size", "events", "customers", "scope", "stage", "repeat", "wall_s", "cpu_s", "stage_s",
     "runner_peak_mb", "kernel_peak_mb", "max_process_mb", "load1_before", "load1_after",
-    "status", "started",
+    "status", "started", "commit",
 ]
 
 
@@ -86,6 +86,10 @@ def processed_dir(size: str) -> Path:
     return ROOT / "data" / "processed" / study_dir(size).name
 
 
+def current_commit() -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+
+
 # --------------------------------------------------------------------------- one measured run
 def measured_run(size: str, stages: list[str] | None) -> dict:
     """Run ``cxlab run`` once; wall and CPU time of the process tree, the largest process's
@@ -111,6 +115,7 @@ def measured_run(size: str, stages: list[str] | None) -> dict:
         "load1_before": round(load_before, 2),
         "load1_after": round(os.getloadavg()[0], 2),
         "started": started,
+        "commit": current_commit(),
         "status": "ok" if proc.returncode == 0 else f"exit {proc.returncode}",
         "output": output,
     }
@@ -127,7 +132,7 @@ def rows_of(size: str, run: dict, repeat: int, scope: str) -> list[dict]:
     meta = run["meta"] or {}
     base = {"size": size, "events": SIZES[size], "customers": SIZES[size] // EVENTS_PER_CUSTOMER,
             "repeat": repeat, "load1_before": run["load1_before"], "load1_after": run["load1_after"],
-            "started": run["started"]}
+            "started": run["started"], "commit": run["commit"]}
     stages = meta.get("stages", [])
     rows = [{**base, "scope": scope, "stage": "all" if scope == "end_to_end" else stages[0]["stage"] if stages else "",
              "wall_s": run["wall_s"], "cpu_s": run["cpu_s"],
@@ -253,6 +258,7 @@ def summarize(runs: list[dict]):
     for col in ["events", "customers", "repeat", "wall_s", "cpu_s", "stage_s", "runner_peak_mb", "kernel_peak_mb",
                 "max_process_mb", "load1_before", "load1_after"]:
         df[col] = pd.to_numeric(df[col], errors="coerce")
+    df["commit"] = df["commit"].fillna("").astype(str) if "commit" in df else ""
     df["ok"] = df["status"].eq("ok")
     grouped = df.groupby(["size", "events", "scope", "stage"], sort=False)
     out = grouped.agg(
@@ -261,6 +267,7 @@ def summarize(runs: list[dict]):
         cpu_s=("cpu_s", "median"), stage_s=("stage_s", "median"),
         runner_peak_mb=("runner_peak_mb", "max"), kernel_peak_mb=("kernel_peak_mb", "max"),
         max_process_mb=("max_process_mb", "max"), load1=("load1_before", "median"),
+        commit=("commit", lambda c: ", ".join(sorted({str(x) for x in c if isinstance(x, str) and x}))),
     ).reset_index()
     return out.sort_values(["events", "scope", "stage"]).reset_index(drop=True)
 
@@ -289,7 +296,8 @@ def write_report(runs: list[dict], notes: list[str]) -> None:
     lines = ["# cxlab at scale: the whole method at 100k, 1M and 10M events", ""]
     lines += [
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, {m['os']}; Python {m['python']}; "
-        + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + f"; commit {m['commit']}.",
+        + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+        + f"; measured at commit(s) {', '.join(sorted(set(', '.join(med['commit']).split(', ')) - {''}))} (per row below).",
         "",
         "Studies from `cxlab synth --customers N --events-per-customer 10` (N = events / 10). Times are "
         "medians of repeated runs (runs per cell in the last table); *end to end* is `cxlab run <study>`: "
@@ -362,11 +370,12 @@ def write_report(runs: list[dict], notes: list[str]) -> None:
                      + (f"**{tp['wall_s'].iloc[0]:,.0f} s, largest process {tp['max_process_mb'].iloc[0]:,.0f} MB**, met."
                         if ok else "**MISSED** (see notes)."))
     lines += [""] + [f"- {n}" for n in notes] if notes else []
-    lines += ["", "## Runs", "", "| size | scope | stage | runs | failed | wall min–max s | CPU s (tree) | load avg (1 min) |",
-              "|---|---|---|---|---|---|---|---|"]
+    lines += ["", "## Runs", "", "| size | scope | stage | runs | failed | wall min–max s | CPU s (tree) | load avg (1 min) | commit |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for _, r in med[med["scope"].isin(["end_to_end", "alone", "synth"])].iterrows():
         lines.append(f"| {r['size']} | {r['scope']} | {r['stage']} | {r['runs']} | {r['failed']} | "
-                     f"{_fmt_s(r['wall_min_s'])}–{_fmt_s(r['wall_max_s'])} | {_fmt_s(r['cpu_s'])} | {_fmt_s(r['load1'])} |")
+                     f"{_fmt_s(r['wall_min_s'])}–{_fmt_s(r['wall_max_s'])} | {_fmt_s(r['cpu_s'])} | {_fmt_s(r['load1'])} | "
+                     f"{r['commit']} |")
     lines += ["", f"Plot: `scale.png`. Raw runs: `scale_runs.csv`; medians: `scale.csv`. "
               f"Produced by `benchmarks/run.py` on {dt.date.today():%Y-%m-%d}.", ""]
     (RESULTS / "scale.md").write_text("\n".join(lines))
@@ -413,7 +422,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="100k,1m,10m", help="comma-separated: 100k, 1m, 10m")
     parser.add_argument("--repeats", type=int, default=3, help="runs per size (median reported)")
     parser.add_argument("--repeats-10m", type=int, default=2, help="runs at 10M (default 2: each takes minutes)")
-    parser.add_argument("--no-stages", action="store_true", help="only end-to-end runs, not each stage alone")
+    parser.add_argument("--no-stages", action="store_true",
+                        help="only end-to-end runs, not each stage alone (earlier stage-alone rows are kept)")
     parser.add_argument("--touchpoints-50m", action="store_true", help="also run the touchpoint stage on 50M events")
     parser.add_argument("--keep", action="store_true", help="keep the reports of the benchmark runs")
     parser.add_argument("--note", action="append", default=[], help="a line for the report's notes; repeatable")
@@ -447,7 +457,8 @@ def main() -> None:
     for size in sizes:
         repeats = args.repeats_10m if size == "10m" else args.repeats
         rows += bench_size(size, repeats, not args.no_stages, args.keep)
-        replaced[size] = {"synth", "end_to_end", "alone", "in_run"}
+        # --no-stages re-measures the end-to-end runs and keeps the stage-alone rows on record
+        replaced[size] = {"synth", "end_to_end", "in_run"} | (set() if args.no_stages else {"alone"})
         write_report(write_runs(rows, set(replaced), replaced), notes)  # partial results survive a crash
     if args.touchpoints_50m:
         rows += bench_touchpoints_50m(args.keep)
