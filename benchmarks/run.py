@@ -18,7 +18,7 @@ after (the machine may be shared). Results:
     benchmarks/results/scale.md         the tables, the machine, the targets met or missed
     benchmarks/results/scale.png        time against events, log-log
 
-    .venv/bin/python benchmarks/run.py                       # 100k, 1M, 10M; 3 runs (10M: 2)
+    .venv/bin/python benchmarks/run.py                       # 100k, 1M, 10M; 3 runs each (~45 min)
     .venv/bin/python benchmarks/run.py --sizes 10m --repeats 3
     .venv/bin/python benchmarks/run.py --touchpoints-50m     # also: the touchpoint stage at 50M
     .venv/bin/python benchmarks/run.py --report-only         # redraw md/png from scale_runs.csv
@@ -421,7 +421,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100k,1m,10m", help="comma-separated: 100k, 1m, 10m")
     parser.add_argument("--repeats", type=int, default=3, help="runs per size (median reported)")
-    parser.add_argument("--repeats-10m", type=int, default=2, help="runs at 10M (default 2: each takes minutes)")
+    parser.add_argument("--repeats-10m", type=int, default=3, help="runs at 10M (each takes minutes)")
     parser.add_argument("--no-stages", action="store_true",
                         help="only end-to-end runs, not each stage alone (earlier stage-alone rows are kept)")
     parser.add_argument("--touchpoints-50m", action="store_true", help="also run the touchpoint stage on 50M events")
