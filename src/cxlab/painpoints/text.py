@@ -120,7 +120,8 @@ def study_sentiment(study, texts: Iterable) -> pd.Series:
 
     The stages of a run work in separate kernels (segmentation scores the survey comments, the
     pain-point stage the comments and the tickets, the journey map reads them again), and a
-    run on unchanged data scores nothing new: VADER is the slowest step of a large study."""
+    run on unchanged data scores nothing new (VADER is pure Python: about 10 s for the 175,000
+    distinct texts of a 10M-event study)."""
     from .. import data
 
     store, marker = study.processed(SCORES_FILE), study.processed("text_sentiment.json")
