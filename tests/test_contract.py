@@ -203,3 +203,18 @@ def test_engine_cached_builds_once_per_clean_log_and_forgets_on_reset(make_study
     engine.cached(study, ("per_customer",), build)
     assert len(builds) == 3
     engine.reset()
+
+
+def test_a_kept_table_is_read_back_only_for_the_clean_tables_it_came_from(make_study):
+    folder = make_study(events=log(("c1", "2025-01-01 10:00", "ad")))
+    study = Study.load(folder)
+    frame = pd.DataFrame({"text": ["a"], "sentiment": [0.5]})
+    assert data.keep_for_clean(study, "scores", frame) is False  # no clean tables yet: nothing kept
+    assert not study.processed("scores.parquet").exists()
+    data.ensure_clean(study)
+    assert data.keep_for_clean(study, "scores", frame, scorer="test") is True
+    pd.testing.assert_frame_equal(data.kept_for_clean(study, "scores"), frame)
+    assert data.read_json(study.processed("scores.json"))["scorer"] == "test"
+    data.write_json({"fingerprint": "other data"}, study.processed("clean.json"))
+    assert data.kept_for_clean(study, "scores") is None
+    assert data.kept_for_clean(study, "never_kept") is None

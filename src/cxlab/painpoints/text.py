@@ -111,7 +111,8 @@ def sentiment(texts: Iterable) -> pd.Series:
     return out
 
 
-SCORES_FILE = "text_sentiment.parquet"
+SCORES_NAME = "text_sentiment"
+SCORES_FILE = f"{SCORES_NAME}.parquet"
 
 
 def study_sentiment(study, texts: Iterable) -> pd.Series:
@@ -124,21 +125,19 @@ def study_sentiment(study, texts: Iterable) -> pd.Series:
     distinct texts of a 10M-event study)."""
     from .. import data
 
-    store, marker = study.processed(SCORES_FILE), study.processed("text_sentiment.json")
-    clean = study.processed_dir / "clean.json"
-    fingerprint = data.read_json(clean).get("fingerprint") if clean.exists() else None
-    known = None
-    if fingerprint and store.exists() and marker.exists():
-        try:
-            if data.read_json(marker).get("fingerprint") == fingerprint:
-                known = pd.read_parquet(store)
-        except (ValueError, OSError):
-            known = None
+    known = data.kept_for_clean(study, SCORES_NAME)
     if known is not None and len(_SCORES) + len(known) <= _MAX_SCORES:
         _SCORES.update(zip(known["text"].tolist(), known["sentiment"].tolist()))
     out = sentiment(texts)
-    if not fingerprint:
-        return out
+    values = _texts(texts)
+    distinct = pd.unique(values[out.notna().to_numpy()].astype(str))
+    have = set(known["text"]) if known is not None else set()
+    new = [t for t in distinct if t not in have]
+    if new:
+        added = pd.DataFrame({"text": new, "sentiment": [_SCORES[t] for t in new]})
+        data.keep_for_clean(study, SCORES_NAME, added if known is None else pd.concat([known, added], ignore_index=True),
+                            scorer="VADER compound")
+    return out
     values = _texts(texts)
     distinct = pd.unique(values[out.notna().to_numpy()].astype(str))
     have = set(known["text"]) if known is not None else set()

@@ -300,7 +300,8 @@ def _finish(out: pd.DataFrame, study: Study, channels: list[str], stages: list[s
     return out
 
 
-SENTIMENT_FILE = "comment_sentiment.parquet"
+SENTIMENT_NAME = "comment_sentiment"
+SENTIMENT_FILE = f"{SENTIMENT_NAME}.parquet"
 
 
 def scored_comments(study: Study | str | os.PathLike, scorer: Callable | None = None) -> pd.DataFrame:
@@ -318,16 +319,8 @@ def scored_comments(study: Study | str | os.PathLike, scorer: Callable | None = 
     sv = engine.table(study, "surveys")
     if "comment" not in sv.columns:
         return empty
-    cache = study.processed(SENTIMENT_FILE)
-    marker = study.processed("comment_sentiment.json")
-    clean = study.processed_dir / "clean.json"
-    fingerprint = data.read_json(clean).get("fingerprint") if clean.exists() else None
-    if scorer is None and fingerprint and cache.exists() and marker.exists():
-        try:
-            if data.read_json(marker).get("fingerprint") == fingerprint:
-                return pd.read_parquet(cache)
-        except (ValueError, OSError):
-            pass
+    if scorer is None and (kept := data.kept_for_clean(study, SENTIMENT_NAME)) is not None:
+        return kept
     sv = sv.filter(sv.comment.notnull() & (sv.comment.strip().length() > 0))
     comments = engine.to_pandas(sv.select("response_id", "customer_id", "timestamp", "comment"))
     if scorer is None:
@@ -339,9 +332,8 @@ def scored_comments(study: Study | str | os.PathLike, scorer: Callable | None = 
     out = pd.DataFrame({"response_id": comments["response_id"].astype(str),
                         "customer_id": comments["customer_id"].astype(str),
                         "timestamp": comments["timestamp"], "sentiment": np.asarray(score, dtype=float)})
-    if scorer is None and fingerprint:
-        data.write_parquet(out, cache)
-        data.write_json({"fingerprint": fingerprint, "scorer": "VADER compound"}, marker)
+    if scorer is None:
+        data.keep_for_clean(study, SENTIMENT_NAME, out, scorer="VADER compound")
     return out
 
 
