@@ -49,8 +49,13 @@ def worker(study_dir: Path, repeats: int, ops: list[str]) -> None:
     study = Study.load(study_dir)
 
     def forget_scores() -> None:  # time the scoring of comments, not the read of kept scores
-        for name in ("comment_sentiment.parquet", "comment_sentiment.json"):
-            (study.processed_dir / name).unlink(missing_ok=True)
+        from cxlab.painpoints import text
+        from cxlab.segments.features import SENTIMENT_NAME
+
+        for name in (SENTIMENT_NAME, text.SCORES_NAME):  # per response, and per text (shared by stages)
+            for suffix in (".parquet", ".json"):
+                (study.processed_dir / f"{name}{suffix}").unlink(missing_ok=True)
+        text._SCORES.clear()  # and the scores this process remembers
 
     runs, check = [], []
     for _ in range(repeats):
