@@ -7,6 +7,7 @@ so the numbers mean exactly what they mean on the all-customer map.
 """
 from __future__ import annotations
 
+import functools
 import re
 
 import pandas as pd
@@ -92,12 +93,8 @@ def segment_frames(study, segment: str, responses: pd.DataFrame | None = None) -
     if segment in sizes.index and isinstance(sizes.loc[segment, "persona"], str):
         out["persona"] = sizes.loc[segment, "persona"]
 
-    seg_events: list = []
-
-    def events():  # the segment's events, joined in the engine: only when a table is missing
-        if not seg_events:
-            seg_events.append(for_segment(study, segment))
-        return seg_events[0]
+    # the segment's events, joined in the engine: only when a stage wrote no table by segment
+    events = functools.cache(lambda: for_segment(study, segment))
 
     catalog = study.catalog
     window = conversion_window(_read(study, "funnel"), study)
