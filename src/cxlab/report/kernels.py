@@ -97,21 +97,23 @@ except (OSError, AttributeError):
 %reset -f
 """
 
+def _import_code(modules: str) -> str:
+    return ("import warnings as _cx_warnings\n"
+            "with _cx_warnings.catch_warnings():\n"
+            "    _cx_warnings.simplefilter(\"ignore\")\n"
+            f"    import {modules}\n"
+            "del _cx_warnings\n")
+
+
 # What every stage notebook imports anyway; loaded once while the kernel starts.
-WARM_CODE = """
-import warnings as _cx_warnings
-with _cx_warnings.catch_warnings():
-    _cx_warnings.simplefilter("ignore")
-    import cxlab, cxlab.engine, cxlab.report, pandas, numpy, matplotlib.pyplot
-del _cx_warnings
-"""
+_COMMON = "cxlab, cxlab.engine, cxlab.report, pandas, numpy, matplotlib.pyplot"
+WARM_CODE = _import_code(_COMMON)
 
 # A second worker's kernel starts while the first stage runs alone on the other core: it can
 # load every stage's libraries (scikit-learn, statsmodels, VADER, plotly) before its first job.
-WARM_ALL_CODE = WARM_CODE.replace(
-    "matplotlib.pyplot\n",
-    "matplotlib.pyplot\n    import cxlab.objectives, cxlab.segments, cxlab.touchpoints, cxlab.painpoints\n"
-    "    import cxlab.impact, cxlab.journeymap, vaderSentiment.vaderSentiment, plotly.graph_objects\n",
+WARM_ALL_CODE = _import_code(
+    f"{_COMMON}, cxlab.objectives, cxlab.segments, cxlab.touchpoints, cxlab.painpoints, cxlab.impact, "
+    "cxlab.journeymap, vaderSentiment.vaderSentiment, plotly.graph_objects"
 )
 
 
