@@ -49,7 +49,7 @@ OPS = ["inventory", "transitions", "funnel", "variants"]
 def run_cxlab(study_dir: Path, warm: bool = False) -> tuple[dict, dict]:
     from cxlab import touchpoints as tp
     from cxlab.study import Study
-    from cxlab.touchpoints._journeys import clear_journey_cache
+    from cxlab.journeys import clear_journey_cache
 
     study = Study.load(study_dir)
     if not warm:  # every run pays for building the journey table (one window pass), as a first run does
@@ -271,7 +271,7 @@ def worker(approach: str, study_dir: Path, repeats: int) -> None:
     runs = []
     check = None
     if approach == "cxlab_warm":  # built once, untimed: what every analysis after the first sees
-        from cxlab.touchpoints import _journeys
+        from cxlab import journeys as _journeys
 
         _journeys.journey_table(_journeys.resolve(study_dir))
     for _ in range(repeats):

@@ -76,7 +76,7 @@ def test_run_renders_html_without_code_and_escapes_customer_text(small_study, pr
 
 
 def test_html_shows_a_script_tag_as_text(small_study):
-    from cxlab.report import table_html
+    from cxlab.notebook import table_html
 
     html = table_html(pd.DataFrame({"comment": [SCRIPT_COMMENT]}))
     assert "<script>" not in html and "&lt;script&gt;" in html
@@ -141,7 +141,7 @@ if stage_name == "intake":  # like the real one: the clean tables first, then th
     data.write_clean_tables(study)
 time.sleep(4 if stage_name == "intake" else 5)
 Path(os.environ["CXLAB_TEST_TRACE"], f"{stage_name}.json").write_text(json.dumps({
-    "pid": os.getpid(), "threads": os.environ.get("CXLAB_DUCKDB_THREADS"),
+    "pid": os.getpid(), "threads": __import__("cxlab.engine").engine.configured_threads(),
     "start": t0, "end": time.time(), "leftover": leftover}))
 """
 
@@ -190,8 +190,8 @@ def test_independent_stages_run_side_by_side_in_two_kernels_with_the_cores_share
     assert not any(v["leftover"] for v in t.values())
     # DuckDB threads: every core for intake (its clean tables are written alone), half beside another stage
     cores = os.cpu_count()
-    assert t["intake"]["threads"] == str(cores)
-    assert {t[s]["threads"] for s in ("objectives", "segmentation", "touchpoints")} == {str(max(1, cores // 2))}
+    assert t["intake"]["threads"] == cores
+    assert {t[s]["threads"] for s in ("objectives", "segmentation", "touchpoints")} == {max(1, cores // 2)}
     meta = json.loads((result.run_dir / "run.json").read_text())
     assert {s["stage"]: s["duckdb_threads"] for s in meta["stages"]}["intake"] == cores
     assert meta["workers"] == 2

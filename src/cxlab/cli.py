@@ -58,12 +58,13 @@ def cmd_synth(args) -> int:
 
 
 def cmd_stages(args) -> int:
-    from .report.runner import STAGES, available_stages, notebook_parameters
+    from .report.runner import available_stages, notebook_parameters
+    from .stages import STAGES
 
     present = available_stages()
-    for stage, nb in STAGES.items():
+    for stage, spec in STAGES.items():
         mark = "" if stage in present else "  (no notebook yet)"
-        print(f"{stage:<14} {nb}{mark}")
+        print(f"{stage:<14} {spec.notebook}{mark}")
         if stage in present and args.parameters:
             for name, spec in notebook_parameters(stage).items():
                 print(f"    {name}: {spec.get('inferred_type_name')} = {spec.get('default')}"

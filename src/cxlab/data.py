@@ -455,7 +455,7 @@ def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def _clean_fingerprint(study: Study) -> str | None:
+def clean_fingerprint(study: Study) -> str | None:
     """The fingerprint recorded with the clean tables now in data/processed/<study>/."""
     marker = study.processed_dir / "clean.json"
     try:
@@ -468,7 +468,7 @@ def kept_for_clean(study: Study, name: str) -> pd.DataFrame | None:
     """data/processed/<study>/<name>.parquet when ``keep_for_clean`` wrote it for the clean
     tables there now; None when it is missing or was computed from other data."""
     path, marker = study.processed(f"{name}.parquet"), study.processed(f"{name}.json")
-    current = _clean_fingerprint(study)
+    current = clean_fingerprint(study)
     if not current or not path.exists() or not marker.exists():
         return None
     try:
@@ -481,7 +481,7 @@ def keep_for_clean(study: Study, name: str, frame: pd.DataFrame, **about: Any) -
     """Keep ``frame`` as data/processed/<study>/<name>.parquet, marked (<name>.json) with the
     fingerprint of the clean tables it was computed from, for ``kept_for_clean``. Nothing is
     written (False) when there are no clean tables to tie it to."""
-    current = _clean_fingerprint(study)
+    current = clean_fingerprint(study)
     if not current:
         return False
     write_parquet(frame, study.processed(f"{name}.parquet"))

@@ -30,10 +30,24 @@ from . import data
 from .errors import StudyError
 from .study import Study
 
-__all__ = ["connect", "events", "table", "to_pandas", "backend_name", "reset", "cached"]
+__all__ = ["connect", "events", "table", "to_pandas", "backend_name", "reset", "cached", "set_threads", "configured_threads"]
 
 _CONNECTIONS: dict[tuple, Any] = {}
 _CACHED: dict[tuple, ibis.Table] = {}
+# DuckDB threads for connections opened from now on in this process (None: the user's
+# CXLAB_DUCKDB_THREADS, else DuckDB's default of every core); the runner sets it per stage.
+_THREADS: list[int | None] = [None]
+
+
+def set_threads(threads: int | None) -> None:
+    """DuckDB threads for the connections this process opens next (study.yaml's
+    ``engine.threads`` still wins). The runner gives each stage its share of the cores."""
+    _THREADS[0] = None if threads is None else int(threads)
+
+
+def configured_threads() -> int | None:
+    """The DuckDB threads ``set_threads`` gave this process (None: not set)."""
+    return _THREADS[0]
 
 
 def _engine_key(study: Study) -> tuple:
@@ -57,6 +71,8 @@ def connect(study: Study | str | os.PathLike) -> Any:
                    "temp_directory": os.path.join(tempfile.gettempdir(), "cxlab-duckdb")}
         if "threads" in study.engine:
             options["threads"] = int(study.engine["threads"])
+        elif _THREADS[0] is not None:
+            options["threads"] = _THREADS[0]
         elif os.environ.get("CXLAB_DUCKDB_THREADS", "").strip():
             options["threads"] = int(os.environ["CXLAB_DUCKDB_THREADS"])
         for setting in ("memory_limit", "temp_directory"):

@@ -55,6 +55,7 @@ __all__ = ["Study", "Objective", "Intervention", "TABLE_NAMES", "DESIGNS"]
 TABLE_NAMES = ("customers", "events", "surveys", "tickets")
 REQUIRED_TABLES = ("customers", "events")
 DESIGNS = ("ab", "pre_post", "did", "its")
+DEFAULT_CONVERSION_WINDOW_DAYS = 30
 CHANNELS_HINT = "web, app, email, store, call_centre"
 
 
@@ -135,6 +136,10 @@ class Study:
     parameters: dict[str, dict]
     engine: dict
     config: dict
+    # days after a customer's first touch in which reaching a goal counts as converting (None: no
+    # limit); the default of every stage that counts conversions (KPIs, funnels), which records
+    # the window it used with its outputs
+    conversion_window_days: float | None = 30.0
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -311,6 +316,11 @@ class Study:
             problems.add("parameters", "must map stage names to {parameter: value}")
             parameters = {}
 
+        window = config.get("conversion_window_days", DEFAULT_CONVERSION_WINDOW_DAYS)
+        if window is not None and (isinstance(window, bool) or not isinstance(window, (int, float)) or window <= 0):
+            problems.add("conversion_window_days", f"must be a number of days above 0, or null for no window (got {window!r})")
+            window = DEFAULT_CONVERSION_WINDOW_DAYS
+
         engine = config.get("engine") or {"backend": "duckdb"}
         if engine.get("backend", "duckdb") not in ("duckdb", "pyspark"):
             problems.add("engine.backend", f"'{engine.get('backend')}' must be duckdb or pyspark")
@@ -331,6 +341,7 @@ class Study:
             parameters={k: dict(v) for k, v in parameters.items()},
             engine=dict(engine),
             config=config,
+            conversion_window_days=None if window is None else float(window),
         )
 
     # ------------------------------------------------------------------ places

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from .designs import ABResult, DiDResult, ITSResult, PrePostResult, ab, did, is_binary, its, pre_post
 from .hypotheses import HypothesisResults, normalize_hypothesis, test_hypotheses, test_study_hypotheses, unit_table
-from .multiplicity import adjust_pvalues
-from .power import (mde_from_se, mde_means, mde_proportions, sample_size_means, sample_size_proportions,
+from ..stats.multiplicity import adjust_pvalues
+from ..stats.power import (mde_from_se, mde_means, mde_proportions, sample_size_means, sample_size_proportions,
                     with_power)
-from .twosample import (bootstrap, chi_square, mann_whitney, mcnemar, nps_components, nps_difference,
+from ..stats.twosample import (bootstrap, chi_square, mann_whitney, mcnemar, nps_components, nps_difference,
                         paired_t, two_proportions, welch_t)
 
 __all__ = [

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .designs import did
-from .twosample import two_proportions
+from ..stats.twosample import two_proportions
 
 __all__ = ["calibrate_two_proportions", "calibrate_did", "simulate_did_panel"]
 

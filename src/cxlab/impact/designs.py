@@ -17,8 +17,8 @@ from ..results import Estimate
 from ._common import _Result, _after, _axes, _kind, _require, is_binary
 from .did import DiDResult, did
 from .its import ITSResult, its
-from .power import with_power
-from .twosample import mcnemar, paired_t, two_proportions, welch_t
+from ..stats.power import with_power
+from ..stats.twosample import mcnemar, paired_t, two_proportions, welch_t
 
 __all__ = [
     "ab",

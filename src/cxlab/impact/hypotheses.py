@@ -31,8 +31,8 @@ import pandas as pd
 from ..errors import CxlabError, DataError, ParameterError
 from ..results import Estimate
 from .designs import ab, did, is_binary, its, pre_post
-from .multiplicity import METHODS, adjust_pvalues
-from .power import with_power
+from ..stats.multiplicity import METHODS, adjust_pvalues
+from ..stats.power import with_power
 
 __all__ = ["test_hypotheses", "test_study_hypotheses", "unit_table", "HypothesisResults", "normalize_hypothesis",
            "KPI_NAMES", "reading", "RESULTS_FILE"]
@@ -580,8 +580,8 @@ def unit_table(study, kpi: str, *, freq: str = "month", treated_column: str | No
     computed in the engine; only these narrow unit rows come back to pandas.
     """
     from .. import engine
-    from ..objectives._common import period_start
-    from ..objectives.kpis import kpi_units
+    from ..kpis import kpi_units
+    from ..periods import period_start
     from ..study import Study
 
     study = Study.load(study)

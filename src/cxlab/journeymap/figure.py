@@ -32,7 +32,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
-from ..report.display import redact
+from ..privacy import redact
 from .inputs import JourneyMapData
 from .narrative import segment_name
 
@@ -580,7 +580,7 @@ def show_map(fig: Figure, text: str, dpi: int = 120, width: int = 1100) -> None:
 
     from IPython.display import HTML, display
 
-    from ..report import caption
+    from ..notebook import caption
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")

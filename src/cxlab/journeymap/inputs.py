@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ..report.display import redact
+from ..privacy import redact
 from .lanes import describe_actions
 from .opportunities import OPPORTUNITY_COLUMNS, derive_opportunities
 

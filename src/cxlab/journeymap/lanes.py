@@ -248,7 +248,7 @@ def objective_lines(objectives: pd.DataFrame) -> list[str]:
     (objectives.parquet: kpi, current, target, status): "Conversion rate 45.5% (target 50.1%)",
     with a tick when the target is met; values formatted by the KPI library
     (``cxlab.objectives.format_value``)."""
-    from ..objectives import format_value, get_kpi
+    from ..kpis import format_value, get_kpi
 
     out = []
     for r in objectives.to_dict("records"):

@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 
-from ..report.display import redact
+from ..privacy import redact
 from .inputs import JourneyMapData
 
 __all__ = ["findings", "segment_findings", "segment_name", "summary_metrics"]

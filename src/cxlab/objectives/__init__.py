@@ -30,7 +30,7 @@ from .hypotheses import (
     load_hypotheses,
     register_hypotheses,
 )
-from .kpis import (
+from ..kpis import (
     KPI,
     KPIS,
     compute_kpi,

@@ -35,7 +35,8 @@ from .. import data, engine
 from ..errors import DataError, ParameterError
 from ..results import Estimate, estimates_frame
 from ..study import Study
-from ._common import purchase_filter, window_filter
+from ..journeys import purchase_filter
+from ..periods import window_filter
 
 __all__ = [
     "historical_value",

@@ -29,8 +29,10 @@ import pandas as pd
 from .. import engine
 from ..errors import ParameterError
 from ..study import Study
-from ._common import period_index, period_index_of, period_label, period_start, purchase_filter, wilson
-from .kpis import data_end
+from ..journeys import purchase_filter
+from ..kpis import data_end
+from ..periods import period_index, period_index_of, period_label, period_start
+from ..stats import wilson
 
 __all__ = ["RetentionTable", "retention_table", "Lifecycle", "lifecycle", "activity_periods"]
 

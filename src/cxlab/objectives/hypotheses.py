@@ -55,8 +55,8 @@ import pandas as pd
 from .. import data
 from ..errors import StudyError
 from ..study import Study
-from .kpis import get_kpi
-from .units import _conversion_window, _Ctx
+from ..kpis import get_kpi
+from ..kpis.units import _conversion_window, _Ctx
 from .targets import objective_direction
 
 __all__ = ["build_hypotheses", "register_hypotheses", "load_hypotheses", "hypotheses_frame",

@@ -42,8 +42,9 @@ import pandas as pd
 from ..errors import ParameterError
 from ..results import Estimate
 from ..study import Objective, Study
-from ._common import Z95, period_label, window_bounds
-from .kpis import compute_kpi, data_end, get_kpi, kpi_estimate
+from ..kpis import compute_kpi, data_end, get_kpi, kpi_estimate
+from ..periods import period_label, window_bounds
+from ..stats import z_value
 
 __all__ = [
     "objective_direction",
@@ -122,13 +123,14 @@ def objective_windows(study: Study, objective: Objective, current=None) -> dict:
 
 
 def _se(est: Estimate) -> float:
-    return (est.ci_high - est.ci_low) / (2 * Z95)
+    return (est.ci_high - est.ci_low) / (2 * z_value(est.ci_level))
 
 
 def _change(base: Estimate, cur: Estimate, label: str) -> Estimate:
     diff = cur.estimate - base.estimate
     se = math.hypot(_se(base), _se(cur))
-    return Estimate(label, diff, diff - Z95 * se, diff + Z95 * se, None, base.n + cur.n,
+    z = z_value(0.95)
+    return Estimate(label, diff, diff - z * se, diff + z * se, None, base.n + cur.n,
                     "difference of two independent estimates, normal approximation")
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 from scipy import stats
 
 from ..results import ESTIMATE_COLUMNS, Estimate
+from ..stats import mean_ci, nps_ci
 
 __all__ = ["mean_ci", "nps_ci", "EmotionCurve", "emotion_curve", "METRIC_LABELS"]
 
@@ -29,35 +30,6 @@ METRIC_LABELS = {
     "nps": "NPS (-100 to +100)",
     "ces": "Mean CES (1-7)",
 }
-
-
-def mean_ci(values, label: str, level: float = 0.95) -> Estimate:
-    """The mean of ``values`` (missing dropped) with its t-interval; NaN bounds when n < 2."""
-    x = pd.Series(values, dtype="float64").dropna().to_numpy()
-    n = len(x)
-    if n == 0:
-        return Estimate(label, np.nan, np.nan, np.nan, None, 0, "mean with t-interval", level)
-    m = float(x.mean())
-    if n < 2:
-        return Estimate(label, m, np.nan, np.nan, None, n, "mean with t-interval", level)
-    se = float(x.std(ddof=1) / np.sqrt(n))
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * se)
-    return Estimate(label, m, m - half, m + half, None, n, "mean with t-interval", level)
-
-
-def nps_ci(scores, label: str, level: float = 0.95) -> Estimate:
-    """Net Promoter Score of 0–10 ``scores`` (missing dropped) with its normal interval."""
-    x = pd.Series(scores, dtype="float64").dropna().to_numpy()
-    n = len(x)
-    method = "NPS with normal interval (multinomial variance)"
-    if n == 0:
-        return Estimate(label, np.nan, np.nan, np.nan, None, 0, method, level)
-    promoters = float(np.mean(x >= 9))
-    detractors = float(np.mean(x <= 6))
-    nps = promoters - detractors
-    var = (promoters + detractors - nps**2) / n
-    half = float(stats.norm.ppf(0.5 + level / 2) * np.sqrt(max(var, 0.0)))
-    return Estimate(label, 100 * nps, 100 * (nps - half), 100 * (nps + half), None, n, method, level)
 
 
 @dataclass

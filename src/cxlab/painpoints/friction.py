@@ -12,7 +12,7 @@ a loop). The signals, per touchpoint (and summed per stage):
 - **drop-off after the touchpoint**: the touchpoint is the customer's last event and the
   customer never reached a goal. ``dropoff_rate`` = such customers / customers who had the
   touchpoint at least once. This is the touchpoint inventory's definition and computation
-  (``cxlab.touchpoints.inventory``, columns journey_ends and dropoff_rate), which also gives
+  (``cxlab.inventory``, columns journey_ends and dropoff_rate), which also gives
   the conversion of customers who had the touchpoint against those who did not.
 - **loop**: the next step goes back to an earlier stage of the catalog
   (a stage with a lower position in study.yaml ``stages``; uncatalogued events are ignored).
@@ -371,7 +371,7 @@ def friction_signals(
 ) -> FrictionSignals:
     """All friction signals of a study, per touchpoint and per stage (see the module doc)."""
     from .. import data
-    from ..touchpoints import inventory
+    from ..inventory import inventory
 
     study = data.ensure_clean(study)
     events = engine.events(study)

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ParameterError
-from ..report.display import redact
+from ..privacy import redact
 
 __all__ = [
     "DEFAULT_TOPICS",

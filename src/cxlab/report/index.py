@@ -9,7 +9,8 @@ from typing import Any
 import jinja2
 
 from ..study import Study
-from .display import fmt_num, redact
+from ..notebook.display import fmt_num
+from ..privacy import redact
 
 __all__ = ["write_index", "previous_run", "metric_changes", "run_history"]
 
@@ -93,14 +94,14 @@ def _duration(seconds: float) -> str:
 
 
 def write_index(study: Study, run_dir: Path, meta: dict) -> Path:
-    from .context import STAGE_TITLES
+    from ..stages import STAGES
 
     stages = []
     for s in meta["stages"]:
         summary = (meta.get("summaries") or {}).get(s["stage"]) or {}
         stages.append(
             {
-                "title": summary.get("title") or STAGE_TITLES.get(s["stage"], s["stage"]),
+                "title": summary.get("title") or (STAGES[s["stage"]].title if s["stage"] in STAGES else s["stage"]),
                 "status": s["status"],
                 "html": s.get("html"),
                 "duration": (

@@ -106,7 +106,7 @@ def _import_code(modules: str) -> str:
 
 
 # What every stage notebook imports anyway; loaded once while the kernel starts.
-_COMMON = "cxlab, cxlab.engine, cxlab.report, pandas, numpy, matplotlib.pyplot"
+_COMMON = "cxlab, cxlab.engine, cxlab.notebook, pandas, numpy, matplotlib.pyplot"
 WARM_CODE = _import_code(_COMMON)
 
 # A second worker's kernel starts while the first stage runs alone on the other core: it can
@@ -162,4 +162,4 @@ class SharedKernel:
 def threads_code(threads: int | None) -> str:
     if threads is None:
         return ""
-    return f'import os as _cx_os\n_cx_os.environ["CXLAB_DUCKDB_THREADS"] = "{int(threads)}"\ndel _cx_os\n'
+    return f"import cxlab.engine as _cx_engine\n_cx_engine.set_threads({int(threads)})\ndel _cx_engine\n"

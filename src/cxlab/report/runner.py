@@ -17,8 +17,8 @@ import yaml
 
 from .. import __version__, data
 from ..errors import ParameterError, StageError, StudyError
+from ..stages import STAGES, read_record
 from ..study import Study
-from .context import STAGE_TITLES, read_summary
 from .kernels import RESET_CODE, WARM_ALL_CODE, PeakMemory, SharedKernel, threads_code
 from .schedule import (dependencies, last_run_seconds, shared_kernel_default, stage_priority, stage_threads,
                        workers_default)
@@ -28,7 +28,6 @@ from .schedule import (dependencies, last_run_seconds, shared_kernel_default, st
 # helpers and must not pay for the runner's rendering.
 
 __all__ = [
-    "STAGES",
     "notebooks_dir",
     "available_stages",
     "notebook_parameters",
@@ -37,17 +36,6 @@ __all__ = [
     "RunResult",
     "StageRun",
 ]
-
-# stage name -> notebook file, in method order
-STAGES: dict[str, str] = {
-    "intake": "00_intake.ipynb",
-    "objectives": "01_objectives.ipynb",
-    "segmentation": "02_segmentation.ipynb",
-    "touchpoints": "03_touchpoints.ipynb",
-    "pain_points": "04_pain_points.ipynb",
-    "impact": "05_impact.ipynb",
-    "journey_map": "06_journey_map.ipynb",
-}
 
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict}
 
@@ -67,14 +55,14 @@ def notebooks_dir() -> Path:
 def available_stages() -> list[str]:
     """Stages whose notebook exists, in method order."""
     folder = notebooks_dir()
-    return [s for s, nb in STAGES.items() if (folder / nb).exists()]
+    return [s for s, spec in STAGES.items() if (folder / spec.notebook).exists()]
 
 
 def notebook_parameters(stage: str) -> dict[str, dict]:
     """The parameters a stage notebook declares: name -> {inferred_type_name, default, help}."""
     import papermill
 
-    return papermill.inspect_notebook(str(notebooks_dir() / STAGES[stage]))
+    return papermill.inspect_notebook(str(notebooks_dir() / STAGES[stage].notebook))
 
 
 def _coerce(stage: str, name: str, value: Any, declared: dict, source: str) -> Any:
@@ -116,7 +104,7 @@ def resolve_parameters(
             if name not in declared[stage]:
                 raise ParameterError(
                     f"{yaml_file}: parameters.{stage}.{name} is not a parameter of "
-                    f"{STAGES[stage]} (it has: {', '.join(sorted(declared[stage])) or 'none'})"
+                    f"{STAGES[stage].notebook} (it has: {', '.join(sorted(declared[stage])) or 'none'})"
                 )
             resolved[stage][name] = _coerce(stage, name, value, declared[stage][name], str(yaml_file))
     for key, value in (overrides or {}).items():
@@ -259,7 +247,7 @@ def run_study(
     meta["runner_peak_mb"] = round(memory.peak_self_mb, 1)
     meta["duration_seconds"] = round(time.perf_counter() - t_run, 2)
     meta["stages"] = [asdict(s) for s in result.stages]
-    meta["summaries"] = {s.stage: read_summary(study, s.stage) for s in result.stages if s.status == "ok"}
+    meta["summaries"] = {s.stage: read_record(study, s.stage) for s in result.stages if s.status == "ok"}
     data.write_json(meta, run_dir / "run.json")
     from .index import write_index
 
@@ -365,7 +353,7 @@ def _run_stage(study, stage, i, n, parameters, run_dir, memory, say, shared, ker
     from .html import nav_html, render_notebook
 
     say(f"[{i}/{n}] {stage} …")
-    executed = run_dir / STAGES[stage]
+    executed = run_dir / STAGES[stage].notebook
     # a summary left by an earlier run must not pass for this run's findings
     (study.processed_dir / f"summary_{stage}.json").unlink(missing_ok=True)
     t0 = time.perf_counter()
@@ -381,13 +369,13 @@ def _run_stage(study, stage, i, n, parameters, run_dir, memory, say, shared, ker
                 kernel.execute(RESET_CODE + threads_code(threads))
             start_mb = memory.start_stage(kernel.pid) if kernel.pid else memory.children_mb()
             papermill.execute_notebook(
-                str(notebooks_dir() / STAGES[stage]), str(executed), parameters=parameters[stage],
+                str(notebooks_dir() / STAGES[stage].notebook), str(executed), parameters=parameters[stage],
                 kernel_name="python3", progress_bar=False, km=kernel.km,
             )
         else:
             memory.peak_child_mb = 0.0
             papermill.execute_notebook(
-                str(notebooks_dir() / STAGES[stage]), str(executed), parameters=parameters[stage],
+                str(notebooks_dir() / STAGES[stage].notebook), str(executed), parameters=parameters[stage],
                 kernel_name="python3", progress_bar=False, cwd=str(run_dir),
                 # the kernel's own start-up warnings are noise in a scheduled job's log
                 extra_arguments=["--IPKernelApp.log_level=ERROR"],
@@ -402,7 +390,7 @@ def _run_stage(study, stage, i, n, parameters, run_dir, memory, say, shared, ker
     else:
         peak = memory.peak_child_mb
     html_name = executed.with_suffix(".html").name
-    title = STAGE_TITLES.get(stage, stage)
+    title = STAGES[stage].title if stage in STAGES else stage
     if executed.exists():
         render_notebook(executed, run_dir / html_name, failed=error is not None, nav=nav_html("index.html", title))
     run = StageRun(stage, "failed" if error else "ok", round(seconds, 2), executed.name,

@@ -7,26 +7,18 @@ import os
 from pathlib import Path
 
 from ..errors import ParameterError
+from ..stages import STAGES
 
 __all__ = ["DEPENDS", "TYPICAL_SECONDS", "dependencies", "last_run_seconds", "stage_priority", "stage_threads",
            "workers_default", "shared_kernel_default"]
 
 
-# What each stage reads from the stages before it (data/processed/<study>/): segmentation's
-# segments.parquet (touchpoints, pain points), the objectives' hypotheses.json (impact), every
-# stage's tables (journey map). Stages with no path between them run at the same time, one
-# kernel each, on a machine with more than one core. The first stage of a run runs alone until
-# it is done, except intake: what the others read from it are the clean tables, so they start
-# as soon as it has written them (runner._run_stages), while it profiles them.
-DEPENDS: dict[str, tuple[str, ...]] = {
-    "intake": (),
-    "objectives": ("intake",),
-    "segmentation": ("intake",),
-    "touchpoints": ("intake", "segmentation"),
-    "pain_points": ("intake", "segmentation"),
-    "impact": ("intake", "objectives"),
-    "journey_map": ("intake", "objectives", "segmentation", "touchpoints", "pain_points", "impact"),
-}
+# What each stage reads from the stages before it comes from the registry (cxlab.stages). Stages
+# with no path between them run at the same time, one kernel each, on a machine with more than one
+# core. The first stage of a run runs alone until it is done, except intake: what the others read
+# from it are the clean tables, so they start as soon as it has written them (runner._run_stages),
+# while it profiles them.
+DEPENDS: dict[str, tuple[str, ...]] = {name: spec.depends for name, spec in STAGES.items()}
 
 
 def dependencies(selected: list[str]) -> dict[str, list[str]]:

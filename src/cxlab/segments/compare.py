@@ -28,14 +28,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
 
 from ..errors import ParameterError
 from ..results import ESTIMATE_COLUMNS, Estimate
+from ..stats import anova_eta2, kruskal_epsilon2, t_interval, wilson
 
 __all__ = ["SEGMENT_KPIS", "SegmentComparison", "compare_segments", "kruskal_epsilon2", "anova_eta2", "segment_kpi_values"]
-
-Z95 = stats.norm.ppf(0.975)
 
 # name -> (title, kind, how to get the per-customer value from the features)
 SEGMENT_KPIS = {
@@ -72,57 +70,8 @@ def segment_kpi_values(features: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-# --------------------------------------------------------------------------- effect sizes
-def _nc_bounds(cdf, observed: float, level: float) -> tuple[float, float]:
-    """Noncentrality bounds [lo, hi] with cdf(observed; nc) = 1 − a/2 and a/2 (0 if not reached)."""
-    a = 1 - level
-
-    def solve(target: float) -> float:
-        f = lambda nc: cdf(observed, nc) - target
-        if f(0.0) <= 0:
-            return 0.0
-        hi = max(observed, 1.0)
-        while f(hi) > 0:
-            hi *= 2
-        return optimize.brentq(f, 0.0, hi, xtol=1e-10)
-
-    return solve(1 - a / 2), solve(a / 2)
-
-
-def kruskal_epsilon2(groups: list[np.ndarray], level: float = 0.95) -> dict:
-    """Kruskal–Wallis H test of equal distributions across groups, with epsilon² = H / (n − 1)
-    and its interval from the noncentral chi-square of H."""
-    groups = [np.asarray(g, dtype=float) for g in groups if len(g)]
-    n = sum(len(g) for g in groups)
-    h, p = stats.kruskal(*groups)
-    df = len(groups) - 1
-    cdf = lambda x, nc: stats.chi2.cdf(x, df) if nc <= 0 else stats.ncx2.cdf(x, df, nc)
-    lo, hi = _nc_bounds(cdf, h, level)
-    return {"statistic": float(h), "df": df, "p_value": float(p), "effect": float(h / (n - 1)),
-            "ci_low": min(lo / (n - 1), 1.0), "ci_high": min(hi / (n - 1), 1.0), "n": n,
-            "test": "Kruskal–Wallis H", "effect_measure": "epsilon²"}
-
-
-def anova_eta2(groups: list[np.ndarray], level: float = 0.95) -> dict:
-    """One-way ANOVA F test of equal means, with eta² = SS_between / SS_total and its interval
-    from the noncentral F (eta² = λ / (λ + n) at the noncentrality bounds)."""
-    groups = [np.asarray(g, dtype=float) for g in groups if len(g)]
-    n = sum(len(g) for g in groups)
-    f, p = stats.f_oneway(*groups)
-    allv = np.concatenate(groups)
-    grand = allv.mean()
-    ssb = sum(len(g) * (g.mean() - grand) ** 2 for g in groups)
-    sst = float(((allv - grand) ** 2).sum())
-    df1, df2 = len(groups) - 1, n - len(groups)
-    cdf = lambda x, nc: stats.f.cdf(x, df1, df2) if nc <= 0 else stats.ncf.cdf(x, df1, df2, nc)
-    lo, hi = _nc_bounds(cdf, f, level)
-    return {"statistic": float(f), "df": df1, "p_value": float(p), "effect": float(ssb / sst) if sst else 0.0,
-            "ci_low": lo / (lo + n), "ci_high": hi / (hi + n), "n": n,
-            "test": "one-way ANOVA F", "effect_measure": "eta²"}
-
-
 def _chi_square(table: np.ndarray, level: float) -> dict:
-    from ..impact import chi_square
+    from ..stats import chi_square
 
     est = chi_square(table, ci_level=level)
     return {"statistic": est.extra["chi2"], "df": est.extra["dof"], "p_value": est.p_value, "effect": est.estimate,
@@ -131,23 +80,6 @@ def _chi_square(table: np.ndarray, level: float) -> dict:
 
 
 # --------------------------------------------------------------------------- per segment
-def _wilson(k: float, n: float) -> tuple[float, float]:
-    if n == 0:
-        return math.nan, math.nan
-    p = k / n
-    centre = (p + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
-    half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / (1 + Z95**2 / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def _t_interval(x: np.ndarray) -> tuple[float, float]:
-    n = len(x)
-    if n < 2:
-        return math.nan, math.nan
-    half = stats.t.ppf(0.975, n - 1) * x.std(ddof=1) / math.sqrt(n)
-    return x.mean() - half, x.mean() + half
-
-
 @dataclass
 class SegmentComparison:
     """``by_segment``: one row per KPI and segment with the Estimate columns (the KPI's value in
@@ -256,10 +188,10 @@ def compare_segments(
             g = x[ok & (seg == s)]
             n = len(g)
             if kind == "rate":
-                lo, hi = _wilson(g.sum(), n)
+                lo, hi = (float(b) for b in wilson(g.sum(), n, level))
                 method = "share, Wilson interval"
             else:
-                lo, hi = _t_interval(g)
+                lo, hi = (float(b) for b in t_interval(g.mean() if n else math.nan, g.std(ddof=1) if n > 1 else math.nan, n, level))
                 method = "NPS (promoters − detractors) ×100, t interval" if kind == "nps" else "mean, t interval"
             rows.append({"kpi": kpi, "segment": s, "label": f"{title}, {s}",
                          "estimate": float(g.mean()) if n else math.nan, "ci_low": lo, "ci_high": hi,
@@ -292,7 +224,7 @@ def compare_segments(
     tests_df = pd.DataFrame(tests, columns=["kpi"] + ESTIMATE_COLUMNS + ["test", "statistic", "df",
                                                                       "effect_measure", "segments"])
     if len(tests_df):
-        from ..impact import adjust_pvalues
+        from ..stats import adjust_pvalues
 
         tests_df["p_adjusted"] = adjust_pvalues(tests_df["p_value"].tolist(), "holm")
     else:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .. import engine
-from ..report.display import redact
+from ..privacy import redact
 from ..study import Study
 from .clustering import ClusterResult, clustering_matrix, feature_label
 

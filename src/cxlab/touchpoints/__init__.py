@@ -5,15 +5,15 @@ default, or PySpark), so logs of tens of millions of events stay out of pandas.
 Every function takes the event log as a study (its name, folder or ``Study``), an Ibis table
 of events, or a pandas DataFrame, and returns a DataFrame or a small result object with
 ``summary()`` and ``plot(ax=None)``. A journey is one customer's events ordered by timestamp,
-then by ``seq`` (the row in the raw file); see ``cxlab.touchpoints._journeys`` for the exact
+then by ``seq`` (the row in the raw file); see ``cxlab.journeys`` for the exact
 definitions shared by all of them.
 """
 from __future__ import annotations
 
-from ._journeys import CONVERSION, END, START, Source, for_segment
+from ..journeys import CONVERSION, END, START, Source, for_segment
 from .attribution import Attribution, attribution, removal_effects
 from .funnels import MODES, Funnel, funnel, stage_funnel
-from .inventory import Inventory, inventory
+from ..inventory import Inventory, inventory
 from .stage import TouchpointStage, analyze, parse_funnel, write_outputs
 from .transitions import AnchorPaths, Transitions, anchor_paths, sankey_figure, transitions
 from .variants import Variants, variants

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import _journeys as J
+from .. import journeys as J
 
 __all__ = ["Attribution", "attribution", "removal_effects"]
 

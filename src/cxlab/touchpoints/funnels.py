@@ -16,7 +16,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from ..errors import ParameterError
 from ..results import Estimate
-from . import _journeys as J
+from .. import journeys as J
 
 __all__ = ["Funnel", "funnel", "stage_funnel", "MODES"]
 

@@ -16,10 +16,10 @@ import pandas as pd
 from .. import data
 from ..errors import ParameterError
 from ..study import Study
-from . import _journeys as J
+from .. import journeys as J
 from .attribution import Attribution, attribution
 from .funnels import Funnel, funnel, stage_funnel
-from .inventory import Inventory, inventory
+from ..inventory import Inventory, inventory
 from .transitions import AnchorPaths, Transitions, anchor_paths, transitions
 from .variants import Variants, variants
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ParameterError
-from . import _journeys as J
+from .. import journeys as J
 
 __all__ = ["Transitions", "transitions", "AnchorPaths", "anchor_paths", "sankey_figure", "OTHER"]
 

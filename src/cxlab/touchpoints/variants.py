@@ -9,7 +9,7 @@ import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 from ..errors import ParameterError
-from . import _journeys as J
+from .. import journeys as J
 
 __all__ = ["Variants", "variants", "SEP", "DIRECT"]
 

@@ -1,29 +1,19 @@
-"""What every stage notebook does first and last: open the study, then write its summary."""
+"""What every stage notebook does first: open the study and set up plotting for the report."""
 from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from plotly.io.base_renderers import MimetypeRenderer
 
 from .. import data
+from ..stages import stage_spec
 from ..study import Study
 
-__all__ = ["StageContext", "open_stage", "read_summary", "STAGE_TITLES"]
-
-STAGE_TITLES = {
-    "intake": "Intake: the data we were given",
-    "objectives": "Objectives and KPIs",
-    "segmentation": "Audience segments",
-    "touchpoints": "Touchpoints and journeys",
-    "pain_points": "Pain points",
-    "impact": "Impact of changes",
-    "journey_map": "The journey map",
-}
-
+__all__ = ["open_stage", "StageContext", "OfflineHtmlRenderer"]
 
 def _setup_plotting() -> None:
     """Matplotlib looks for print and screen; plotly embeds its script so reports open offline."""
@@ -70,11 +60,11 @@ class OfflineHtmlRenderer(MimetypeRenderer):
 
 @dataclass
 class StageContext:
-    """A stage notebook's handle: the study, its processed folder, and the summary writer."""
+    """A stage notebook's handle while its stage has no ``StageResult`` yet: the study and the
+    summary writer. Stages with an ``analyze`` write their record with ``result.write()``."""
 
     study: Study
     stage: str
-    started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
 
     @property
     def processed_dir(self) -> Path:
@@ -83,39 +73,27 @@ class StageContext:
     def processed(self, filename: str) -> Path:
         return self.study.processed(filename)
 
-    def parameters(self) -> dict:
-        """This stage's parameters from study.yaml (the notebook's own parameters win)."""
-        return self.study.stage_parameters(self.stage)
-
     def write_summary(self, headlines: list[str], metrics: dict[str, Any] | None = None, **extra) -> None:
-        """Write data/processed/<study>/summary_<stage>.json: the headline sentences the run
-        index shows, and the numbers later runs compare against (``metrics``: name -> number,
-        or name -> {value, label, unit}; unit "share" shows as a percentage). Pass
-        ``glance=[sentences]`` for what the index's "At a glance" box shows first (default:
-        the first headline)."""
+        spec = stage_spec(self.stage)
         payload = {
             "stage": self.stage,
-            "title": STAGE_TITLES.get(self.stage, self.stage.replace("_", " ").title()),
+            "title": spec.title,
             "headlines": [str(h) for h in headlines],
             "metrics": metrics or {},
+            "inputs": data.clean_fingerprint(self.study),
             "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             **extra,
         }
-        # returns nothing, so a notebook's last line prints nothing into the report
-        data.write_json(payload, self.processed(f"summary_{self.stage}.json"))
+        data.write_json(payload, self.study.processed(spec.record_file))
 
 
-def open_stage(study: str | os.PathLike | Study, stage: str, *, clean: bool = True) -> StageContext:
-    """Load the study (validated; clean tables written if missing) and set up plotting.
+def open_stage(study: str | os.PathLike | Study, stage: str) -> StageContext:
+    """The study a stage notebook works on, loaded once (clean tables written if missing, except
+    for the intake stage, which writes them), with plotting set up for the report.
 
     Paths resolve from the study folder, so the notebook runs the same under papermill, in
-    JupyterLab, or in a test.
-    """
-    study = data.ensure_clean(study) if clean else Study.load(study)
+    JupyterLab, or in a test."""
+    stage_spec(stage)
     _setup_plotting()
-    return StageContext(study=study, stage=stage)
-
-
-def read_summary(study: Study, stage: str) -> dict | None:
-    path = study.processed_dir / f"summary_{stage}.json"
-    return data.read_json(path) if path.exists() else None
+    loaded = Study.load(study) if stage == "intake" else data.ensure_clean(study)
+    return StageContext(loaded, stage)

@@ -18,6 +18,7 @@ from scipy import stats
 
 from ..errors import DataError, ParameterError
 from ..results import Estimate
+from .intervals import noncentrality_bounds
 
 __all__ = [
     "two_proportions",
@@ -152,21 +153,10 @@ def chi_square(
     k = min(table.shape) - 1
     v = math.sqrt(chi2 / (n * k))
 
-    def lam(target: float) -> float:
-        # noncentrality whose cdf at the observed chi2 equals target; 0 if even 0 is too large
-        f = lambda nc: stats.ncx2.cdf(chi2, dof, nc) - target if nc > 0 else stats.chi2.cdf(chi2, dof) - target
-        if f(0.0) <= 0:
-            return 0.0
-        hi = max(chi2, 1.0)
-        while f(hi) > 0:
-            hi *= 2
-        from scipy.optimize import brentq
-
-        return brentq(f, 0.0, hi, xtol=1e-10)
-
-    a = 1 - ci_level
-    lo = math.sqrt(lam(1 - a / 2) / (n * k))
-    hi = math.sqrt(min(lam(a / 2) / (n * k), 1.0))
+    cdf = lambda x, nc: stats.chi2.cdf(x, dof) if nc <= 0 else stats.ncx2.cdf(x, dof, nc)  # noqa: E731
+    lam_lo, lam_hi = noncentrality_bounds(cdf, chi2, ci_level)
+    lo = math.sqrt(lam_lo / (n * k))
+    hi = math.sqrt(min(lam_hi / (n * k), 1.0))
     return Estimate(
         label, v, lo, hi, float(p), int(n), "Pearson chi-square test, Cramér's V", ci_level,
         extra={"chi2": float(chi2), "dof": int(dof)},

@@ -39,7 +39,8 @@ from .. import engine
 from ..errors import ParameterError, StudyError
 from ..results import ESTIMATE_COLUMNS, Estimate
 from ..study import Study
-from ._common import check_freq, nps_interval, period_start, t_interval, wilson, window_bounds
+from ..periods import check_freq, period_start, window_bounds
+from ..stats import nps_interval, t_interval, wilson
 from .units import (
     _Ctx,
     _units_ces_mean,

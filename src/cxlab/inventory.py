@@ -1,5 +1,6 @@
-"""The touchpoint inventory: every touchpoint (or channel), where it sits, how many customers it
-reaches, and how it relates to conversion and to journeys that end without the goal."""
+"""The touchpoint inventory, shared by the touchpoint and pain-point stages: every touchpoint (or
+channel), where it sits, how many customers it reaches, and how it relates to conversion and to
+journeys that end without the goal."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -9,10 +10,10 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
-from ..errors import ParameterError
-from ..impact import two_proportions
-from ..results import Estimate, estimates_frame
-from . import _journeys as J
+from .errors import ParameterError
+from .stats import two_proportions
+from .results import Estimate, estimates_frame
+from . import journeys as J
 
 __all__ = ["Inventory", "inventory"]
 

@@ -16,7 +16,8 @@ import pandas as pd
 from .. import engine
 from ..errors import ParameterError, StudyError
 from ..study import Study
-from ._common import check_freq, period_index, period_index_of, purchase_filter, window_filter
+from ..journeys import purchase_filter
+from ..periods import check_freq, period_index, period_index_of, window_filter
 
 __all__ = ["data_end"]
 

@@ -1,5 +1,9 @@
-"""Shared pieces of the objectives stage: time windows, calendar periods as integers, goal
-(order) events, and intervals computed from grouped sufficient statistics."""
+"""Time windows and calendar periods, one definition for every stage.
+
+A window is [start, end) in UTC; a date-only end includes that whole day, so
+{start: 2025-01-01, end: 2025-03-31} is the first quarter. A period (day, ISO week starting
+Monday, calendar month or quarter) is an integer, consecutive periods differing by 1, computed
+in the engine (``period_index``) or in Python (``period_index_of``) with the same result."""
 from __future__ import annotations
 
 import math
@@ -7,13 +11,10 @@ import math
 import ibis
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from ..errors import ParameterError
-from ..study import Study
+from .errors import ParameterError
 
 FREQS = ("day", "week", "month", "quarter")
-Z95 = 1.959963984540054
 
 
 # --------------------------------------------------------------------------- windows
@@ -43,11 +44,6 @@ def window_filter(table: ibis.Table, start=None, end=None, column: str = "timest
     if hi is not None:
         preds.append(table[column] < hi.to_pydatetime())
     return table.filter(*preds) if preds else table
-
-
-def purchase_filter(ev: ibis.Table, study: Study):
-    """Events that are orders: a goal touchpoint of the study (study.yaml goal_touchpoints)."""
-    return ev.touchpoint.isin(list(study.goal_touchpoints))
 
 
 # --------------------------------------------------------------------------- periods
@@ -106,41 +102,3 @@ def period_label(start: pd.Timestamp, freq: str) -> str:
     if freq == "week":
         return "week of " + start.strftime("%d %b %Y")
     return start.strftime("%d %b %Y")
-
-
-# --------------------------------------------------------------------------- intervals
-def wilson(successes, n, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for a proportion (vectorised); NaN where n = 0."""
-    k = np.asarray(successes, dtype=float)
-    n = np.asarray(n, dtype=float)
-    z = stats.norm.ppf(0.5 + level / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = k / n
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
-
-
-def t_interval(mean, sd, n, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Student-t interval for a mean; NaN where n < 2."""
-    mean = np.asarray(mean, dtype=float)
-    sd = np.asarray(sd, dtype=float)
-    n = np.asarray(n, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        df = np.where(n > 1, n - 1, np.nan)
-        half = stats.t.ppf(0.5 + level / 2, df) * sd / np.sqrt(n)
-    return mean - half, mean + half
-
-
-def nps_interval(promoters, detractors, n, level: float = 0.95):
-    """NPS = share of promoters − share of detractors, with the normal interval from the
-    multinomial variance var = (p_pro + p_det − (p_pro − p_det)²) / n (on the −1…1 scale)."""
-    pro = np.asarray(promoters, dtype=float)
-    det = np.asarray(detractors, dtype=float)
-    n = np.asarray(n, dtype=float)
-    z = stats.norm.ppf(0.5 + level / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p_pro, p_det = pro / n, det / n
-        nps = p_pro - p_det
-        se = np.sqrt((p_pro + p_det - nps**2) / n)
-    return nps, np.clip(nps - z * se, -1, 1), np.clip(nps + z * se, -1, 1), se

@@ -27,8 +27,8 @@ from typing import Iterable, Sequence
 import ibis
 import pandas as pd
 
-from ..errors import ParameterError
-from ..study import Study
+from .errors import ParameterError
+from .study import Study
 
 START = "(start)"
 END = "(end)"
@@ -123,7 +123,7 @@ def resolve(
         return data
     study = None
     if isinstance(data, (Study, str, os.PathLike)):
-        from .. import engine  # imported here: engine imports data, which is heavier
+        from . import engine  # imported here: engine imports data, which is heavier
 
         study = Study.load(data)
         events = engine.events(study)
@@ -192,6 +192,11 @@ def ordered(
     for k in range(1, lag + 1):
         new[f"prev{k}"] = base.touchpoint.lag(k).over(w)
     return base.mutate(**new)
+
+
+def purchase_filter(ev: ibis.Table, study: Study):
+    """Events that are orders: a goal touchpoint of the study (study.yaml goal_touchpoints)."""
+    return ev.touchpoint.isin(list(study.goal_touchpoints))
 
 
 # ----------------------------------------------------------------------------- segments
@@ -280,7 +285,7 @@ def step_sets(steps, catalog: pd.DataFrame | None = None) -> tuple[list[list[str
 
 def run(expr) -> pd.DataFrame:
     """Execute an (aggregated) expression on its backend and return pandas."""
-    from .. import engine
+    from . import engine
 
     return engine.to_pandas(expr)
 
@@ -363,7 +368,7 @@ def journey_table(src: Source) -> ibis.Table:
     if backend == "duckdb":
         table = _duckdb_journeys(src, expr)
     elif backend == "pyspark":
-        from .. import data
+        from . import data
 
         events_file = data.clean_path(study, "events")
         st = events_file.stat()
@@ -381,7 +386,7 @@ def journey_table(src: Source) -> ibis.Table:
 def _duckdb_journeys(src: Source, expr: ibis.Table) -> ibis.Table:
     import json
 
-    from .. import data
+    from . import data
 
     study = src.study
     events_file = data.clean_path(study, "events")

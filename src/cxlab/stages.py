@@ -1,0 +1,320 @@
+"""The method stages: one registry of what each stage is, reads and writes, and one face for all.
+
+**The registry.** ``STAGES`` lists every method stage in method order (intake … journey map):
+its notebook, its title, the stages it reads from, and its **outputs** — the files it writes to
+data/processed/<study>/ for later stages. The runner, the scheduler, the run index and every
+reader take stage names, notebooks, dependencies and file names from here, never from a copy.
+
+**The record.** Writing a stage's result writes its outputs and then ``summary_<stage>.json``,
+the stage's record: the headline sentences and numbers the run index shows, the parameters the
+outputs were computed with, and the fingerprint of the clean tables they were computed from.
+A later stage reads an output with ``read_output`` and a parameter that shaped it with
+``output_parameters`` (the touchpoint stage's conversion window, say): from the record, never
+from study.yaml again. An output whose record names other input data than the clean tables now
+in data/processed/ is refused (``StaleOutputError``), so no number is computed from a mix of old
+and new data.
+
+**The face.** Every stage package offers ``analyze(study, **parameters) -> StageResult``; the
+result has ``headlines()``, ``metrics()``, ``tables()`` and ``write()``. ``stage_analysis``
+makes an ``analyze`` of a plain function: it loads the study once (clean tables written if
+missing) and keeps the parameters the function was called with, defaults included, on the
+result for its record.
+
+"Method stage" (intake … journey map) and "journey stage" (awareness … loyalty, study.yaml's
+``stages``) are different things; here every name means the method stage.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import inspect
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Mapping
+
+import pandas as pd
+
+from . import data
+from .errors import CxlabError, ParameterError
+from .study import Study
+
+__all__ = [
+    "STAGES",
+    "Output",
+    "StageSpec",
+    "StageResult",
+    "StaleOutputError",
+    "stage_spec",
+    "stage_names",
+    "output_path",
+    "read_output",
+    "read_record",
+    "output_parameters",
+    "stage_analysis",
+]
+
+
+class StaleOutputError(CxlabError):
+    """A stage output was computed from other input data than the clean tables there now."""
+
+
+@dataclass(frozen=True)
+class Output:
+    """One file a stage writes to data/processed/<study>/ for later stages (parquet or JSON)."""
+
+    key: str
+    file: str
+    about: str
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """A method stage: its name, notebook, title, the stages it reads from, and its outputs."""
+
+    name: str
+    notebook: str
+    title: str
+    depends: tuple[str, ...]
+    outputs: tuple[Output, ...] = ()
+
+    def output(self, key: str) -> Output:
+        for out in self.outputs:
+            if out.key == key:
+                return out
+        raise ParameterError(
+            f"The {self.name} stage writes no output '{key}' (it writes: "
+            f"{', '.join(o.key for o in self.outputs) or 'nothing for later stages'})."
+        )
+
+    @property
+    def record_file(self) -> str:
+        return f"summary_{self.name}.json"
+
+
+def _outputs(*rows: tuple[str, str, str]) -> tuple[Output, ...]:
+    return tuple(Output(*row) for row in rows)
+
+
+# What each stage reads from the stages before it decides what may run side by side: segmentation's
+# segments (touchpoints, pain points), the objectives' hypotheses (impact), everything (journey map).
+STAGES: dict[str, StageSpec] = {
+    s.name: s
+    for s in [
+        StageSpec("intake", "00_intake.ipynb", "Intake: the data we were given", ()),
+        StageSpec(
+            "objectives", "01_objectives.ipynb", "Objectives and KPIs", ("intake",),
+            _outputs(
+                ("kpis", "kpis.parquet", "every KPI over the whole log, with its interval"),
+                ("objectives", "objectives.parquet", "each objective: baseline, current, target, status"),
+                ("clv", "clv.parquet", "predicted customer lifetime value per buyer"),
+                ("hypotheses", "hypotheses.json", "the pre-registered hypotheses the impact stage tests"),
+            ),
+        ),
+        StageSpec(
+            "segmentation", "02_segmentation.ipynb", "Audience segments", ("intake",),
+            _outputs(
+                ("segments", "segments.parquet", "customer_id -> segment"),
+                ("personas", "personas.parquet", "one persona card per segment"),
+                ("features", "customer_features.parquet", "the per-customer features segments were built on"),
+            ),
+        ),
+        StageSpec(
+            "touchpoints", "03_touchpoints.ipynb", "Touchpoints and journeys", ("intake", "segmentation"),
+            _outputs(
+                ("inventory", "touchpoint_inventory.parquet", "every touchpoint: reach, use, drop-off"),
+                ("channels", "channel_inventory.parquet", "the same per channel"),
+                ("funnel", "stage_funnel.parquet", "customers reaching each journey stage within the window"),
+                ("funnel_by_segment", "stage_funnel_by_segment.parquet", "the stage funnel per segment"),
+                ("funnel_by_channel", "stage_funnel_by_channel.parquet", "the stage funnel per entry channel"),
+                ("time_to_convert", "time_to_convert.parquet", "hours from entry to the last stage"),
+                ("transitions", "transitions.parquet", "moves from one touchpoint to the next"),
+                ("anchor", "anchor_paths.parquet", "paths around the anchor touchpoint"),
+                ("variants", "path_variants.parquet", "the most common paths to the goal"),
+                ("variants_by_segment", "path_variants_by_segment.parquet", "the most common paths per segment"),
+                ("inventory_by_segment", "touchpoint_inventory_by_segment.parquet", "the inventory per segment"),
+                ("transitions_by_segment", "transitions_by_segment.parquet", "the transitions per segment"),
+                ("attribution", "attribution.parquet", "first touch, last touch and Markov attribution"),
+                ("custom_funnel", "custom_funnel.parquet", "the funnel the custom_funnel parameter asked for"),
+            ),
+        ),
+        StageSpec(
+            "pain_points", "04_pain_points.ipynb", "Pain points", ("intake", "segmentation"),
+            _outputs(
+                ("pain_points", "pain_points.parquet", "the ranked pain-point register"),
+                ("friction", "friction.parquet", "friction signals per touchpoint"),
+                ("emotion", "emotion_curve.parquet", "CSAT, sentiment and NPS per journey stage"),
+                ("emotion_by_segment", "emotion_curve_by_segment.parquet", "the emotion curve per segment"),
+                ("drivers", "key_drivers.parquet", "key drivers of satisfaction"),
+                ("drivers_by_segment", "key_drivers_by_segment.parquet", "key drivers per segment"),
+                ("responses", "survey_scores.parquet", "survey responses with their journey stage and sentiment"),
+            ),
+        ),
+        StageSpec(
+            "impact", "05_impact.ipynb", "Impact of changes", ("intake", "objectives"),
+            _outputs(("results", "impact_results.parquet", "each pre-registered hypothesis tested")),
+        ),
+        StageSpec(
+            "journey_map", "06_journey_map.ipynb", "The journey map",
+            ("intake", "objectives", "segmentation", "touchpoints", "pain_points", "impact"),
+        ),
+    ]
+}
+
+
+def stage_names() -> list[str]:
+    """Every method stage, in method order."""
+    return list(STAGES)
+
+
+def stage_spec(stage: str) -> StageSpec:
+    try:
+        return STAGES[stage]
+    except KeyError:
+        raise ParameterError(f"Unknown stage '{stage}'; the stages are: {', '.join(STAGES)}") from None
+
+
+# --------------------------------------------------------------------------- reading outputs
+def output_path(study: Study, stage: str, key: str) -> Path:
+    """Where ``stage`` writes its output ``key`` in data/processed/<study>/."""
+    return study.processed(stage_spec(stage).output(key).file)
+
+
+def read_record(study: Study, stage: str) -> dict | None:
+    """The stage's record (summary_<stage>.json), or None when the stage has not written one."""
+    path = study.processed(stage_spec(stage).record_file)
+    try:
+        return data.read_json(path) if path.exists() else None
+    except (OSError, ValueError):
+        return None
+
+
+def _check_fresh(study: Study, stage: str, record: dict | None, what: str) -> None:
+    made_from = (record or {}).get("inputs")
+    current = data.clean_fingerprint(study)
+    if made_from and current and made_from != current:
+        raise StaleOutputError(
+            f"{what} was computed by the {stage.replace('_', ' ')} stage from other input data "
+            f"(fingerprint {made_from}) than the clean tables now in {study.processed_dir} ({current}). "
+            f"Run the {stage.replace('_', ' ')} stage again (cxlab run {study.name} --stages {stage},…)."
+        )
+
+
+def read_output(study: Study, stage: str, key: str) -> Any:
+    """A stage's output ``key``: a DataFrame (parquet) or the parsed JSON; None when the stage
+    has not written it. Refused (``StaleOutputError``) when the stage's record says it was
+    computed from other input data than the clean tables now there."""
+    path = output_path(study, stage, key)
+    if not path.exists():
+        return None
+    _check_fresh(study, stage, read_record(study, stage), path.name)
+    return data.read_json(path) if path.suffix == ".json" else pd.read_parquet(path)
+
+
+def output_parameters(study: Study, stage: str) -> dict:
+    """The parameters the stage's outputs were computed with (its record; empty before it ran)."""
+    return dict((read_record(study, stage) or {}).get("parameters") or {})
+
+
+# --------------------------------------------------------------------------- the face
+def _plain(value: Any) -> Any:
+    """A parameter value as JSON can hold it (paths as text, tuples as lists)."""
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, (list, tuple, range)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return repr(value)
+
+
+@dataclass
+class StageResult:
+    """What one stage computed for one study; every stage's result subclasses this.
+
+    A subclass sets ``stage`` and provides ``headlines()`` (sentences for the run index),
+    ``metrics()`` (numbers later runs compare against) and ``tables()`` (output key -> DataFrame,
+    dict or None, keys from the registry). ``write()`` is the same for all."""
+
+    stage: ClassVar[str] = ""
+    study: Study
+    parameters: dict = field(default_factory=dict, kw_only=True)
+    notes: list[str] = field(default_factory=list, kw_only=True)
+
+    def headlines(self) -> list[str]:
+        return []
+
+    def glance(self) -> list[str]:
+        """What the index's "At a glance" box shows first (default: the first headline)."""
+        return self.headlines()[:1]
+
+    def metrics(self) -> dict[str, Any]:
+        return {}
+
+    def tables(self) -> dict[str, Any]:
+        return {}
+
+    def record_extra(self) -> dict[str, Any]:
+        """More for the record (counts the index shows)."""
+        return {}
+
+    def write(self) -> dict[str, Path]:
+        """Write the stage's outputs to data/processed/<study>/ (atomically), then its record.
+        An output the result does not have (None) is removed, so no later stage reads one left
+        by an earlier run. Returns output key -> path."""
+        spec = stage_spec(self.stage)
+        written: dict[str, Path] = {}
+        for key, value in self.tables().items():
+            path = self.study.processed(spec.output(key).file)
+            if value is None:
+                path.unlink(missing_ok=True)
+            elif isinstance(value, pd.DataFrame):
+                written[key] = data.write_parquet(value.reset_index(drop=True), path)
+            else:
+                written[key] = data.write_json(value, path)
+        record = {
+            "stage": self.stage,
+            "title": spec.title,
+            "headlines": [str(h) for h in self.headlines()],
+            "glance": [str(g) for g in self.glance()],
+            "metrics": self.metrics() or {},
+            "parameters": _plain(self.parameters),
+            "inputs": data.clean_fingerprint(self.study),
+            "outputs": {k: p.name for k, p in written.items()},
+            "notes": [str(n) for n in self.notes],
+            "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            **self.record_extra(),
+        }
+        data.write_json(record, self.study.processed(spec.record_file))
+        return written
+
+
+def stage_analysis(stage: str, *, clean: bool = True) -> Callable:
+    """Make ``fn(study, **parameters) -> StageResult`` a stage's ``analyze``: the study is loaded
+    once (with ``clean``, its clean tables written if missing) and the parameters it was called
+    with, defaults included, are kept on the result for its record."""
+    stage_spec(stage)
+
+    def decorate(fn: Callable) -> Callable:
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def analyze(study: Study | str | os.PathLike, /, **parameters: Any) -> StageResult:
+            try:
+                bound = signature.bind(study, **parameters)
+            except TypeError as exc:
+                known = [p for p in signature.parameters if p != "study"]
+                raise ParameterError(f"{stage}.analyze: {exc} (it takes: {', '.join(known)})") from None
+            bound.apply_defaults()
+            loaded = data.ensure_clean(study) if clean else Study.load(study)
+            bound.arguments["study"] = loaded
+            result = fn(*bound.args, **bound.kwargs)
+            result.parameters = {k: v for k, v in bound.arguments.items() if k != "study"}
+            return result
+
+        analyze.stage = stage
+        return analyze
+
+    return decorate
