@@ -286,8 +286,6 @@ def _fmt_mb(v) -> str:
 
 
 def write_report(runs: list[dict], notes: list[str]) -> None:
-    import pandas as pd
-
     med = summarize(runs)
     med.to_csv(RESULTS / "scale.csv", index=False)
     m = machine()

@@ -1,7 +1,6 @@
 """The run index: headline findings of each stage, run metadata, and change since last run."""
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Any

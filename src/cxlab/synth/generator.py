@@ -7,7 +7,6 @@ memory stays flat at a million customers. Same arguments, byte-identical files.
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import shutil

@@ -37,6 +37,7 @@ def study_yaml(files: dict, t_start: pd.Timestamp, frame: Frame, args: dict) -> 
         "touchpoints": {name: {"stage": stage, "channel": channel, "label": label}
                         for name, stage, channel, label in C.TOUCHPOINTS},
         "goal_touchpoints": list(C.GOALS),
+        "conversion_window_days": 30,
         "customer_attributes": {
             "age": {"kind": "numeric", "bins": [18, 25, 35, 50, 65, 86]},
             "income": {"kind": "numeric", "bins": [0, 25_000, 50_000, 100_000, 10_000_000]},
@@ -65,7 +66,7 @@ def study_yaml(files: dict, t_start: pd.Timestamp, frame: Frame, args: dict) -> 
         ],
         "parameters": {
             "segmentation": {},
-            "touchpoints": {"conversion_window_days": 30},
+            "touchpoints": {"anchor_touchpoint": "payment_error"},
             "pain_points": {"repeat_contact_days": 7, "topics": C.PAIN_TOPIC_KEYWORDS},
         },
         "engine": {"backend": "duckdb"},

@@ -142,7 +142,6 @@ class Tally:
 
     # ------------------------------------------------------------------ result
     def result(self) -> dict:
-        f = self.frame
         rate = lambda a, b: float(a / b) if b else None  # noqa: E731
         conv_n, conv_p, conv_s = (self.conv[..., i] for i in range(3))
 
