@@ -106,6 +106,35 @@ def test_failing_stage_exits_nonzero_and_still_renders(small_study, notebooks_wi
     assert "stage objectives failed" in index
 
 
+def test_a_failing_stage_blocks_only_the_stages_that_read_from_it(small_study, notebooks_with_failure, capsys,
+                                                                  project_home):
+    import nbformat
+
+    for name in ("02_segmentation", "05_impact"):  # stages that only say they ran
+        params = nbformat.v4.new_code_cell('study: str = "demo"  # the study')
+        params.metadata["tags"] = ["parameters"]
+        nb = nbformat.v4.new_notebook(cells=[params, nbformat.v4.new_code_cell(f'print("{name} ran")')])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, notebooks_with_failure / f"{name}.ipynb")
+    code = main(["run", str(small_study), "-p", "objectives.threshold=0.7"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "Stage 'objectives' failed: ValueError: planted failure at threshold 0.7" in err
+    assert "Not run, as they read from a failed stage: impact." in err
+    assert "Ran: intake, segmentation." in err
+    run_dir = sorted((project_home / "reports" / small_study.name).iterdir())[-1]
+    meta = json.loads((run_dir / "run.json").read_text())
+    runs = {s["stage"]: s for s in meta["stages"]}
+    # segmentation reads only intake: it runs; impact reads the objectives' hypotheses: blocked
+    assert {k: v["status"] for k, v in runs.items()} == {
+        "intake": "ok", "objectives": "failed", "segmentation": "ok", "impact": "blocked"}
+    assert runs["impact"]["error"] == "not run: needs objectives, which failed"
+    assert "segmentation ran" in (run_dir / "02_segmentation.html").read_text()
+    assert not (run_dir / "05_impact.html").exists()
+    index = (run_dir / "index.html").read_text()
+    assert "stage objectives failed; not run, as they read from it: impact" in index
+
+
 def test_console_script_is_installed():
     exe = Path(sys.executable).parent / "cxlab"
     out = subprocess.run([str(exe), "stages"], capture_output=True, text=True, check=True).stdout

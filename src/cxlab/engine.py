@@ -144,10 +144,11 @@ def cached(study: Study, key: tuple, build) -> ibis.Table:
     """``build()`` (an Ibis expression on the study's clean tables) computed once per process and
     kept in the engine (a DuckDB temporary table, a cached Spark DataFrame): for intermediate
     tables that several analyses of a stage read (a KPI's per-customer units under many
-    windows). Recomputed when the clean event log is rewritten; forgotten by ``reset``."""
+    windows). Keyed, like every cache of derived tables, by the fingerprint of the inputs the
+    clean tables were made from (``data.clean_fingerprint``): recomputed when they are rewritten
+    from other data; forgotten by ``reset``."""
     study = data.ensure_clean(study)
-    st = data.clean_path(study, "events").stat()
-    full_key = (_engine_key(study), str(study.processed_dir), st.st_mtime_ns, st.st_size, key)
+    full_key = (_engine_key(study), str(study.processed_dir), data.clean_fingerprint(study), key)
     if full_key not in _CACHED:
         _CACHED[full_key] = build().cache()
     return _CACHED[full_key]

@@ -105,7 +105,7 @@ def write_index(study: Study, run_dir: Path, meta: dict) -> Path:
                 "html": s.get("html"),
                 "duration": (
                     _duration(s["seconds"]) + (f" · peak {s['kernel_peak_mb']:,.0f} MB" if s.get("kernel_peak_mb") else "")
-                    if s["status"] != "skipped" else ""
+                    if s["status"] not in ("skipped", "blocked") else ""
                 ),
                 "headlines": [redact(h) for h in summary.get("headlines", [])],
                 "error": redact(s.get("error")) if s.get("error") else "",
@@ -120,8 +120,11 @@ def write_index(study: Study, run_dir: Path, meta: dict) -> Path:
     failed = [s for s in meta["stages"] if s["status"] == "failed"]
     run = dict(meta)
     run["duration"] = _duration(meta.get("duration_seconds", 0))
+    blocked = [s["stage"] for s in meta["stages"] if s["status"] == "blocked"]
     run["status_text"] = (
-        f"stage {failed[0]['stage']} failed" if failed else f"{len(meta['stages'])} stage(s) ran"
+        f"stage {', '.join(s['stage'] for s in failed)} failed"
+        + (f"; not run, as they read from it: {', '.join(blocked)}" if blocked else "")
+        if failed else f"{len(meta['stages'])} stage(s) ran"
     )
     prev = previous_run(study, meta["run_id"])
     changes = metric_changes(prev, meta) if prev else []

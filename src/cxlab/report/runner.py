@@ -2,7 +2,8 @@
 
 A run writes reports/<study>/<run-id>/: each executed notebook, its HTML (no code), run.json
 (metadata) and index.html (the study's headline findings, linking to each stage). A failing
-stage stops the run; everything that ran, the failed notebook included, is still rendered.
+stage stops only the stages that read from it (they are marked blocked, naming it); the others
+still run, and everything that ran, the failed notebook included, is rendered.
 """
 from __future__ import annotations
 
@@ -139,7 +140,7 @@ def _add_report_dir(parameters: dict[str, dict], run_dir: Path) -> None:
 @dataclass
 class StageRun:
     stage: str
-    status: str  # ok | failed | skipped
+    status: str  # ok | failed | blocked (a stage it reads from failed) | skipped
     seconds: float = 0.0
     notebook: str | None = None
     html: str | None = None
@@ -166,6 +167,10 @@ class RunResult:
     @property
     def failed(self) -> StageRun | None:
         return next((s for s in self.stages if s.status == "failed"), None)
+
+    @property
+    def blocked(self) -> list[StageRun]:
+        return [s for s in self.stages if s.status == "blocked"]
 
 
 def _new_run_id(reports: Path) -> str:
@@ -257,7 +262,8 @@ def run_study(
 
 def _run_stages(study, selected, parameters, run_dir, result, memory, say, shared=False, workers=1) -> None:
     """Run the selected stages (see ``run_study``): up to ``workers`` at a time, each worker
-    with its own shared kernel; a failure lets running stages finish and skips the rest."""
+    with its own shared kernel. A failed stage blocks the stages that read from it, directly or
+    through another (status "blocked", naming it); every other stage still runs."""
     import threading
 
     import papermill  # noqa: F401  (imported before the worker threads start)
@@ -272,7 +278,7 @@ def _run_stages(study, selected, parameters, run_dir, result, memory, say, share
     pending = list(selected)
     running: set[str] = set()
     done: dict[str, StageRun] = {}
-    state = {"started": 0, "failed": False}
+    state = {"started": 0}
     cond = threading.Condition()
 
     # The intake stage's work that others wait for is the clean tables: once it has written them
@@ -291,13 +297,32 @@ def _run_stages(study, selected, parameters, run_dir, result, memory, say, share
         return dep == "intake" and dep in running and clean_written()
 
     def ready(stage: str) -> bool:
-        first_done = stage == selected[0] or satisfied(selected[0])
+        # the first stage runs alone (intake: until its clean tables are written)
+        first_done = stage == selected[0] or selected[0] in done or satisfied(selected[0])
         return first_done and all(satisfied(d) for d in deps[stage])
+
+    def block_dependents() -> None:
+        """Stages that read from a failed or blocked stage cannot run: record them as blocked."""
+        changed = True
+        while changed:
+            changed = False
+            for stage in list(pending):
+                stopped = [d for d in deps[stage] if d in done and done[d].status in ("failed", "blocked")]
+                if stopped:
+                    cause = done[stopped[0]]
+                    root = cause.error.split(": needs ", 1)[-1] if cause.status == "blocked" else stopped[0]
+                    pending.remove(stage)
+                    done[stage] = StageRun(stage, "blocked", error=f"not run: needs {root}, which failed"
+                                           if cause.status == "failed" else f"not run: needs {root}")
+                    say(f"[-] {stage} not run: it reads from {stopped[0]}, which "
+                        + ("failed" if cause.status == "failed" else "was not run"))
+                    changed = True
 
     def take() -> tuple[str, int] | None:
         with cond:
             while True:
-                if state["failed"] or not pending:
+                block_dependents()
+                if not pending:
                     return None
                 candidates = [s for s in pending if ready(s)]
                 if candidates:
@@ -329,8 +354,6 @@ def _run_stages(study, selected, parameters, run_dir, result, memory, say, share
                 with cond:
                     done[stage] = run
                     running.discard(stage)
-                    if run.status == "failed":
-                        state["failed"] = True
                     cond.notify_all()
         finally:
             if kernel is not None:
@@ -405,7 +428,14 @@ def _run_stage(study, stage, i, n, parameters, run_dir, memory, say, shared, ker
 def raise_for_failure(result: RunResult) -> None:
     failed = result.failed
     if failed:
+        failures = [s for s in result.stages if s.status == "failed"]
+        more = "".join(f"\nStage '{s.stage}' failed too: {s.error}" for s in failures[1:])
+        blocked = result.blocked
+        not_run = (f"\nNot run, as they read from a failed stage: {', '.join(s.stage for s in blocked)}."
+                   if blocked else "")
+        ran = [s.stage for s in result.stages if s.status == "ok"]
         raise StageError(
-            f"Stage '{failed.stage}' failed: {failed.error}\n"
-            f"The executed notebook and its HTML are in {result.run_dir}; index: {result.index}"
+            f"Stage '{failed.stage}' failed: {failed.error}{more}{not_run}\n"
+            f"Ran: {', '.join(ran) or 'nothing'}. "
+            f"The executed notebooks and their HTML are in {result.run_dir}; index: {result.index}"
         )
