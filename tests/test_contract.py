@@ -10,7 +10,7 @@ import pytest
 from cxlab import data
 from cxlab.errors import DataError, ParameterError, StudyError
 from cxlab.study import Study
-from conftest import log, write_study
+from conftest import log
 
 GOOD = log(
     ("c1", "2025-01-01 10:00", "ad"),
@@ -193,12 +193,20 @@ def test_engine_cached_builds_once_per_clean_log_and_forgets_on_reset(make_study
     again = engine.cached(study, ("per_customer",), build)
     assert len(builds) == 1 and again is first
     assert sorted(engine.to_pandas(first).customer_id) == ["c1", "c2"]
-    # the clean log rewritten (intake ran again): built anew
+    # the clean log rewritten from new input data: built anew, from the new data
+    events = log(("c1", "2025-01-01 10:00", "ad"), ("c2", "2025-01-02 10:00", "buy", 5.0),
+                 ("c3", "2025-01-03 10:00", "ad"))
+    customers = pd.DataFrame({"customer_id": ["c1", "c2", "c3"]})
+    folder = make_study(events=events, customers=customers)
+    study = data.ensure_clean(folder)
+    rebuilt = engine.cached(study, ("per_customer",), build)
+    assert len(builds) == 2
+    assert sorted(engine.to_pandas(rebuilt).customer_id) == ["c1", "c2", "c3"]
+    # the same data again (a touched file, the same bytes): the cached table is kept
     path = data.clean_path(study, "events")
     st = path.stat()
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
-    engine.cached(study, ("per_customer",), build)
-    assert len(builds) == 2
+    assert engine.cached(study, ("per_customer",), build) is rebuilt and len(builds) == 2
     engine.reset()
     engine.cached(study, ("per_customer",), build)
     assert len(builds) == 3
@@ -218,3 +226,36 @@ def test_a_kept_table_is_read_back_only_for_the_clean_tables_it_came_from(make_s
     data.write_json({"fingerprint": "other data"}, study.processed("clean.json"))
     assert data.kept_for_clean(study, "scores") is None
     assert data.kept_for_clean(study, "never_kept") is None
+
+
+# --------------------------------------------------------------------------- the intake stage
+def test_intake_analyze_writes_the_clean_tables_and_its_record(make_study, project_home):
+    import json
+
+    from cxlab import intake
+
+    folder = make_study(events=pd.concat([GOOD, log(("c2", "2025-01-04 08:00", "chat"))], ignore_index=True))
+    result = intake.analyze(folder)
+    processed = project_home / "data" / "processed" / "tiny"
+    assert (processed / "events.parquet").exists() and (processed / "clean.json").exists()  # by analyze itself
+    assert result.write() == {}  # no output for later stages beyond the clean tables
+    record = json.loads((processed / "summary_intake.json").read_text())
+    assert record["stage"] == "intake" and record["parameters"] == {}
+    assert record["inputs"] == json.loads((processed / "clean.json").read_text())["fingerprint"]
+    assert record["metrics"] == {"events": 5, "customers": 2}
+    assert record["headlines"][0] == "5 events from 2 of 2 customers, 01 Jan 2025 to 04 Jan 2025."
+    assert ("1 touchpoint(s) in the log are missing from the catalog (1 events kept as 'uncatalogued'): chat"
+            in record["headlines"])
+    assert list(result.coverage.query("status == 'not in catalog'").touchpoint) == ["chat"]
+    assert list(result.overview["rows"]) == [2, 5]
+    assert len(result.warnings()) == 2  # the uncatalogued touchpoint, and four catalogued ones never seen
+    assert record["headlines"][-1] == "The data passed every contract check (2 warning(s))."
+
+
+def test_intake_on_bad_data_stops_and_writes_no_record(make_study, project_home):
+    from cxlab import intake
+
+    folder = make_study(events=GOOD.drop(columns="touchpoint"))
+    with pytest.raises(DataError, match="touchpoint"):
+        intake.analyze(folder)
+    assert not (project_home / "data" / "processed" / "tiny" / "summary_intake.json").exists()

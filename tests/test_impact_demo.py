@@ -10,14 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxlab.impact import test_hypotheses
+from cxlab import data, objectives, synth
+from cxlab.impact import test_hypotheses, test_study_hypotheses
+from cxlab.report import run_study
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    synth = pytest.importorskip("cxlab.synth")
     folder = synth.write_study(tmp_path_factory.mktemp("impact") / "demo", customers=20_000, seed=7)
     truth = json.loads((folder / "truth.json").read_text())
     return folder, truth
@@ -68,12 +69,6 @@ def test_planted_conversion_effect_is_detected_and_covered(demo):
 
 def test_registered_hypotheses_of_the_demo_study_are_detected(demo):
     """The whole path: the objectives stage's hypotheses and unit tables, then the impact tests."""
-    objectives = pytest.importorskip("cxlab.objectives")
-    if not hasattr(objectives, "build_hypotheses"):
-        pytest.skip("cxlab.objectives has no build_hypotheses yet")
-    from cxlab import data
-    from cxlab.impact import test_study_hypotheses
-
     folder, truth = demo
     study = data.ensure_clean(folder)
     hypotheses = objectives.build_hypotheses(study)
@@ -90,15 +85,9 @@ def test_registered_hypotheses_of_the_demo_study_are_detected(demo):
 def test_impact_notebook_renders_the_results_table(demo):
     """notebooks/05_impact.ipynb under the runner: the registered hypotheses are tested, the
     results are saved for later stages, and the page reads them in plain language."""
-    objectives = pytest.importorskip("cxlab.objectives")
-    if not hasattr(objectives, "register_hypotheses"):
-        pytest.skip("cxlab.objectives has no register_hypotheses yet")
-    from cxlab import data
-    from cxlab.report import run_study
-
     folder, _ = demo
     study = data.ensure_clean(folder)
-    objectives.register_hypotheses(study)
+    objectives.analyze(study).write()  # the registration, written through the stage registry
     run = run_study(study, stages=["impact"])
     assert run.ok, run.failed and run.failed.error
     page = (run.run_dir / "05_impact.html").read_text()

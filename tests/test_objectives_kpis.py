@@ -15,7 +15,8 @@ from statsmodels.stats.proportion import proportion_confint
 
 from conftest import log
 from cxlab.errors import ParameterError, StudyError
-from cxlab.objectives import KPIS, compute_kpi, kpi_definitions, kpi_estimate, kpi_stats, kpi_table, kpi_units
+from cxlab.kpis import (KPIS, PERIOD_INDEX, compute_kpi, conversion_window_days, kpi_definitions, kpi_estimate,
+                        kpi_settings, kpi_stats, kpi_table, kpi_units)
 from cxlab import engine
 
 # a: first touch 1 Jan, buys 5 Jan (10) and 3 Feb (30)           -> converted within 30 days
@@ -97,9 +98,34 @@ def test_conversion_rate_counts_a_goal_within_the_window_and_leaves_censored_cus
     assert (r60["estimate"], r60["n"]) == (1.0, 3)
 
 
-def test_conversion_window_comes_from_study_parameters(make_study):
-    path = make_study(events=EVENTS, customers=CUSTOMERS, parameters={"touchpoints": {"conversion_window_days": 60}})
+def test_conversion_window_comes_from_the_study(make_study):
+    path = make_study(events=EVENTS, customers=CUSTOMERS, conversion_window_days=60)
     assert _one(compute_kpi(path, "conversion_rate"))["n"] == 3
+
+
+def test_no_other_stages_parameters_are_read(make_study):
+    """The touchpoint stage's parameters in study.yaml do not set the KPIs' window: the study's
+    window (30 days by default) does, unless the call gives one."""
+    path = make_study(events=EVENTS, customers=CUSTOMERS, parameters={"touchpoints": {"conversion_window_days": 60},
+                                                                     "objectives": {"window_days": 60}})
+    r = _one(compute_kpi(path, "conversion_rate"))
+    assert (r["estimate"], r["n"]) == (0.8, 5)
+    from cxlab.study import Study
+
+    assert conversion_window_days(Study.load(path)) == 30
+    assert kpi_settings(Study.load(path), "conversion_rate", window_days=7) == {"window_days": 7}
+    assert kpi_settings(Study.load(path), "churn_rate") == {"retention_period": "month", "activity": "any"}
+
+
+def test_without_a_window_any_later_goal_converts_and_nobody_is_censored(make_study):
+    # a, b (59 days), c, e, f converted; d, first seen on the last day, did not: 5 of 6
+    path = make_study(events=EVENTS, customers=CUSTOMERS, conversion_window_days=None)
+    r = _one(compute_kpi(path, "conversion_rate"))
+    assert (r["estimate"], r["n"]) == (pytest.approx(5 / 6), 6)
+    explicit = _one(compute_kpi(path.parent / path.name, "conversion_rate", window_days=None))
+    assert explicit["n"] == 6
+    with pytest.raises(ParameterError, match="positive number of days"):
+        compute_kpi(path, "conversion_rate", window_days=0)
 
 
 def test_conversion_rate_in_a_window_counts_customers_by_their_first_touch(study):
@@ -245,7 +271,7 @@ def test_sufficient_statistics_come_back_aggregated(study):
     s = kpi_stats(study, "revenue_per_customer", freq="month", by="region")
     assert len(s) <= 5 * 2 and set(s.columns) >= {"n", "customers", "sum", "sum_sq"}
     units = kpi_units(study, "conversion_rate")
-    assert {"customer_id", "y", "_bucket"} <= set(units.columns)
+    assert {"customer_id", "y", PERIOD_INDEX} <= set(units.columns) and PERIOD_INDEX == "period_index"
     assert int(engine.to_pandas(units.aggregate(n=units.count()))["n"].iloc[0]) == 5
 
 

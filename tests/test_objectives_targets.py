@@ -15,10 +15,10 @@ import pytest
 from conftest import log
 from cxlab.errors import StudyError
 from cxlab.objectives import (
+    analyze,
     build_hypotheses,
     hypotheses_frame,
     kpi_breakdown,
-    kpi_estimate,
     kpi_trend,
     load_hypotheses,
     objectives_table,
@@ -158,8 +158,12 @@ def test_hypotheses_from_objectives_and_intervention_kpis(study):
 
 
 def test_registration_is_written_once_and_kept_on_rerun(study, project_home):
-    reg = register_hypotheses(study)
     path = project_home / "data" / "processed" / "tiny" / "hypotheses.json"
+    register_hypotheses(study)
+    assert not path.exists()  # building the registration writes nothing: the stage's write() does
+    stage = analyze(study)
+    stage.write()
+    reg = stage.registration
     on_disk = json.loads(path.read_text())
     assert on_disk["format"] == 1 and on_disk["study"] == "tiny" and len(on_disk["fingerprint"]) == 16
     assert all(h["registered_at"] == reg["registered_at"] and h["fingerprint"] == reg["fingerprint"]
@@ -171,7 +175,9 @@ def test_registration_is_written_once_and_kept_on_rerun(study, project_home):
 
 
 def test_changed_data_re_registers_and_keeps_history(study, project_home):
-    first = register_hypotheses(study)
+    stage = analyze(study)
+    stage.write()
+    first = stage.registration
     events = pd.concat([EVENTS, log(("a", "2025-05-01 10:00", "view"))], ignore_index=True)
     events.to_csv(study / "events.csv", index=False)
     second = register_hypotheses(study)

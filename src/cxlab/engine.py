@@ -125,7 +125,10 @@ def table(study: Study | str | os.PathLike, name: str) -> ibis.Table:
         raise StudyError(f"Study '{study.name}' has no '{name}' table (study.yaml, tables).")
     con = connect(study)
     path = data.clean_path(study, name)
-    return con.read_parquet(str(path), table_name=f"{study.name}_{name}".replace("-", "_"))
+    # the view's name carries the input fingerprint: Ibis caches results by expression, so a
+    # table read from rewritten clean tables must not look like the one read before
+    version = (data.clean_fingerprint(study) or "")[:8]
+    return con.read_parquet(str(path), table_name=f"{study.name}_{name}_{version}".replace("-", "_"))
 
 
 def events(study: Study | str | os.PathLike) -> ibis.Table:

@@ -2,19 +2,24 @@
 
 Rows and customers per table, the date range, touchpoints seen against the catalog, missing
 values per column, events per customer and per month.
+
+``analyze(study) -> IntakeResult`` validates the tables, writes the clean tables every later
+stage reads (data/processed/<study>/), and profiles them; ``.write()`` writes the stage's record.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import pandas as pd
 
 from . import data, engine
+from .stages import StageResult, stage_analysis
 from .study import Study
 
-__all__ = ["IntakeProfile", "profile", "touchpoint_coverage", "missing_values", "events_per_month",
-           "events_per_customer"]
+__all__ = ["analyze", "IntakeResult", "IntakeProfile", "profile", "touchpoint_coverage", "missing_values",
+           "events_per_month", "events_per_customer"]
 
 
 def touchpoint_coverage(study: Study) -> pd.DataFrame:
@@ -146,3 +151,55 @@ def profile(study: str | os.PathLike | Study) -> IntakeProfile:
         customers_with_events=int(span["customers"]),
         customers=int(report.rows.get("customers", 0)),
     )
+
+
+@dataclass
+class IntakeResult(StageResult):
+    """The intake stage's result: the profile of the clean tables (``profile``; its tables are
+    also reachable here: overview, coverage, missing, monthly, per_customer). The stage
+    writes no output for later stages besides the clean tables, which ``analyze`` wrote."""
+
+    stage: ClassVar[str] = "intake"
+    profile: IntakeProfile | None = None
+
+    def headlines(self) -> list[str]:
+        return self.profile.headlines()
+
+    def metrics(self) -> dict[str, Any]:
+        return self.profile.metrics()
+
+    def warnings(self) -> pd.DataFrame:
+        """The contract checks' warnings (data kept), one row each."""
+        return self.profile.report.to_frame()
+
+    @property
+    def overview(self) -> pd.DataFrame:
+        """Rows (and customers) per input table."""
+        return self.profile.overview
+
+    @property
+    def coverage(self) -> pd.DataFrame:
+        """Touchpoints of the catalog against the log (``touchpoint_coverage``)."""
+        return self.profile.coverage
+
+    @property
+    def missing(self) -> pd.DataFrame:
+        """Missing values per table and column (``missing_values``)."""
+        return self.profile.missing
+
+    @property
+    def monthly(self) -> pd.DataFrame:
+        """Events and customers per month and channel (``events_per_month``)."""
+        return self.profile.monthly
+
+    @property
+    def per_customer(self) -> pd.DataFrame:
+        """Customers with k events (``events_per_customer``)."""
+        return self.profile.per_customer
+
+
+@stage_analysis("intake", clean=False)
+def analyze(study: Study) -> IntakeResult:
+    """Validate the study's tables (raising DataError on errors), write the clean tables, and
+    profile them."""
+    return IntakeResult(study, profile=profile(study))

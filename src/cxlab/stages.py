@@ -294,7 +294,9 @@ class StageResult:
 def stage_analysis(stage: str, *, clean: bool = True) -> Callable:
     """Make ``fn(study, **parameters) -> StageResult`` a stage's ``analyze``: the study is loaded
     once (with ``clean``, its clean tables written if missing) and the parameters it was called
-    with, defaults included, are kept on the result for its record."""
+    with, defaults included, are kept on the result for its record; where the function put a
+    resolved value on ``result.parameters`` (a default meaning "the study's value"), that value
+    is kept instead."""
     stage_spec(stage)
 
     def decorate(fn: Callable) -> Callable:
@@ -311,7 +313,9 @@ def stage_analysis(stage: str, *, clean: bool = True) -> Callable:
             loaded = data.ensure_clean(study) if clean else Study.load(study)
             bound.arguments["study"] = loaded
             result = fn(*bound.args, **bound.kwargs)
-            result.parameters = {k: v for k, v in bound.arguments.items() if k != "study"}
+            called = {k: v for k, v in bound.arguments.items() if k != "study"}
+            # a value the function resolved (0 -> the study's window, say) wins over the one called with
+            result.parameters = {**called, **(result.parameters or {})}
             return result
 
         analyze.stage = stage

@@ -1,11 +1,17 @@
 """Impact measurement: hypothesis tests with effect sizes and intervals, study designs (A/B,
 pre/post, difference-in-differences, interrupted time series), power and minimum detectable
 effects, multiplicity correction, and the runner that tests a study's pre-registered
-hypotheses."""
+hypotheses.
+
+``analyze(study, **parameters) -> ImpactStage`` (``stage``) is the stage in one call: it tests
+the hypotheses the objectives stage registered, read through the stage registry."""
 from __future__ import annotations
 
 from .designs import ABResult, DiDResult, ITSResult, PrePostResult, ab, did, is_binary, its, pre_post
-from .hypotheses import HypothesisResults, normalize_hypothesis, test_hypotheses, test_study_hypotheses, unit_table
+from .hypotheses import (HypothesisResults, normalize_hypothesis, read_registration, test_hypotheses,
+                         test_study_hypotheses, unit_table)
+from .stage import ImpactStage, analyze
+from ..kpis import hypotheses_frame
 from ..stats.multiplicity import adjust_pvalues
 from ..stats.power import (mde_from_se, mde_means, mde_proportions, sample_size_means, sample_size_proportions,
                     with_power)
@@ -13,6 +19,7 @@ from ..stats.twosample import (bootstrap, chi_square, mann_whitney, mcnemar, nps
                         paired_t, two_proportions, welch_t)
 
 __all__ = [
+    "analyze", "ImpactStage", "read_registration", "hypotheses_frame",
     "two_proportions", "chi_square", "welch_t", "mann_whitney", "nps_difference", "nps_components",
     "bootstrap", "paired_t", "mcnemar",
     "ab", "pre_post", "did", "its", "ABResult", "PrePostResult", "DiDResult", "ITSResult", "is_binary",

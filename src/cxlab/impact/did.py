@@ -305,6 +305,10 @@ def _event_study(result: DiDResult, d, y, tr, po, unit, time, controls, factors,
         R = np.zeros((len(leads), len(res.params)))
         for i, name in enumerate(leads):
             R[i, list(res.params.index).index(name)] = 1.0
-        w = res.wald_test(R, use_f=True, scalar=True)
+        try:
+            w = res.wald_test(R, use_f=True, scalar=True)
+        except (ValueError, np.linalg.LinAlgError) as exc:  # too few rows for the test (a tiny study)
+            result.notes.append(f"the joint test of the pre-period gaps could not be computed: {exc}")
+            return
         result.pretrend = {"statistic": float(np.squeeze(w.statistic)), "p_value": float(np.squeeze(w.pvalue)),
                            "df_num": int(w.df_num), "df_denom": float(w.df_denom)}

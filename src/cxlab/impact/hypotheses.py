@@ -2,8 +2,8 @@
 estimate and its interval, the p-value and the p-value adjusted for the number of hypotheses,
 a decision, and a sentence a manager can act on.
 
-A hypothesis is a dict as the objectives stage writes them to hypotheses.json
-(``cxlab.objectives.hypotheses``, format 1); the keys used here:
+A hypothesis is a dict as the objectives stage registers them (its output ``hypotheses``,
+hypotheses.json; the format is documented in ``cxlab.kpis.hypotheses``); the keys used here:
 
     {"id": "H1", "kpi": "conversion_rate", "kpi_title": "Conversion rate",
      "kind": "proportion",               # proportion | mean | nps
@@ -28,14 +28,19 @@ from typing import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from ..errors import CxlabError, DataError, ParameterError
+from .. import engine
+from ..errors import CxlabError, DataError, ParameterError, StudyError
+from ..kpis import PERIOD_INDEX, check_registration, kpi_units
+from ..periods import period_start
 from ..results import Estimate
-from .designs import ab, did, is_binary, its, pre_post
+from ..stages import output_path, read_output
 from ..stats.multiplicity import METHODS, adjust_pvalues
 from ..stats.power import with_power
+from ..study import Study
+from .designs import ab, did, is_binary, its, pre_post
 
 __all__ = ["test_hypotheses", "test_study_hypotheses", "unit_table", "HypothesisResults", "normalize_hypothesis",
-           "KPI_NAMES", "reading", "RESULTS_FILE"]
+           "read_registration", "KPI_NAMES", "reading", "RESULTS_FILE"]
 
 #: KPI id -> (name in a sentence, kind): "rate" is reported in percentage points, "points"
 #: (NPS) in its own points, "mean" in the KPI's units.
@@ -566,7 +571,17 @@ test_hypotheses.__test__ = False
 
 
 # --------------------------------------------------------------------------- from a study
-RESULTS_FILE = "impact_results.parquet"
+RESULTS_FILE = "impact_results.parquet"  # the impact stage's output "results" (cxlab.stages)
+
+
+def read_registration(study) -> dict | None:
+    """The registration the objectives stage wrote (its output ``hypotheses``), or None before
+    it ran; refused when it was made from other data (StaleOutputError) or in another format."""
+    study = Study.load(study)
+    registration = read_output(study, "objectives", "hypotheses")
+    if registration is None:
+        return None
+    return check_registration(registration, str(output_path(study, "objectives", "hypotheses")))
 
 
 def unit_table(study, kpi: str, *, freq: str = "month", treated_column: str | None = None,
@@ -575,18 +590,14 @@ def unit_table(study, kpi: str, *, freq: str = "month", treated_column: str | No
     start of the unit's period at ``freq``), y (the unit's outcome), and ``treated_column``
     (a customer attribute) when given.
 
-    The units and outcomes are the objectives stage's (``cxlab.objectives.kpi_units``: new
+    The units and outcomes are the shared KPI library's (``cxlab.kpis.kpi_units``: new
     customers for conversion, customer-periods for retention, survey answers for CSAT/NPS),
-    computed in the engine; only these narrow unit rows come back to pandas.
+    computed in the engine with the KPI settings the hypothesis was registered with
+    (``kpi_options``); only these narrow unit rows come back to pandas.
     """
-    from .. import engine
-    from ..kpis import kpi_units
-    from ..periods import period_start
-    from ..study import Study
-
     study = Study.load(study)
     units = kpi_units(study, kpi, freq=freq, **kpi_options)
-    cols = ["customer_id", "_bucket", "y"]
+    cols = ["customer_id", PERIOD_INDEX, "y"]
     if treated_column:
         cust = engine.table(study, "customers")
         if treated_column not in cust.columns:
@@ -596,22 +607,21 @@ def unit_table(study, kpi: str, *, freq: str = "month", treated_column: str | No
         units = units.left_join(cust, units.customer_id == cust._cid)
         cols.append(treated_column)
     frame = engine.to_pandas(units.select(*cols))
-    frame["period"] = period_start(frame["_bucket"].to_numpy(), freq).to_numpy()
-    return frame.drop(columns="_bucket")
+    frame["period"] = period_start(frame[PERIOD_INDEX].to_numpy(), freq).to_numpy()
+    return frame.drop(columns=PERIOD_INDEX)
 
 
 def test_study_hypotheses(study, hypotheses=None, *, freq: str = "month", correction: str = "holm",
                           power: float = 0.8, ci_level: float = 0.95) -> HypothesisResults:
-    """Test a study's pre-registered hypotheses (data/processed/<study>/hypotheses.json, written
-    by the objectives stage; or ``hypotheses`` given) on unit tables built with ``unit_table``
+    """Test a study's pre-registered hypotheses (the objectives stage's output ``hypotheses``,
+    or ``hypotheses`` given: a registration or a list) on unit tables built with ``unit_table``
     at period ``freq``; see ``test_hypotheses`` for designs and decisions."""
-    from ..study import Study
-
     study = Study.load(study)
     if hypotheses is None:
-        from ..objectives.hypotheses import load_hypotheses
-
-        hypotheses = load_hypotheses(study)
+        hypotheses = read_registration(study)
+        if hypotheses is None:
+            raise StudyError(f"No pre-registered hypotheses for study '{study.name}': run the objectives stage "
+                             f"first (cxlab run {study.name} --stages objectives).")
     if isinstance(hypotheses, Mapping):
         hypotheses = hypotheses.get("hypotheses", [])
     hs = [normalize_hypothesis(h) for h in hypotheses]

@@ -19,7 +19,7 @@ Censoring: a customer whose conversion window (or a customer-period whose next p
 the end of the log is left out, not counted as a failure. The log is taken to cover whole days:
 it is observed until the end of the day of its last event.
 
-    >>> from cxlab.objectives import compute_kpi, kpi_estimate
+    >>> from cxlab.kpis import compute_kpi, kpi_estimate
     >>> kpi_estimate("demo", "conversion_rate", "2025-01-01", "2025-03-31")
     >>> compute_kpi("demo", "nps", freq="month")          # a trend
     >>> compute_kpi("demo", "csat_top2", by="region")      # a breakdown
@@ -42,6 +42,7 @@ from ..study import Study
 from ..periods import check_freq, period_start, window_bounds
 from ..stats import nps_interval, t_interval, wilson
 from .units import (
+    PERIOD_INDEX,
     _Ctx,
     _units_ces_mean,
     _units_conversion,
@@ -214,9 +215,11 @@ def kpi_definitions(names=None) -> pd.DataFrame:
 # --------------------------------------------------------------------------- computation
 def kpi_units(study: Study | str | os.PathLike, kpi: str, start=None, end=None, *, freq: str | None = None,
               **options) -> ibis.Table:
-    """The KPI's unit table as an Ibis expression: customer_id, _bucket (the period index at
-    ``freq``, 0 without one) and y (the outcome per unit), for the units in [start, end].
-    The impact stage uses it for unit-level tests; aggregate it before bringing it to pandas."""
+    """The KPI's unit table as an Ibis expression: customer_id, period_index (``PERIOD_INDEX``:
+    the unit's period at ``freq`` as an integer, 0 without one; ``cxlab.periods.period_start``
+    gives its first day) and y (the outcome per unit), for the units in [start, end]; see
+    ``cxlab.kpis.units`` for the options. The impact stage uses it for unit-level tests;
+    aggregate it before bringing it to pandas."""
     study = Study.load(study)
     spec = get_kpi(kpi)
     if freq is not None:
@@ -274,7 +277,7 @@ def kpi_stats(
     study = Study.load(study)
     spec = get_kpi(kpi)
     units = kpi_units(study, kpi, start, end, freq=freq, **options)
-    keys = ["_bucket"] if freq else []
+    keys = [PERIOD_INDEX] if freq else []
     labels = None
     if by is not None:
         attr, labels = _attribute_groups(study, by, groups)
@@ -301,8 +304,8 @@ def kpi_stats(
     for col in ("sum", "sum_sq", "c_ss", "c_ns", "c_nn"):
         out[col] = out[col].astype(float)
     if freq:
-        out["period"] = period_start(out["_bucket"].to_numpy(), freq).to_numpy()
-        out = out.drop(columns="_bucket")
+        out["period"] = period_start(out[PERIOD_INDEX].to_numpy(), freq).to_numpy()
+        out = out.drop(columns=PERIOD_INDEX)
     if by is not None and labels is not None:
         out[by] = out[by].map(labels)
     order = (["period"] if freq else []) + ([by] if by else [])
@@ -400,8 +403,8 @@ def compute_kpi(
     the customer attribute ``by`` (a breakdown; or of the column ``by`` of ``groups``, a
     customer_id → group table such as a segment assignment), or both.
 
-    Options: window_days (conversion; default study.yaml parameters objectives or touchpoints
-    conversion_window_days, else 30), retention_period (month) and activity ('any' or
+    Options: window_days (conversion; absent: the study's conversion_window_days, 30 unless
+    study.yaml sets another; None: no window), retention_period (month) and activity ('any' or
     'purchase') for retention and churn, touchpoint / stage to restrict survey KPIs.
     Returns columns kpi, [period], [by], label, estimate, ci_low, ci_high, p_value, n, method,
     customers.

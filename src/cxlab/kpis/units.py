@@ -1,9 +1,22 @@
 """Unit tables of the KPIs: one row per thing a KPI averages over, built as Ibis expressions.
 
 Each builder takes a context (study, window, period, options) and returns an Ibis table with
-customer_id, _bucket (the period index, 0 without a period) and y (the unit's outcome); the
-window decides which units count, by the time that places each unit (first touch for
+three public columns:
+
+- ``customer_id``: the customer the unit belongs to;
+- ``period_index`` (``PERIOD_INDEX``): the unit's calendar period at the requested frequency as
+  an integer (``cxlab.periods.period_index``: consecutive periods differ by 1; 0 when no
+  frequency is asked for); ``cxlab.periods.period_start`` turns it into the period's first day;
+- ``y``: the unit's outcome (0/1 for a rate, an amount or score for a mean, +1/0/−1 for NPS).
+
+The window decides which units count, by the time that places each unit (first touch for
 conversion, the middle of the month for retention, the answer's time for a survey KPI …).
+
+How a KPI is computed beyond the window is set by options passed with the call, never read from
+another stage's parameters: ``window_days`` (conversion; absent: the study's
+``conversion_window_days``, study.yaml top level, 30 unless the study sets another; None: no
+window), ``retention_period`` (month) and ``activity`` ('any' or 'purchase') for retention and
+churn, ``touchpoint`` / ``stage`` to restrict survey KPIs.
 """
 from __future__ import annotations
 
@@ -19,7 +32,10 @@ from ..study import Study
 from ..journeys import purchase_filter
 from ..periods import check_freq, period_index, period_index_of, window_filter
 
-__all__ = ["data_end"]
+__all__ = ["data_end", "PERIOD_INDEX", "conversion_window_days", "window_phrase", "kpi_settings"]
+
+#: The unit tables' column holding the unit's period as an integer (see the module docstring).
+PERIOD_INDEX = "period_index"
 
 
 # --------------------------------------------------------------------------- context
@@ -33,10 +49,9 @@ class _Ctx:
     _data_end: pd.Timestamp | None = None
 
     def option(self, name: str, default):
-        """An option: given in the call, else study.yaml parameters.objectives, else default."""
-        if name in self.options and self.options[name] is not None:
-            return self.options[name]
-        return self.study.stage_parameters("objectives").get(name, default)
+        """An option as given in the call, else ``default``."""
+        value = self.options.get(name)
+        return default if value is None else value
 
     @property
     def data_end(self) -> pd.Timestamp:
@@ -56,13 +71,13 @@ class _Ctx:
         """Keep the units whose time falls in the window; give each its period."""
         units = window_filter(units, self.start, self.end, column=when)
         bucket = period_index(units[when], self.freq) if self.freq else ibis.literal(0, type="int64")
-        return units.mutate(_bucket=bucket)
+        return units.mutate(**{PERIOD_INDEX: bucket})
 
     def bucketed_events(self) -> ibis.Table:
         """Events in the window with their period, for KPIs that sum over a window."""
         ev = window_filter(self.events(), self.start, self.end)
         bucket = period_index(ev.timestamp, self.freq) if self.freq else ibis.literal(0, type="int64")
-        return ev.mutate(_bucket=bucket)
+        return ev.mutate(**{PERIOD_INDEX: bucket})
 
 
 
@@ -72,35 +87,70 @@ def data_end(study: Study | str | os.PathLike) -> pd.Timestamp:
     return pd.Timestamp(engine.to_pandas(ev.aggregate(t=ev.timestamp.max()))["t"].iloc[0])
 
 
-def _conversion_window(ctx: _Ctx) -> int:
-    days = ctx.options.get("window_days")
+def conversion_window_days(study: Study, **options) -> int | float | None:
+    """The conversion window, in days, of the conversion KPI: ``window_days`` when the call gives
+    it (None: no window, any goal touchpoint after the first touch counts), else the study's
+    ``conversion_window_days`` (study.yaml, top level; 30 unless the study sets another, null
+    for no window). Whole days come back as an int."""
+    days = options["window_days"] if "window_days" in options else study.conversion_window_days
     if days is None:
-        days = ctx.study.stage_parameters("objectives").get("conversion_window_days")
-    if days is None:
-        days = ctx.study.stage_parameters("touchpoints").get("conversion_window_days", 30)
-    if not isinstance(days, (int, float)) or days <= 0:
+        return None
+    if isinstance(days, bool) or not isinstance(days, (int, float)) or days <= 0:
         raise ParameterError(f"The conversion window must be a positive number of days, not {days!r}.")
-    return int(days)
+    return int(days) if float(days).is_integer() else float(days)
+
+
+def window_phrase(days: int | float | None) -> str:
+    """The conversion window in words: 'within 30 days of the first touch', or 'at any time
+    after the first touch' without a window."""
+    if days is None:
+        return "at any time after the first touch (no conversion window)"
+    return f"within {days:g} day{'' if days == 1 else 's'} of the first touch"
+
+
+def kpi_settings(study: Study, kpi, **options) -> dict:
+    """The settings that define how ``kpi`` is computed for this study with these options, as
+    plain values to freeze into a record or a registration and pass back as options: the
+    conversion window for conversion, the retention period and activity for retention and
+    churn, nothing for the others."""
+    name = getattr(kpi, "name", kpi)
+    ctx = _Ctx(study, None, None, None, dict(options))
+    if name == "conversion_rate":
+        return {"window_days": conversion_window_days(study, **options)}
+    if name in ("retention_rate", "churn_rate"):
+        return {"retention_period": ctx.option("retention_period", "month"),
+                "activity": ctx.option("activity", "any")}
+    return {}
+
+
+def _window_interval(days: int | float) -> ibis.Value:
+    if float(days).is_integer():
+        return ibis.interval(days=int(days))
+    return ibis.interval(seconds=round(days * 86400))
 
 
 # --------------------------------------------------------------------------- unit tables
 def _units_conversion(ctx: _Ctx) -> ibis.Table:
-    days = _conversion_window(ctx)
+    days = conversion_window_days(ctx.study, **ctx.options)
 
     def per_customer() -> ibis.Table:
         ev = ctx.events()
         first = ev.group_by("customer_id").aggregate(first_touch=ev.timestamp.min())
         goals = ev.filter(purchase_filter(ev, ctx.study))
         joined = first.left_join(goals.select("customer_id", goal_ts="timestamp"), "customer_id")
-        within = joined.goal_ts.notnull() & (joined.goal_ts <= joined.first_touch + ibis.interval(days=days))
+        within = joined.goal_ts.notnull()
+        if days is not None:
+            within = within & (joined.goal_ts <= joined.first_touch + _window_interval(days))
         return joined.group_by(["customer_id", "first_touch"]).aggregate(y=within.cast("int64").max())
 
     # one row per customer whatever the window: built once, then windowed many times (the
     # objectives, their trends and breakdowns, the KPI table)
     goals = tuple(ctx.study.goal_touchpoints)
     per = engine.cached(ctx.study, ("conversion", days, goals), per_customer)
-    # censoring: the whole window after the first touch must lie inside the log
-    per = per.filter(per.first_touch + ibis.interval(days=days) <= ctx.observed_until.to_pydatetime())
+    # censoring: the whole window after the first touch must lie inside the log (without a
+    # window nobody is censored: a goal at any later time counts)
+    if days is not None:
+        per = per.filter(per.first_touch + _window_interval(days) <= ctx.observed_until.to_pydatetime())
     return ctx.place(per.mutate(y=per.y.cast("float64")), "first_touch")
 
 
@@ -111,7 +161,7 @@ def _orders(ctx: _Ctx) -> ibis.Table:
 
 def _units_repeat_purchase(ctx: _Ctx) -> ibis.Table:
     orders = _orders(ctx)
-    per = orders.group_by(["customer_id", "_bucket"]).aggregate(orders=orders.count())
+    per = orders.group_by(["customer_id", PERIOD_INDEX]).aggregate(orders=orders.count())
     return per.mutate(y=(per.orders >= 2).cast("float64"))
 
 
@@ -163,7 +213,7 @@ def _period_start_expr(p: ibis.Value, period: str) -> ibis.Value:
 def _units_revenue_per_customer(ctx: _Ctx) -> ibis.Table:
     ev = ctx.bucketed_events()
     rev = ev.revenue.fill_null(0.0) if "revenue" in ev.columns else ev.seq * 0.0
-    per = ev.mutate(_r=rev.cast("float64")).group_by(["customer_id", "_bucket"]).aggregate(
+    per = ev.mutate(_r=rev.cast("float64")).group_by(["customer_id", PERIOD_INDEX]).aggregate(
         y=lambda t: t._r.sum()
     )
     return per
@@ -175,7 +225,7 @@ def _units_order_value(ctx: _Ctx) -> ibis.Table:
         raise StudyError(f"Study '{ctx.study.name}' has no revenue column in its events: "
                          "average order value and revenue per customer need one.")
     orders = orders.filter(orders.revenue.notnull())
-    return orders.select("customer_id", "_bucket", y=orders.revenue.cast("float64"))
+    return orders.select("customer_id", PERIOD_INDEX, y=orders.revenue.cast("float64"))
 
 
 def _surveys(ctx: _Ctx, column: str) -> ibis.Table:
@@ -200,19 +250,19 @@ def _surveys(ctx: _Ctx, column: str) -> ibis.Table:
 def _units_nps(ctx: _Ctx) -> ibis.Table:
     s = _surveys(ctx, "nps")
     y = ibis.cases((s.nps >= 9, 1.0), (s.nps <= 6, -1.0), else_=0.0)
-    return s.select("customer_id", "_bucket", y=y)
+    return s.select("customer_id", PERIOD_INDEX, y=y)
 
 
 def _units_csat_top2(ctx: _Ctx) -> ibis.Table:
     s = _surveys(ctx, "csat")
-    return s.select("customer_id", "_bucket", y=(s.csat >= 4).cast("float64"))
+    return s.select("customer_id", PERIOD_INDEX, y=(s.csat >= 4).cast("float64"))
 
 
 def _units_csat_mean(ctx: _Ctx) -> ibis.Table:
     s = _surveys(ctx, "csat")
-    return s.select("customer_id", "_bucket", y=s.csat.cast("float64"))
+    return s.select("customer_id", PERIOD_INDEX, y=s.csat.cast("float64"))
 
 
 def _units_ces_mean(ctx: _Ctx) -> ibis.Table:
     s = _surveys(ctx, "ces")
-    return s.select("customer_id", "_bucket", y=s.ces.cast("float64"))
+    return s.select("customer_id", PERIOD_INDEX, y=s.ces.cast("float64"))

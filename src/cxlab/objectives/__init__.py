@@ -1,12 +1,14 @@
-"""Stage 1, objectives: the KPI library, retention by cohort, objectives against targets,
-pre-registered hypotheses for the impact stage, and customer lifetime value.
+"""Stage 1, objectives: objectives against targets on the shared KPI library, retention by
+cohort, pre-registered hypotheses for the impact stage, and customer lifetime value.
 
-- ``kpis``: KPI definitions and their computation as Estimates, per window, period or group
-  (``units``: the unit table each KPI averages over, as Ibis expressions);
+- ``analyze(study, **parameters) -> ObjectivesStage`` (``stage``): the whole stage in one call;
+  ``.write()`` writes its outputs (kpis, objectives, clv, hypotheses) and its record;
 - ``cohorts``: retention by cohort (first-time, recurring, unbounded) and lifecycle states;
 - ``targets``: the objectives table (baseline, current, target, gap, status), trends, breakdowns;
-- ``hypotheses``: pre-registration to data/processed/<study>/hypotheses.json;
+- ``hypotheses``: the registration of the hypotheses the impact stage tests;
 - ``clv``: historical value, BG/NBD + Gamma-Gamma predictive CLV (fitted with scipy).
+
+The KPI library itself is core (``cxlab.kpis``); its names are re-exported here.
 """
 from __future__ import annotations
 
@@ -44,6 +46,7 @@ from ..kpis import (
     kpi_table,
     kpi_units,
 )
+from .stage import ObjectivesStage, analyze
 from .targets import (
     KPIBreakdown,
     KPITrend,
@@ -58,6 +61,8 @@ from .targets import (
 )
 
 __all__ = [
+    # the stage
+    "analyze", "ObjectivesStage",
     # kpis
     "KPI", "KPIS", "compute_kpi", "data_end", "estimates_from_stats", "format_value", "get_kpi",
     "kpi_definitions", "kpi_estimate", "kpi_stats", "kpi_table", "kpi_units",

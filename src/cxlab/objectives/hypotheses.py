@@ -5,40 +5,9 @@ the objective's KPI in the objective's direction. Every further KPI the interven
 (study.yaml ``interventions[].kpis``) becomes a *secondary* hypothesis in that KPI's better
 direction. The impact stage tests exactly these, adjusting p-values over all of them.
 
-The file data/processed/<study>/hypotheses.json (format 1):
-
-    {
-      "format": 1,
-      "study": "demo",
-      "registered_at": "2025-11-02T10:15:03+00:00",   # UTC, when this set was first written
-      "fingerprint": "3f9c0a1b2c3d4e5f",              # cxlab.data.fingerprint of the inputs
-      "hypotheses": [
-        {
-          "id": "H1",
-          "role": "primary",                 # primary (from an objective) | secondary
-          "objective": "grow_conversion",    # null for a secondary hypothesis
-          "goal": "Grow online sales",
-          "kpi": "conversion_rate",          # a name of cxlab.objectives.KPIS
-          "kpi_title": "Conversion rate",
-          "kpi_definition": "Share of new customers who …",
-          "kind": "proportion",              # proportion | mean | nps: which test family fits
-          "unit": "share",                   # share (a fraction) | currency | NPS points | score …
-          "direction": "increase",           # the change we expect: increase | decrease
-          "alternative": "two-sided",        # tests are two-sided; direction is for the reading
-          "min_effect": 0.02,                # smallest change that matters, in KPI units
-                                             # (a share as a fraction, NPS in points); null if none
-          "alpha": 0.05,
-          "design": "did",                   # ab | pre_post | did | its
-          "intervention": "new_checkout",
-          "date": "2025-07-01",              # the intervention's start (ISO date)
-          "treated": {"column": "region", "values": ["North"]},   # column null: everyone
-          "baseline": {"start": "2025-01-01", "end": "2025-03-31"},  # the objective's window
-          "kpi_options": {"window_days": 30},  # how the KPI is computed (pass to compute_kpi)
-          "statement": "H1: new_checkout increases the conversion rate …",
-          "registered_at": "…", "fingerprint": "…"
-        }
-      ]
-    }
+The registration's format (hypotheses.json, format 1) is documented in ``cxlab.kpis.hypotheses``,
+where the impact stage reads it too. ``register_hypotheses`` builds the registration; the stage's
+``write()`` writes it through the stage registry (its output ``hypotheses``).
 
 Re-running the stage on the same inputs with the same hypotheses keeps the original
 ``registered_at``; any change to the hypotheses or the data re-registers them with a new time
@@ -48,40 +17,27 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from pathlib import Path
 
 import pandas as pd
 
 from .. import data
 from ..errors import StudyError
+from ..kpis import REGISTRATION_FORMAT, check_registration, get_kpi, hypotheses_frame, kpi_settings
+from ..stages import output_path, read_output, stage_spec
 from ..study import Study
-from ..kpis import get_kpi
-from ..kpis.units import _conversion_window, _Ctx
 from .targets import objective_direction
 
 __all__ = ["build_hypotheses", "register_hypotheses", "load_hypotheses", "hypotheses_frame",
            "HYPOTHESES_FILE", "FORMAT"]
 
-HYPOTHESES_FILE = "hypotheses.json"
-FORMAT = 1
+HYPOTHESES_FILE = stage_spec("objectives").output("hypotheses").file  # from the stage registry
+FORMAT = REGISTRATION_FORMAT
 
 
 def _iso(value) -> str | None:
     if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT:
         return None
     return pd.Timestamp(value).date().isoformat()
-
-
-def _kpi_options(study: Study, kpi: str, options: dict | None = None) -> dict:
-    """The settings that define how the KPI is computed, frozen into the registration."""
-    spec = get_kpi(kpi)
-    ctx = _Ctx(study, None, None, None, dict(options or {}))
-    if spec.name == "conversion_rate":
-        return {"window_days": _conversion_window(ctx)}
-    if spec.name in ("retention_rate", "churn_rate"):
-        return {"retention_period": ctx.option("retention_period", "month"),
-                "activity": ctx.option("activity", "any")}
-    return {}
 
 
 def _statement(h: dict) -> str:
@@ -100,8 +56,9 @@ def _statement(h: dict) -> str:
 
 def build_hypotheses(study: Study | str | os.PathLike, **kpi_options) -> list[dict]:
     """The study's hypotheses (see the module docstring), without registration metadata.
-    ``kpi_options`` (window_days, retention_period, activity) override study.yaml's settings of
-    how the KPIs are computed; they are frozen into each hypothesis' kpi_options."""
+    ``kpi_options`` (window_days, retention_period, activity) set how the KPIs are computed
+    (absent: the study's conversion window, monthly retention on any activity); they are frozen
+    into each hypothesis' kpi_options."""
     study = Study.load(study)
     out: list[dict] = []
     covered: set[tuple[str, str]] = set()
@@ -129,7 +86,7 @@ def build_hypotheses(study: Study | str | os.PathLike, **kpi_options) -> list[di
             "treated": {"column": iv.treated_column, "values": list(iv.treated_values)},
             "baseline": {"start": _iso(objective.baseline_start) if objective else None,
                          "end": _iso(objective.baseline_end) if objective else None},
-            "kpi_options": _kpi_options(study, spec.name, kpi_options),
+            "kpi_options": kpi_settings(study, spec.name, **kpi_options),
         }
         h["statement"] = _statement(h)
         out.append(h)
@@ -147,18 +104,20 @@ def build_hypotheses(study: Study | str | os.PathLike, **kpi_options) -> list[di
     return out
 
 
-def register_hypotheses(study: Study | str | os.PathLike, path: str | os.PathLike | None = None,
+def register_hypotheses(study: Study | str | os.PathLike, *, previous: dict | None = None,
                         **kpi_options) -> dict:
-    """Write the hypotheses to data/processed/<study>/hypotheses.json (or ``path``) and return
-    the registration. Re-running with unchanged hypotheses and data keeps the first time."""
+    """The registration of the study's hypotheses (format in ``cxlab.kpis.hypotheses``), built
+    against ``previous`` (default: the registration the objectives stage wrote last): unchanged
+    hypotheses on unchanged data keep the first registration, time included; otherwise they are
+    registered now and the earlier registrations are listed under ``previous``. Writes nothing:
+    the stage's ``write()`` writes it."""
     study = Study.load(study)
-    target = Path(path) if path is not None else study.processed(HYPOTHESES_FILE)
     hypotheses = build_hypotheses(study, **kpi_options)
     fp = data.fingerprint(study)
-    previous = None
-    if target.exists():
+    if previous is None:
+        path = output_path(study, "objectives", "hypotheses")
         try:
-            previous = data.read_json(target)
+            previous = data.read_json(path) if path.exists() else None
         except (ValueError, OSError):
             previous = None
     strip = ("registered_at", "fingerprint")
@@ -176,42 +135,18 @@ def register_hypotheses(study: Study | str | os.PathLike, path: str | os.PathLik
             {"registered_at": previous.get("registered_at"), "fingerprint": previous.get("fingerprint"),
              "hypotheses": len(previous.get("hypotheses", []))}
         ]
-    registration = {"format": FORMAT, "study": study.name, "registered_at": now, "fingerprint": fp,
-                    "hypotheses": hypotheses, "previous": history}
-    data.write_json(registration, target)
-    return registration
+    return {"format": FORMAT, "study": study.name, "registered_at": now, "fingerprint": fp,
+            "hypotheses": hypotheses, "previous": history}
 
 
 def load_hypotheses(study: Study | str | os.PathLike) -> dict:
-    """The registration written by the objectives stage; a StudyError says to run it first."""
+    """The registration the objectives stage wrote; a StudyError says to run it first."""
     study = Study.load(study)
-    path = study.processed_dir / HYPOTHESES_FILE
-    if not path.exists():
+    registration = read_output(study, "objectives", "hypotheses")
+    if registration is None:
+        path = output_path(study, "objectives", "hypotheses")
         raise StudyError(
             f"No pre-registered hypotheses for study '{study.name}' ({path} is missing): run the "
             f"objectives stage first (cxlab run {study.name} --stages objectives)."
         )
-    registration = data.read_json(path)
-    if registration.get("format") != FORMAT:
-        raise StudyError(f"{path} has format {registration.get('format')!r}; this cxlab reads format {FORMAT}. "
-                         "Re-run the objectives stage.")
-    return registration
-
-
-def hypotheses_frame(registration: dict | list) -> pd.DataFrame:
-    """The hypotheses as a table for the report: id, role, KPI, direction, smallest effect,
-    alpha, design, intervention, date, treated group."""
-    hyps = registration["hypotheses"] if isinstance(registration, dict) else registration
-    rows = []
-    for h in hyps:
-        spec = get_kpi(h["kpi"])
-        treated = (f"{h['treated']['column']} in {', '.join(map(str, h['treated']['values']))}"
-                   if h["treated"]["column"] else "everyone")
-        rows.append({
-            "id": h["id"], "role": h["role"], "KPI": spec.title, "expected": h["direction"],
-            "smallest effect that matters": "–" if h["min_effect"] is None
-            else spec.format_change(h["min_effect"]).lstrip("+"),
-            "alpha": h["alpha"], "design": h["design"], "intervention": h["intervention"],
-            "from": h["date"], "treated": treated,
-        })
-    return pd.DataFrame(rows)
+    return check_registration(registration, str(output_path(study, "objectives", "hypotheses")))

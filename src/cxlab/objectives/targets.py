@@ -211,6 +211,15 @@ def _status(change: Estimate, direction: str, met: bool) -> str:
     return "no clear change"
 
 
+_COLUMNS = [
+    "id", "goal", "kpi", "title", "definition", "unit", "direction",
+    "baseline_start", "baseline_end", "baseline", "baseline_ci_low", "baseline_ci_high", "baseline_n",
+    "current_start", "current_end", "current_is", "current", "current_ci_low", "current_ci_high", "current_n",
+    "target", "target_kind", "target_relative", "gap", "change", "change_ci_low", "change_ci_high",
+    "status", "on_track", "intervention",
+]
+
+
 def objectives_table(study: Study | str | os.PathLike, current=None, **options) -> ObjectivesResult:
     """Baseline, current, target, gap and status for every objective of the study (see the
     module docstring). ``current``: an optional (start, end) for the current period;
@@ -247,7 +256,8 @@ def objectives_table(study: Study | str | os.PathLike, current=None, **options) 
             "status": status, "on_track": status in ("target met", "improving"),
             "intervention": obj.intervention or "",
         })
-    return ObjectivesResult(pd.DataFrame(rows), estimates)
+    # the columns are the same whether or not the study has objectives
+    return ObjectivesResult(pd.DataFrame(rows, columns=_COLUMNS), estimates)
 
 
 def objective_sentence(row) -> str:

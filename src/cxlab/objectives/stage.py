@@ -1,0 +1,287 @@
+"""The objectives stage in one call: ``analyze(study, **parameters) -> ObjectivesStage``.
+
+It computes everything the objectives page shows, once: the KPI table over the whole log, the
+objectives against their targets, each objective's KPI trend and its breakdown by customer
+attribute, retention by cohort (first-time and recurring) and the lifecycle of the active base,
+historical and predicted customer value, and the registration of the hypotheses the impact stage
+tests. ``write()`` writes the stage's outputs (kpis, objectives, clv, hypotheses) and its record.
+
+Every part runs on what the study has: without objectives there are no targets, trends or
+breakdowns; without repeat buyers with revenue no lifetime value is predicted; without a complete
+period no cohort retention. Such a part is None and ``skipped`` (and the record's notes) say why.
+
+The conversion window of every conversion KPI here is the study's (study.yaml
+``conversion_window_days``, 30 days unless the study sets another) unless the call gives one;
+the record's parameters state the window actually used.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import pandas as pd
+
+from .. import data
+from ..errors import DataError, ParameterError
+from ..kpis import conversion_window_days as resolve_window
+from ..kpis import format_value, get_kpi, kpi_table, window_phrase
+from ..periods import check_freq
+from ..stages import StageResult, stage_analysis
+from ..study import Study
+from .clv import CLVResult, clv, historical_value, value_by_segment
+from .cohorts import Lifecycle, RetentionTable, lifecycle, retention_table
+from .hypotheses import register_hypotheses
+from .targets import KPIBreakdown, KPITrend, ObjectivesResult, kpi_breakdown, kpi_trend, objectives_table
+
+__all__ = ["ObjectivesStage", "analyze"]
+
+
+@dataclass
+class ObjectivesStage(StageResult):
+    """What the objectives stage computed for one study (see the module docstring).
+
+    objectives: the objectives table with its Estimates (None: the study defines none);
+    kpis: every KPI over the whole log; conversion_window: the window (days, None = no window)
+    the conversion KPIs used; trends: objective id -> its KPI per ``trend_freq``; breakdowns:
+    (objective id, attribute) -> its KPI in the current period per value of the attribute;
+    retention / recurring: first-time and recurring cohort retention; lifecycle: states of the
+    active base; history: revenue per buyer so far; value: predicted CLV (None when it cannot
+    be fitted); value_by: attribute -> predicted value per group; registration: the
+    pre-registered hypotheses; skipped: part -> why it is missing."""
+
+    stage: ClassVar[str] = "objectives"
+    objectives: ObjectivesResult | None = None
+    kpis: pd.DataFrame = field(default_factory=pd.DataFrame)
+    conversion_window: float | None = None
+    trend_freq: str = "month"
+    trends: dict[str, KPITrend] = field(default_factory=dict)
+    attributes: list[str] = field(default_factory=list)
+    breakdowns: dict[tuple[str, str], KPIBreakdown] = field(default_factory=dict)
+    retention: RetentionTable | None = None
+    recurring: RetentionTable | None = None
+    lifecycle: Lifecycle | None = None
+    history: pd.DataFrame | None = None
+    value: CLVResult | None = None
+    value_by: dict[str, pd.DataFrame] = field(default_factory=dict)
+    clv_months: int = 12
+    registration: dict = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ the record
+    def summary(self) -> str:
+        if self.objectives is None:
+            return self.skipped.get("objectives", "The study defines no objectives.")
+        return self.objectives.summary()
+
+    def headlines(self) -> list[str]:
+        return [self.summary()] + (self.objectives.headlines() if self.objectives is not None else [])
+
+    def glance(self) -> list[str]:
+        return [self.summary()]
+
+    def metrics(self) -> dict[str, Any]:
+        return self.objectives.metrics() if self.objectives is not None else {}
+
+    def tables(self) -> dict[str, Any]:
+        return {
+            "kpis": self.kpis,
+            "objectives": None if self.objectives is None else self.objectives.table,
+            "clv": None if self.value is None else self.value.customers,
+            "hypotheses": self.registration,
+        }
+
+    def record_extra(self) -> dict[str, Any]:
+        return {"hypotheses": len(self.registration.get("hypotheses", []))}
+
+    # ------------------------------------------------------------------ for the page
+    def note(self, *parts: str) -> str:
+        """Why the first of ``parts`` that is missing is missing ('' when none is)."""
+        return next((self.skipped[p] for p in parts if p in self.skipped), "")
+
+    @property
+    def rows(self) -> pd.DataFrame:
+        """The objectives table (empty without objectives)."""
+        return self.objectives.table if self.objectives is not None else pd.DataFrame()
+
+    def window_text(self) -> str:
+        """The conversion window the KPIs used, in words: 'conversion within 30 days of the first touch'."""
+        return "conversion " + window_phrase(self.conversion_window)
+
+    def kpi_display(self) -> pd.DataFrame:
+        """The KPI table for the page: title, definition, value, interval, n, direction."""
+        k = self.kpis
+        shown = k.assign(
+            value=[format_value(n, v) for n, v in zip(k.kpi, k.estimate)],
+            interval=[f"{format_value(n, lo)} to {format_value(n, hi)}" for n, lo, hi in zip(k.kpi, k.ci_low, k.ci_high)],
+        )
+        return shown[["title", "definition", "value", "interval", "n", "direction"]]
+
+    def kpi_caption(self) -> str:
+        return ("KPI definitions and their values over the whole log (95% interval; n = customers, customer-months, "
+                f"orders or survey answers). Conversion counts a goal touchpoint {window_phrase(self.conversion_window)}.")
+
+    def trend_figure(self):
+        """Each objective's KPI per period with its 95% band, the baseline window, the target
+        (not for KPIs counted within a window) and the intervention's start; None without objectives."""
+        if not self.trends:
+            return None
+        import matplotlib.pyplot as plt
+
+        rows = self.rows[self.rows["id"].isin(self.trends)]
+        fig, axes = plt.subplots(len(rows), 1, figsize=(9, 3.2 * len(rows)), squeeze=False)
+        for ax, (_, r) in zip(axes[:, 0], rows.iterrows()):
+            marker = self.study.intervention(r["intervention"]).date if r["intervention"] else None
+            target = None if get_kpi(r["kpi"]).window_dependent else r["target"]
+            self.trends[r["id"]].plot(ax=ax, target=target, baseline=(r["baseline_start"], r["baseline_end"]),
+                                      marker=marker,
+                                      marker_label=f"{r['intervention']} starts" if marker is not None else "")
+            ax.set_title(r["goal"], loc="left", fontsize=10)
+        fig.tight_layout()
+        return fig
+
+    def breakdown_figure(self):
+        """Each objective's KPI in the current period by customer attribute (objectives down,
+        attributes across); None without objectives or attributes."""
+        if not self.breakdowns:
+            return None
+        import matplotlib.pyplot as plt
+
+        rows = self.rows[self.rows["id"].isin({i for i, _ in self.breakdowns})]
+        attrs = self.attributes
+        fig, axes = plt.subplots(len(rows), len(attrs), figsize=(4.6 * len(attrs), 2.6 * len(rows)), squeeze=False)
+        for i, (_, r) in enumerate(rows.iterrows()):
+            for j, attr in enumerate(attrs):
+                self.breakdowns[(r["id"], attr)].plot(ax=axes[i, j])
+                axes[i, j].set_title(f"{r['title']} by {attr}", loc="left", fontsize=9)
+        fig.tight_layout()
+        return fig
+
+    def breakdown_findings(self) -> list[str]:
+        return [b.summary() for b in self.breakdowns.values()]
+
+    def value_findings(self) -> list[str]:
+        """What customers are worth: the predicted value and what buyers spent so far."""
+        lines = [self.value.summary().splitlines()[0]] if self.value is not None else []
+        h = self.history
+        total = float(h["revenue"].sum()) if h is not None and len(h) else 0.0
+        if total > 0:
+            top = h["revenue"].nlargest(max(1, len(h) // 10)).sum() / total
+            lines.append(f"So far {len(h):,} buyers spent {total:,.2f} in total; the top 10% of them "
+                         f"account for {top:.0%}.")
+        elif h is not None:
+            lines.append(f"So far {len(h):,} buyers ordered; the log records no revenue for their orders.")
+        return lines
+
+    def model_parameters(self) -> pd.DataFrame | None:
+        """The fitted BG/NBD and Gamma-Gamma parameters with 95% intervals (None without CLV)."""
+        if self.value is None:
+            return None
+        return pd.concat([self.value.bgnbd.to_frame(), self.value.gamma_gamma.to_frame()]).drop(columns="p_value")
+
+
+def _attributes(study: Study, breakdown_by: str) -> list[str]:
+    named = [a.strip() for a in breakdown_by.split(",") if a.strip()]
+    return named or [a for a, spec in study.customer_attributes.items() if spec.get("kind", "category") == "category"]
+
+
+def _check(retention_period: str, activity: str, trend_freq: str, cohort_by: str) -> None:
+    if retention_period not in ("week", "month"):
+        raise ParameterError(f"retention_period '{retention_period}' must be week or month")
+    if activity not in ("any", "purchase"):
+        raise ParameterError(f"activity '{activity}' must be 'any' (any touchpoint) or 'purchase' (a goal touchpoint)")
+    if cohort_by not in ("first_touch", "first_purchase"):
+        raise ParameterError(f"cohort_by '{cohort_by}' must be first_touch or first_purchase")
+    check_freq(trend_freq)
+
+
+@stage_analysis("objectives")
+def analyze(
+    study: Study,
+    *,
+    current_start: str = "",
+    current_end: str = "",
+    conversion_window_days: int | None = 0,
+    retention_period: str = "month",
+    activity: str = "any",
+    trend_freq: str = "month",
+    breakdown_by: str = "",
+    cohort_by: str = "first_touch",
+    clv_months: int = 12,
+    discount_rate: float = 0.01,
+) -> ObjectivesStage:
+    """The objectives stage for ``study`` (see the module docstring).
+
+    current_start, current_end: the current period of every objective (dates; empty: since the
+    objective's intervention, else the latest months matching its baseline). conversion_window_days:
+    days after the first touch in which a goal counts as a conversion (0: the study's window,
+    study.yaml ``conversion_window_days``; None: no window). retention_period ('week' or
+    'month') and activity ('any' touchpoint or 'purchase'): what retention, churn, the cohorts and
+    the lifecycle count. trend_freq: the period of the trends. breakdown_by: customer attributes,
+    comma-separated (empty: every category attribute in study.yaml). cohort_by: what starts a
+    cohort ('first_touch' or 'first_purchase'). clv_months, discount_rate: horizon and monthly
+    discount rate of the predicted lifetime value."""
+    _check(retention_period, activity, trend_freq, cohort_by)
+    window = resolve_window(study) if conversion_window_days == 0 else resolve_window(
+        study, window_days=conversion_window_days)
+    options = {"window_days": window, "retention_period": retention_period, "activity": activity}
+    current = (current_start or None, current_end or None) if (current_start or current_end) else None
+    skipped: dict[str, str] = {}
+
+    objectives = trends = breakdowns = None
+    attributes = _attributes(study, breakdown_by)
+    if study.objectives:
+        objectives = objectives_table(study, current=current, **options)
+        trends, breakdowns, by_kpi = {}, {}, {}
+        for _, r in objectives.table.iterrows():
+            if r["kpi"] not in by_kpi:  # the same KPI's trend once, whichever objectives share it
+                by_kpi[r["kpi"]] = kpi_trend(study, r["kpi"], trend_freq, **options)
+            trends[r["id"]] = by_kpi[r["kpi"]]
+            for attr in attributes:
+                breakdowns[(r["id"], attr)] = kpi_breakdown(study, r["kpi"], attr, r["current_start"],
+                                                            r["current_end"], **options)
+    else:
+        skipped["objectives"] = ("The study defines no objectives (study.yaml `objectives:`), so no KPI is tracked "
+                                 "against a target, and there are no trends or breakdowns by customer group.")
+    if study.objectives and not attributes:
+        skipped["breakdowns"] = "The study names no category attributes of its customers, so there is no breakdown."
+
+    retention = recurring = None
+    try:
+        retention = retention_table(study, retention_period, cohort_by=cohort_by, activity=activity)
+        recurring = retention_table(study, retention_period, mode="recurring", activity=activity)
+    except ParameterError as exc:  # no cohort with a complete period yet
+        skipped["retention"] = f"No retention by cohort: {exc}"
+
+    history = historical_value(study)
+    value, value_by = None, {}
+    try:
+        value = clv(study, months=clv_months, monthly_discount_rate=discount_rate)
+    except DataError as exc:  # no orders, or too few repeat buyers with revenue to fit the models
+        skipped["clv"] = f"No predicted lifetime value: {exc}"
+    if value is not None and attributes:
+        customers = data.load(study, "customers")
+        value_by = {attr: value_by_segment(value.customers, customers, attr, value="clv") for attr in attributes}
+
+    result = ObjectivesStage(
+        study,
+        objectives=objectives,
+        kpis=kpi_table(study, **options),
+        conversion_window=window,
+        trend_freq=trend_freq,
+        trends=trends or {},
+        attributes=attributes,
+        breakdowns=breakdowns or {},
+        retention=retention,
+        recurring=recurring,
+        lifecycle=lifecycle(study, retention_period, activity=activity),
+        history=history,
+        value=value,
+        value_by=value_by,
+        clv_months=clv_months,
+        registration=register_hypotheses(study, **options),
+        skipped=skipped,
+        notes=list(skipped.values()),
+    )
+    result.parameters = {"conversion_window_days": window}  # the window used, not 0 for "the study's"
+    return result
+

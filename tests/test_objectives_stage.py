@@ -1,0 +1,157 @@
+"""The objectives stage's one call on tiny studies: ``objectives.analyze(study, ...)`` computes every
+part of the page once and ``write()`` writes the registry's outputs and a record stating the
+parameters actually used (the conversion window resolved from the study); a study without
+objectives, or whose log has no revenue, gets a page that says what is missing instead of a crash.
+The notebook's code cells are run here in-process, as papermill would run them."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import nbformat
+import pandas as pd
+import pytest
+
+from conftest import log
+from cxlab import objectives
+from cxlab.stages import read_output, read_record
+from cxlab.study import Study
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# a: first touch 1 Jan, buys 5 Jan (4 days) and 3 Feb; b: first touch 10 Jan, buys 10 Mar (59 days);
+# c: first touch 1 Feb, buys 2 Feb (1 day) and 3 Feb; e, f: first touch 1 Apr, buy 1 and 2 days later;
+# d: first touch 30 May, the last event (censored by any window)
+EVENTS = log(
+    ("a", "2025-01-01 10:00", "ad"), ("a", "2025-01-05 10:00", "buy", 10.0), ("a", "2025-02-03 10:00", "buy", 30.0),
+    ("b", "2025-01-10 10:00", "ad"), ("b", "2025-03-10 10:00", "buy", 20.0),
+    ("c", "2025-02-01 10:00", "view"), ("c", "2025-02-02 10:00", "buy", 5.0), ("c", "2025-02-03 10:00", "buy", 7.0),
+    ("e", "2025-04-01 10:00", "view"), ("e", "2025-04-02 10:00", "buy", 5.0),
+    ("f", "2025-04-01 10:00", "view"), ("f", "2025-04-03 10:00", "buy", 5.0),
+    ("d", "2025-05-30 10:00", "ad"),
+)
+CUSTOMERS = pd.DataFrame({"customer_id": list("abcdef"), "region": ["N", "S", "N", "S", "N", "S"]})
+OBJECTIVES = [
+    {"id": "conv", "goal": "Grow online sales", "kpi": "conversion_rate",
+     "baseline": {"start": "2025-01-01", "end": "2025-01-31"}, "target": {"relative": 0.10},
+     "intervention": "checkout"},
+    {"id": "churn", "goal": "Keep customers", "kpi": "churn_rate",
+     "baseline": {"start": "2025-01-01", "end": "2025-02-28"}, "target": {"relative": 0.5}},
+]
+INTERVENTIONS = [
+    {"id": "checkout", "date": "2025-03-15", "design": "did", "treated": {"column": "region", "values": ["N"]},
+     "kpis": ["conversion_rate"], "alpha": 0.05, "min_effect": {"conversion_rate": 0.02}},
+]
+ATTRIBUTES = {"region": {"kind": "category"}}
+
+
+@pytest.fixture
+def study(make_study):
+    return make_study(events=EVENTS, customers=CUSTOMERS, objectives=OBJECTIVES, interventions=INTERVENTIONS,
+                      customer_attributes=ATTRIBUTES, conversion_window_days=60)
+
+
+def run_notebook(name: str, monkeypatch, **parameters) -> tuple[dict, list]:
+    """Run a stage notebook's code cells in this process as papermill would (the parameters
+    cell, then the values given); returns the notebook's namespace and what it displayed."""
+    shown: list = []
+    monkeypatch.setattr("IPython.display.display", lambda *objs, **kw: shown.extend(objs))
+    nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+    namespace: dict = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        exec(compile(cell.source, name, "exec"), namespace)
+        if "parameters" in cell.metadata.get("tags", []):
+            namespace.update(parameters)
+    return namespace, shown
+
+
+def _text(shown: list) -> str:
+    return "\n".join(str(getattr(o, "data", "")) for o in shown)
+
+
+def _conversion(study_path) -> pd.Series:
+    kpis = read_output(Study.load(study_path), "objectives", "kpis").set_index("kpi")
+    return kpis.loc["conversion_rate"]
+
+
+# --------------------------------------------------------------------------- analyze + write
+def test_analyze_and_write_record_the_window_the_study_sets(study, project_home):
+    result = objectives.analyze(study)
+    written = result.write()
+    assert set(written) == {"kpis", "objectives", "hypotheses"}  # no CLV on six customers: see the note
+    processed = project_home / "data" / "processed" / "tiny"
+    record = json.loads((processed / "summary_objectives.json").read_text())
+    # 0 means "the study's window": the record states the 60 days study.yaml sets, not 0
+    assert record["parameters"]["conversion_window_days"] == 60
+    assert record["parameters"]["retention_period"] == "month" and record["parameters"]["clv_months"] == 12
+    assert record["hypotheses"] == 1 and record["outputs"]["objectives"] == "objectives.parquet"
+    # a 60-day window converts b and censors e, f and d: 3 of 3 new customers converted
+    conv = _conversion(study)
+    assert (conv["estimate"], conv["n"]) == (1.0, 3)
+    hyps = json.loads((processed / "hypotheses.json").read_text())
+    assert hyps["hypotheses"][0]["kpi_options"] == {"window_days": 60}
+    assert len(pd.read_parquet(processed / "objectives.parquet")) == 2
+    assert "within 60 days of the first touch" in result.kpi_caption()
+    assert not (processed / "clv.parquet").exists()
+    assert "Only 2 customers have repeat purchases with revenue" in result.note("clv")
+    assert record["notes"] == [result.note("clv")]
+
+
+def test_a_window_given_in_the_call_is_used_and_recorded(study):
+    result = objectives.analyze(study, conversion_window_days=3)
+    result.write()
+    record = read_record(Study.load(study), "objectives")
+    assert record["parameters"]["conversion_window_days"] == 3
+    # within 3 days: c, e and f converted, a (4 days) and b did not; d censored: 3 of 5
+    conv = _conversion(study)
+    assert (conv["estimate"], conv["n"]) == (0.6, 5)
+    assert result.registration["hypotheses"][0]["kpi_options"] == {"window_days": 3}
+    assert result.window_text() == "conversion within 3 days of the first touch"
+
+
+def test_the_page_states_the_window_the_kpis_used(study, monkeypatch):
+    ns, shown = run_notebook("01_objectives.ipynb", monkeypatch, study=str(study), conversion_window_days=3)
+    text = _text(shown)
+    assert "Conversion counts a goal touchpoint within 3 days of the first touch." in text
+    assert "Grow online sales" in text and "H1: checkout (from 2025-03-15) increases the conversion rate" in text
+    assert "No predicted lifetime value: Only 2 customers" in text
+    assert read_record(Study.load(study), "objectives")["parameters"]["conversion_window_days"] == 3
+
+
+# --------------------------------------------------------------------------- what the study lacks
+def test_a_study_without_objectives_gets_a_page_not_a_crash(make_study, monkeypatch, project_home):
+    """Before: plt.subplots(0, 1) raised 'Number of rows must be a positive integer, not 0'."""
+    path = make_study(name="plain", events=EVENTS, customers=CUSTOMERS, customer_attributes=ATTRIBUTES)
+    result = objectives.analyze(path)
+    assert result.objectives is None and result.trend_figure() is None and result.breakdown_figure() is None
+    assert result.note("objectives").startswith("The study defines no objectives")
+    assert result.headlines() == [result.note("objectives")] and result.metrics() == {}
+    assert result.registration["hypotheses"] == []
+    ns, shown = run_notebook("01_objectives.ipynb", monkeypatch, study=str(path))
+    assert _text(shown).count("The study defines no objectives") >= 3  # findings, table, trends, breakdowns
+    processed = project_home / "data" / "processed" / "plain"
+    assert not (processed / "objectives.parquet").exists()
+    assert json.loads((processed / "hypotheses.json").read_text())["hypotheses"] == []
+    assert len(pd.read_parquet(processed / "kpis.parquet")) == 6  # the event KPIs; no surveys
+
+
+def test_a_log_without_revenue_gets_no_clv_and_says_why(make_study, monkeypatch):
+    """Before: 'Only 0 customers have repeat purchases with revenue' stopped the stage."""
+    no_revenue = EVENTS.assign(revenue=None)
+    path = make_study(name="norev", events=no_revenue, customers=CUSTOMERS, objectives=OBJECTIVES[1:],
+                      customer_attributes=ATTRIBUTES)
+    result = objectives.analyze(path)
+    assert result.value is None and result.model_parameters() is None and result.value_by == {}
+    assert "Only 0 customers have repeat purchases with revenue" in result.note("clv")
+    assert result.value_findings() == ["So far 5 buyers ordered; the log records no revenue for their orders."]
+    ns, shown = run_notebook("01_objectives.ipynb", monkeypatch, study=str(path))
+    text = _text(shown)
+    assert "No predicted lifetime value: Only 0 customers have repeat purchases with revenue" in text
+    assert "Keep customers" in text
+    assert not Study.load(path).processed("clv.parquet").exists()
