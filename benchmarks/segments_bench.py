@@ -48,13 +48,9 @@ def worker(study_dir: Path, repeats: int, ops: list[str]) -> None:
     study = Study.load(study_dir)
 
     def forget_scores() -> None:  # time the scoring of comments, not the read of kept scores
-        from cxlab.painpoints import text
-        from cxlab.segments.features import SENTIMENT_NAME
+        from cxlab import sentiment
 
-        for name in (SENTIMENT_NAME, text.SCORES_NAME):  # per response, and per text (shared by stages)
-            for suffix in (".parquet", ".json"):
-                (study.processed_dir / f"{name}{suffix}").unlink(missing_ok=True)
-        text._SCORES.clear()  # and the scores this process remembers
+        sentiment.forget(study)  # the scores kept for the study (shared by stages) and in this process
 
     runs, check = [], []
     for _ in range(repeats):

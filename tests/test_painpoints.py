@@ -29,7 +29,6 @@ from cxlab.painpoints import (
     survival_table,
     tag_topics,
     topics_by,
-    write_outputs,
 )
 from cxlab import data, engine
 from cxlab.errors import ParameterError
@@ -165,7 +164,7 @@ def test_bad_friction_parameters_are_clear_errors(make_study):
     with pytest.raises(ParameterError, match="long_wait_quantile"):
         friction_signals(folder, long_wait_quantile=1.5)
     with pytest.raises(ParameterError, match="support_touchpoints: nope"):
-        friction_signals(folder, support=["nope"])
+        friction_signals(folder, support_touchpoints=["nope"])
 
 
 # --------------------------------------------------------------------------- text
@@ -181,7 +180,7 @@ def test_sentiment_is_vaders_compound_score_and_missing_text_is_nan():
 
 
 def test_study_sentiment_scores_a_text_once_across_processes_and_forgets_stale_scores(make_study, monkeypatch):
-    from cxlab.painpoints import text as text_module
+    from cxlab import sentiment as text_module  # the core's scorer, shared by every stage
     from cxlab.study import Study
 
     folder = make_study(events=log(("c1", "2025-01-01 10:00", "ad")))
@@ -459,7 +458,9 @@ def test_register_ranks_by_reach_times_harm_with_the_documented_formula(register
     # all of pay_error's customers are in segment B: (20/40) / (20/100) = 2.5 times the average
     assert top.segments_most_affected == "B (2.5×)"
     assert set(reg.table.touchpoint) == {"pay_error"}  # nothing else harms anyone here
-    paths = write_outputs(study, reg)
+    from cxlab import painpoints
+
+    paths = painpoints.analyze(study, min_customers=5, min_responses=5).write()
     written = pd.read_parquet(paths["pain_points"])
     assert written.loc[0, "touchpoint"] == "pay_error" and "priority" in written
 
@@ -480,3 +481,76 @@ def test_quotes_redact_every_phone_format_the_synthetic_texts_use(phone, sentenc
     # the formats and sentences of cxlab.synth.text, at the end of a sentence too
     quote = representative_quotes(pd.Series([f"Terrible service. {sentence.format(p=phone)}"]), pd.Series([-1.0]))
     assert "[phone]" in quote[0] and not any(ch.isdigit() for ch in quote[0])
+
+
+# --------------------------------------------------------------------------- by segment
+@pytest.fixture
+def segment_study(make_study):
+    """100 customers in four segments: A (60) and B (30) answer a survey with two driver
+    ratings (ease matters in A, speed in B), C (5) too few for key drivers, D (5) none."""
+    rng = np.random.default_rng(4)
+    rows, surveys = [], []
+    segment = ["A"] * 60 + ["B"] * 30 + ["C"] * 5 + ["D"] * 5
+    for i, seg in enumerate(segment):
+        c = f"c{i:03d}"
+        rows += [(c, "2025-01-01 10:00", "ad"), (c, "2025-01-01 10:05", "view")]
+        if seg == "D":
+            continue
+        ease, speed = rng.integers(1, 6, size=2)
+        weight = (0.8, 0.1) if seg == "A" else (0.1, 0.8)
+        csat = float(np.clip(round(weight[0] * ease + weight[1] * speed + rng.normal(0, 0.5)), 1, 5))
+        surveys.append({"response_id": f"r{i}", "customer_id": c, "timestamp": "2025-01-02",
+                        "touchpoint": "view" if i % 2 else "ad", "csat": csat,
+                        "driver_ease": float(ease), "driver_speed": float(speed)})
+    folder = make_study(events=log(*rows), surveys=pd.DataFrame(surveys))
+    study = data.ensure_clean(folder)
+    from cxlab.stages import output_path
+
+    segments = pd.DataFrame({"customer_id": [f"c{i:03d}" for i in range(100)], "segment": segment})
+    segments.to_parquet(output_path(study, "segmentation", "segments"), index=False)
+    return study, segments, pd.DataFrame(surveys)
+
+
+def test_pain_points_write_the_emotion_curve_and_key_drivers_of_each_segment(segment_study):
+    from cxlab import painpoints
+
+    study, segments, surveys = segment_study
+    result = painpoints.analyze(study)
+    paths = result.write()
+    emotion = pd.read_parquet(paths["emotion_by_segment"])
+    drivers = pd.read_parquet(paths["drivers_by_segment"])
+    # the emotion table with a segment column: every segment with responses, every stage
+    assert list(emotion.columns) == ["segment"] + list(result.emotion.table.columns)
+    assert sorted(emotion.segment.unique()) == ["A", "B", "C"]  # D answered no survey
+    assert (emotion.groupby("segment").size() == len(study.stages)).all()  # one metric (CSAT) per stage
+    answers = surveys.merge(segments, on="customer_id")
+    for seg in ("A", "B", "C"):
+        for stage, tp in (("awareness", "ad"), ("consideration", "view")):
+            row = emotion[(emotion.segment == seg) & (emotion.stage == stage) & (emotion.metric == "csat")].iloc[0]
+            mine = answers[(answers.segment == seg) & (answers.touchpoint == tp)].csat
+            assert row.estimate == pytest.approx(mine.mean()) and row.n == len(mine)
+    # key drivers per segment: the driver table with outcome and segment; C has too few responses
+    assert list(drivers.columns) == ["segment"] + list(result.drivers.table.columns) + ["outcome"]
+    assert sorted(drivers.segment.unique()) == ["A", "B"]
+    # every response rated both drivers: neither is left out for the segment's 60 responses
+    assert sorted(drivers[drivers.segment == "A"].driver) == ["driver_ease", "driver_speed"]
+    assert any("segment C" in n for n in result.notes)
+    for seg in ("A", "B"):
+        ref = key_drivers(answers[answers.segment == seg], "csat").table.set_index("driver")
+        got = drivers[drivers.segment == seg].set_index("driver")
+        assert got.coefficient.to_numpy() == pytest.approx(ref.loc[got.index, "coefficient"].to_numpy())
+        assert (got.outcome == "csat").all()
+    top = drivers.sort_values("lmg", ascending=False).groupby("segment").driver.first()
+    assert top.to_dict() == {"A": "driver_ease", "B": "driver_speed"}  # as planted
+
+
+def test_without_segments_the_tables_by_segment_are_not_written(segment_study):
+    from cxlab import painpoints
+    from cxlab.stages import output_path
+
+    study, _, _ = segment_study
+    output_path(study, "segmentation", "segments").unlink()
+    paths = painpoints.analyze(study).write()
+    assert "emotion_by_segment" not in paths and "drivers_by_segment" not in paths
+    assert not output_path(study, "pain_points", "emotion_by_segment").exists()
+    assert "emotion" in paths and "drivers" in paths

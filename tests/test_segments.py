@@ -97,15 +97,17 @@ def test_sentiment_is_the_mean_vader_compound_of_the_comments(tiny):
 
 
 def test_comment_scores_are_kept_for_the_clean_tables_they_came_from(tiny):
-    from cxlab.segments import scored_comments
+    from cxlab import data, sentiment
+    from cxlab.sentiment import comment_scores as scored_comments
+    from cxlab.study import Study
 
     first = scored_comments(tiny)
     assert sorted(first.response_id) == ["1", "2", "3"]  # the empty comment is left out
-    cache = first.assign(sentiment=0.5)
-    from cxlab.study import Study
-
-    path = Study.load(tiny).processed("comment_sentiment.parquet")
-    cache.to_parquet(path, index=False)
+    # the segmentation reads the scores every stage shares (text_sentiment.parquet), one per text
+    study = Study.load(tiny)
+    kept = data.kept_for_clean(study, sentiment.SCORES_NAME)
+    assert sorted(kept.text) == ["Great service!", "Terrible wait, awful.", "ok"]
+    data.keep_for_clean(study, sentiment.SCORES_NAME, kept.assign(sentiment=0.5))
     assert (scored_comments(tiny).sentiment == 0.5).all()          # read back, not scored again
     assert (scored_comments(tiny, scorer=lambda s: s.str.len() * 0.0).sentiment == 0).all()
 

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from cxlab.segments import NO_ACTIVITY, read_segments, segment_customers, truth_agreement, write_segments
+from cxlab.segments import NO_ACTIVITY, analyze, read_segments, truth_agreement
 
 pytestmark = pytest.mark.slow
 
@@ -23,8 +23,8 @@ def synthetic(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CXLAB_HOME", str(home))
         folder = write_study(home / "data" / "raw" / "synthetic", customers=CUSTOMERS, seed=SEED)
-        seg = segment_customers(folder, sentiment=True)
-        path = write_segments(seg)
+        seg = analyze(folder, sentiment=True)
+        path = seg.write()["segments"]
         written = read_segments(folder)
         personas = pd.read_parquet(path.parent / "personas.parquet")
     return {"seg": seg, "folder": folder, "written": written, "personas": personas}

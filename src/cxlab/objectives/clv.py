@@ -35,6 +35,7 @@ from .. import data, engine
 from ..errors import DataError, ParameterError
 from ..results import Estimate, estimates_frame
 from ..study import Study
+from ..customers import rfm_summary
 from ..journeys import purchase_filter
 from ..periods import window_filter
 
@@ -114,60 +115,8 @@ def value_by_segment(
 
 
 # --------------------------------------------------------------------------- RFM summary
-def rfm_summary(
-    study: Study | str | os.PathLike,
-    observation_end=None,
-    unit: str = "week",
-    start=None,
-) -> pd.DataFrame:
-    """The per-customer summary the BG/NBD and Gamma-Gamma models read, from the goal-touchpoint
-    events (orders) of the log, in the conventions of Fader, Hardie & Lee and of lifetimes:
-
-    - frequency: repeat purchases = days with an order, minus one;
-    - recency: time from the first to the last order day;
-    - T: time from the first order day to ``observation_end`` (the last event day by default);
-    - monetary_value: mean revenue of the repeat order days (0 without repeat orders);
-    all times in ``unit`` (day, week or month). Only customers who ordered appear.
-    """
-    if unit not in _UNIT_DAYS:
-        raise ParameterError(f"unit '{unit}' must be one of {', '.join(_UNIT_DAYS)}")
-    study = Study.load(study)
-    ev = engine.events(study)
-    if observation_end is None:
-        observation_end = engine.to_pandas(ev.aggregate(t=ev.timestamp.max()))["t"].iloc[0]
-    observation_end = pd.Timestamp(observation_end).normalize()
-    ev = window_filter(ev, start, observation_end)
-    orders = ev.filter(purchase_filter(ev, study))
-    rev = orders.revenue.fill_null(0) if "revenue" in orders.columns else orders.seq * 0.0
-    days = orders.mutate(day=orders.timestamp.date(), _rev=rev).group_by(["customer_id", "day"]).aggregate(
-        revenue=lambda t: t._rev.sum()
-    )
-    first = days.group_by("customer_id").aggregate(first_day=days.day.min())
-    days = days.join(first, "customer_id")
-    per = days.group_by("customer_id").aggregate(
-        n_days=days.count(),
-        first_day=days.first_day.min(),
-        last_day=days.day.max(),
-        total=days.revenue.sum(),
-        first_revenue=days.revenue.sum(where=days.day == days.first_day),
-    )
-    out = engine.to_pandas(per)
-    if out.empty:
-        raise DataError([f"Study '{study.name}' has no orders (goal touchpoints {study.goal_touchpoints}) "
-                         "before the observation end; there is nothing to model."])
-    scale = _UNIT_DAYS[unit] * 86400.0
-    first_day = pd.to_datetime(out["first_day"])
-    last_day = pd.to_datetime(out["last_day"])
-    out["frequency"] = out["n_days"].astype(int) - 1
-    out["recency"] = (last_day - first_day).dt.total_seconds() / scale
-    out["T"] = (observation_end - first_day).dt.total_seconds() / scale
-    repeat = out["total"].astype(float) - out["first_revenue"].astype(float)
-    out["monetary_value"] = np.where(out["frequency"] > 0, repeat / out["frequency"].clip(lower=1), 0.0)
-    return (
-        out[["customer_id", "frequency", "recency", "T", "monetary_value"]]
-        .sort_values("customer_id")
-        .set_index("customer_id")
-    )
+# ``rfm_summary`` (frequency, recency, T, monetary value per buyer, in lifetimes' conventions) is
+# the core's ``cxlab.customers.rfm_summary``: one definition shared with the segmentation.
 
 
 # --------------------------------------------------------------------------- fitting helpers

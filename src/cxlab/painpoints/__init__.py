@@ -3,17 +3,22 @@ first.
 
 - ``friction``: signals from the event log per touchpoint and stage (drop-off, loops, repeats in
   a session, long waits, support contacts after a touchpoint, unresolved and repeat tickets);
-- ``text``: voice of the customer — VADER sentiment, keyword-taxonomy topics, discovered topics
-  (TF-IDF + NMF) with redacted quotes, topics by touchpoint, stage and month;
+- ``text``: voice of the customer — sentiment (the core's VADER, ``cxlab.sentiment``),
+  keyword-taxonomy topics, discovered topics (TF-IDF + NMF) with redacted quotes, topics by
+  touchpoint, stage and month;
 - ``emotion``: the emotion curve (sentiment, CSAT, NPS by stage with intervals);
 - ``drivers``: key drivers of CSAT or NPS (OLS with HC3 errors, LMG/Shapley importance);
 - ``churn``: time to the next purchase after unresolved vs resolved tickets (Cox model, KM);
 - ``register``: the ranked pain-point register written for the journey map;
-- ``analysis``: ``analyze(study)`` runs them all.
+- ``analysis``: ``analyze(study)`` runs them all (and the emotion curve and key drivers by
+  segment); ``analyze(study).write()`` saves what the journey map reads.
+
+Support touchpoints and sessions follow the core's rules (``cxlab.journeys.support_touchpoints``
+and ``sessions``), the same as the segmentation's.
 """
 from __future__ import annotations
 
-from .analysis import PainPointAnalysis, analyze
+from .analysis import PainPointAnalysis, analyze, by_segment
 from .churn import ChurnAfterTicket, churn_after_tickets, kaplan_meier, survival_table
 from .drivers import KeyDrivers, key_drivers, lmg
 from .emotion import EmotionCurve, emotion_curve, mean_ci, nps_ci
@@ -23,10 +28,9 @@ from .friction import (
     friction_by_touchpoint,
     friction_signals,
     journey_steps,
-    support_touchpoints,
     ticket_signals,
 )
-from .register import PainPointRegister, build_register, satisfaction_gaps, segment_lift, write_outputs
+from .register import PainPointRegister, build_register, satisfaction_gaps, segment_frame, segment_lift
 from .text import (
     DEFAULT_TOPICS,
     DiscoveredTopics,
@@ -53,6 +57,7 @@ __all__ = [
     "VoiceOfCustomer",
     "analyze",
     "build_register",
+    "by_segment",
     "churn_after_tickets",
     "contact_stream",
     "discover_topics",
@@ -68,14 +73,13 @@ __all__ = [
     "nps_ci",
     "representative_quotes",
     "satisfaction_gaps",
+    "segment_frame",
     "segment_lift",
     "sentiment",
-    "support_touchpoints",
     "survey_responses",
     "survival_table",
     "tag_topics",
     "ticket_signals",
     "topics_by",
     "voice_of_customer",
-    "write_outputs",
 ]

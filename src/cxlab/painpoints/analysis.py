@@ -5,33 +5,50 @@ voice of the customer (when there are comments or ticket texts), the emotion cur
 drivers (when there are survey responses), churn after tickets (when there are tickets) — and
 ranks the register. Parts that cannot run are listed in ``notes`` with the reason, instead of
 failing the stage.
+
+**By segment.** When the segmentation stage has written its segments (``read_output(study,
+"segmentation", "segments")``), the emotion curve and the key drivers are also computed for
+each segment's survey responses (``emotion_by_segment``, ``drivers_by_segment``: the same
+tables with a ``segment`` column), so the journey map of a segment reads its emotion lane and
+its drivers from what this stage wrote. A segment whose responses are too few for key drivers
+is named in ``notes``.
+
+``result.write()`` writes the register, friction, emotion curve, key drivers, survey scores and
+the tables by segment (``cxlab.stages.STAGES["pain_points"]``) and summary_pain_points.json.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from .. import data
 from ..errors import CxlabError
+from ..journeys import SESSION_GAP_MINUTES, name_list
+from ..journeys import support_touchpoints as support_rule
+from ..stages import StageResult, stage_analysis
 from ..study import Study
 from .churn import ChurnAfterTicket, churn_after_tickets
 from .drivers import KeyDrivers, key_drivers
 from .emotion import EmotionCurve, emotion_curve
 from .friction import FrictionSignals, friction_signals
-from .register import PainPointRegister, build_register, write_outputs
-from .text import VoiceOfCustomer, survey_responses, voice_of_customer
+from .register import PainPointRegister, build_register, segment_frame
+from .text import DEFAULT_TOPICS, VoiceOfCustomer, survey_responses, voice_of_customer
 
-__all__ = ["PainPointAnalysis", "analyze"]
+__all__ = ["PainPointAnalysis", "analyze", "by_segment", "SCORE_COLUMNS"]
+
+# what survey_scores.parquet keeps of each response (never the comment itself), besides driver_*
+SCORE_COLUMNS = ("response_id", "customer_id", "timestamp", "touchpoint", "stage", "stage_order", "nps", "csat",
+                 "ces", "sentiment")
 
 
 @dataclass
-class PainPointAnalysis:
-    """Everything the pain-point stage found (None for a part the data did not allow)."""
+class PainPointAnalysis(StageResult):
+    """Everything the pain-point stage found (None for a part the data did not allow);
+    ``emotion_by_segment`` and ``drivers_by_segment`` when the study has segments."""
 
-    study: Study
+    stage: ClassVar[str] = "pain_points"
     friction: FrictionSignals
     register: PainPointRegister
     responses: pd.DataFrame
@@ -39,7 +56,8 @@ class PainPointAnalysis:
     emotion: EmotionCurve | None = None
     drivers: KeyDrivers | None = None
     churn: ChurnAfterTicket | None = None
-    notes: list[str] = field(default_factory=list)
+    emotion_by_segment: pd.DataFrame | None = None
+    drivers_by_segment: pd.DataFrame | None = None
 
     def headlines(self) -> list[str]:
         """Short sentences for the report's index."""
@@ -89,18 +107,82 @@ class PainPointAnalysis:
             m["key_driver_r2"] = self.drivers.r2
         return m
 
-    def write(self) -> dict:
-        """Write the register, emotion curve, friction table and key drivers for the journey map."""
-        responses = self.responses if len(self.responses) else None
-        return write_outputs(self.study, self.register, self.emotion, self.friction, self.drivers, responses)
+    def survey_scores(self) -> pd.DataFrame | None:
+        """Each survey response's stage, scores, driver ratings and comment sentiment (not the
+        comment itself); None without responses."""
+        if self.responses is None or not len(self.responses):
+            return None
+        keep = [c for c in self.responses.columns if c in SCORE_COLUMNS or str(c).startswith("driver_")]
+        scores = self.responses[keep].copy()
+        scores["customer_id"] = scores["customer_id"].astype(str)
+        return scores
+
+    def segment_emotion(self, metric: str = "csat") -> pd.DataFrame | None:
+        """``metric`` of the emotion curve by segment (rows) and stage (columns, in journey
+        order), for display; None without segments or without that metric."""
+        t = self.emotion_by_segment
+        if t is None or metric not in set(t.metric):
+            return None
+        wide = t[t.metric == metric].pivot(index="segment", columns="stage", values="estimate")
+        return wide[[s for s in self.study.stages if s in wide.columns]]
+
+    def tables(self) -> dict[str, Any]:
+        """What the journey map reads (``cxlab.stages.STAGES["pain_points"]``)."""
+        return {
+            "pain_points": self.register.table,
+            "friction": self.friction.by_touchpoint,
+            "emotion": self.emotion.table if self.emotion is not None else None,
+            "emotion_by_segment": self.emotion_by_segment,
+            "drivers": self.drivers.table.assign(outcome=self.drivers.outcome) if self.drivers is not None else None,
+            "drivers_by_segment": self.drivers_by_segment,
+            "responses": self.survey_scores(),
+        }
 
 
+def by_segment(
+    responses: pd.DataFrame,
+    segments: pd.DataFrame,
+    stages: Sequence[str],
+    *,
+    driver_outcome: str = "csat",
+    drivers: bool = True,
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None, list[str]]:
+    """The emotion curve and the key drivers of each segment's survey responses: (emotion table
+    with a ``segment`` column, key-driver table with ``outcome`` and ``segment`` columns, notes).
+    ``responses``: scored survey responses (customer_id, stage, scores, sentiment, driver_*);
+    ``segments``: customer_id → segment. A segment without responses has no rows; one whose
+    responses are too few for key drivers (``key_drivers``) is named in the notes."""
+    r = responses.assign(customer_id=responses["customer_id"].astype(str))
+    r = r.merge(segments[["customer_id", "segment"]].astype(str), on="customer_id", how="inner")
+    emotion_rows, driver_rows, skipped = [], [], []
+    for segment, part in r.groupby("segment", sort=True):
+        emotion_rows.append(emotion_curve(part, list(stages)).table.assign(segment=segment))
+        if drivers:
+            try:
+                kd = key_drivers(part, driver_outcome)
+            except CxlabError as exc:
+                skipped.append(f"{segment} ({exc})")
+                continue
+            driver_rows.append(kd.table.assign(outcome=kd.outcome, segment=segment))
+    notes = [f"key drivers not estimated for segment {s}" for s in skipped]
+
+    def stack(rows: list[pd.DataFrame]) -> pd.DataFrame | None:
+        if not rows:
+            return None
+        out = pd.concat(rows, ignore_index=True)
+        return out[["segment"] + [c for c in out.columns if c != "segment"]]
+
+    return stack(emotion_rows), stack(driver_rows), notes
+
+
+@stage_analysis("pain_points")
 def analyze(
     study: Study | str | os.PathLike,
+    *,
     repeat_contact_days: float = 7,
-    session_gap_minutes: float = 30,
+    session_gap_minutes: float = SESSION_GAP_MINUTES,
     long_wait_quantile: float = 0.9,
-    support_touchpoints: Iterable[str] | None = None,
+    support_touchpoints: str | Sequence[str] = "",
     topics: Mapping[str, Iterable[str]] | None = None,
     n_topics: int = 8,
     max_fit_docs: int = 5000,
@@ -110,16 +192,25 @@ def analyze(
     horizon_days: int = 90,
     seed: int = 0,
 ) -> PainPointAnalysis:
-    """Run the pain-point stage on a study (see the module doc and each part's module)."""
-    study = data.ensure_clean(study)
+    """Run the pain-point stage on a study (see the module doc and each part's module).
+
+    ``support_touchpoints``: the touchpoints that are contacts with support (a list or "a, b";
+    empty: the study's ``parameters.pain_points.support_touchpoints``, else the core's support
+    rule, ``cxlab.journeys.support_touchpoints``); ``topics``: the complaint taxonomy {topic:
+    [keywords]} (empty: the study's ``parameters.pain_points.topics``, else ``DEFAULT_TOPICS``).
+    The lists and the taxonomy actually used are recorded with the result's parameters."""
+    own = study.stage_parameters("pain_points")
+    support = support_rule(study, name_list(support_touchpoints) or own.get("support_touchpoints"))
+    taxonomy = dict(topics or own.get("topics") or {}) or None
     notes: list[str] = []
-    friction = friction_signals(study, repeat_contact_days, session_gap_minutes, long_wait_quantile,
-                                list(support_touchpoints or []) or None)
+    friction = friction_signals(study, repeat_contact_days=repeat_contact_days,
+                                session_gap_minutes=session_gap_minutes, long_wait_quantile=long_wait_quantile,
+                                support_touchpoints=support)
     responses = survey_responses(study)
     voice = None
     fb_possible = ("surveys" in study.tables) or ("tickets" in study.tables)
     if fb_possible:
-        voice = voice_of_customer(study, topics or None, n_topics=n_topics, max_fit_docs=max_fit_docs, seed=seed)
+        voice = voice_of_customer(study, taxonomy, n_topics=n_topics, max_fit_docs=max_fit_docs, seed=seed)
         if voice.feedback.empty:
             notes.append("no comments or ticket texts: no sentiment or topics")
             voice = None
@@ -143,7 +234,17 @@ def analyze(
             churn = churn_after_tickets(study, horizon_days=horizon_days)
         except CxlabError as exc:
             notes.append(f"churn after tickets not estimated: {exc}")
+    segments = segment_frame(study)
     register = build_register(study, friction, responses if not responses.empty else None, voice, churn,
-                              min_customers=min_customers, min_responses=min_responses)
-    return PainPointAnalysis(study, friction, register, responses, voice, emotion, drivers, churn,
-                             notes + register.notes)
+                              segments=segments, min_customers=min_customers, min_responses=min_responses)
+    emotion_seg = drivers_seg = None
+    if segments is not None and not responses.empty:
+        emotion_seg, drivers_seg, seg_notes = by_segment(responses, segments, study.stages,
+                                                         driver_outcome=driver_outcome, drivers=drivers is not None)
+        notes += seg_notes
+    elif segments is None:
+        notes.append("no segments yet (run the segmentation stage): no emotion curve or key drivers by segment")
+    result = PainPointAnalysis(study, friction, register, responses, voice, emotion, drivers, churn,
+                               emotion_seg, drivers_seg, notes=notes + register.notes)
+    result.parameters = {"support_touchpoints": support, "topics": taxonomy or DEFAULT_TOPICS}
+    return result

@@ -38,16 +38,12 @@ from scipy import stats
 
 from .. import data, engine
 from ..errors import DataError
+from ..journeys import DAY, seconds
 from ..results import Estimate
 from ..study import Study
 
 __all__ = ["survival_table", "ChurnAfterTicket", "churn_after_tickets", "kaplan_meier"]
 
-DAY = 86400.0
-
-
-def _seconds(ts):
-    return ts.epoch_seconds().floor().cast("int64")
 
 
 def survival_table(
@@ -61,7 +57,7 @@ def survival_table(
     before the end), days (to the next purchase, or to the end when censored) and day (days
     rounded up to whole days). See module doc."""
     goals = events.filter(events.touchpoint.isin(list(goal_touchpoints)))
-    goals = goals.select(customer_id=goals.customer_id.cast("string"), g_t=_seconds(goals.timestamp))
+    goals = goals.select(customer_id=goals.customer_id.cast("string"), g_t=seconds(goals.timestamp))
     first_goal = goals.group_by("customer_id").aggregate(first_g=goals.g_t.min())
 
     cols = tickets.columns
@@ -69,7 +65,7 @@ def survival_table(
         customer_id=tickets.customer_id.cast("string"),
         ticket_id=tickets.ticket_id.cast("string"),
         opened_at=tickets.opened_at,
-        o_t=_seconds(tickets.opened_at),
+        o_t=seconds(tickets.opened_at),
         category=tickets.category.cast("string") if "category" in cols else ibis.null("string"),
         channel=tickets.channel.cast("string") if "channel" in cols else ibis.null("string"),
         unresolved=(~tickets.resolved.cast("boolean")).fill_null(True) if "resolved" in cols
@@ -90,8 +86,8 @@ def survival_table(
     table = engine.to_pandas(out)
     if end is None:
         last = max(
-            engine.to_pandas(events.aggregate(m=_seconds(events.timestamp).max())).iloc[0, 0],
-            engine.to_pandas(tickets.aggregate(m=_seconds(tickets.opened_at).max())).iloc[0, 0],
+            engine.to_pandas(events.aggregate(m=seconds(events.timestamp).max())).iloc[0, 0],
+            engine.to_pandas(tickets.aggregate(m=seconds(tickets.opened_at).max())).iloc[0, 0],
         )
         end_t = float(last)
     else:
@@ -179,7 +175,7 @@ def churn_after_tickets(
     study: Study | str | os.PathLike,
     end: str | None = None,
     horizon_days: int = 90,
-    level: float = 0.95,
+    ci_level: float = 0.95,
 ) -> ChurnAfterTicket:
     """Time to the next purchase after a customer's first post-purchase ticket, unresolved
     against resolved, adjusted for prior purchases (see the module doc)."""
@@ -198,14 +194,14 @@ def churn_after_tickets(
     exog = table[["unresolved", "prior_purchases"]].astype(float).to_numpy()
     fit = sm.PHReg(table["day"].to_numpy(float), exog, status=table["event"].to_numpy(int),
                    ties="efron").fit()
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = stats.norm.ppf(0.5 + ci_level / 2)
     method = "Cox proportional hazards (statsmodels PHReg), adjusted for prior purchases"
     n = len(table)
 
     def est(i: int, label: str) -> Estimate:
         b, se = float(fit.params[i]), float(fit.bse[i])
         return Estimate(label, float(np.exp(b)), float(np.exp(b - z * se)), float(np.exp(b + z * se)),
-                        float(fit.pvalues[i]), n, method, level)
+                        float(fit.pvalues[i]), n, method, ci_level)
 
     hr = est(0, "hazard ratio of buying again, unresolved vs resolved ticket")
     prior = est(1, "hazard ratio of buying again, per purchase before the ticket")

@@ -111,7 +111,9 @@ def select_complete(
     frame: pd.DataFrame, outcome: str, drivers: list[str], min_responses: int
 ) -> tuple[list[str], list[str]]:
     """Drivers to keep so that at least ``min_responses`` responses rated all of them (and the
-    outcome): drop, one at a time, the driver whose removal keeps the most complete responses.
+    outcome): drop, one at a time, the driver whose removal keeps the most complete responses —
+    only while a removal adds complete responses (when every response rated every driver, as in
+    a small segment, no driver is dropped for being short of ``min_responses``).
     Returns (kept, dropped)."""
     kept = list(drivers)
     dropped: list[str] = []
@@ -123,6 +125,8 @@ def select_complete(
 
     while len(kept) > 1 and complete(kept) < min_responses:
         best = max(kept, key=lambda d: (complete([k for k in kept if k != d]), -kept.index(d)))
+        if complete([k for k in kept if k != best]) <= complete(kept):
+            break
         kept.remove(best)
         dropped.append(best)
     return kept, dropped
@@ -196,7 +200,7 @@ def key_drivers(
     drivers: list[str] | None = None,
     min_responses: int = 200,
     max_exact: int = 12,
-    level: float = 0.95,
+    ci_level: float = 0.95,
 ) -> KeyDrivers:
     """Key drivers of ``outcome`` (a score column of the survey responses) among the
     ``drivers`` columns (default: every ``driver_*`` column). See the module doc for the
@@ -227,12 +231,12 @@ def key_drivers(
         )
     y, x = data[outcome], data[kept]
     fit = sm.OLS(y.to_numpy(float), sm.add_constant(x.to_numpy(float))).fit(cov_type="HC3")
-    ci = fit.conf_int(alpha=1 - level)
+    ci = fit.conf_int(alpha=1 - ci_level)
     coefs = []
     for i, d in enumerate(kept, start=1):
         coefs.append(Estimate(
             f"{_label(d)} → {outcome} (per rating point)", float(fit.params[i]), float(ci[i, 0]),
-            float(ci[i, 1]), float(fit.pvalues[i]), int(fit.nobs), "OLS with HC3 robust SE", level,
+            float(ci[i, 1]), float(fit.pvalues[i]), int(fit.nobs), "OLS with HC3 robust SE", ci_level,
         ))
     importance = lmg(x, y, max_exact=max_exact)
     r2 = float(fit.rsquared)

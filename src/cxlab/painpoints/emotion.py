@@ -17,9 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from ..results import ESTIMATE_COLUMNS, Estimate
+from ..results import ESTIMATE_COLUMNS
 from ..stats import mean_ci, nps_ci
 
 __all__ = ["mean_ci", "nps_ci", "EmotionCurve", "emotion_curve", "METRIC_LABELS"]
@@ -90,7 +89,7 @@ def emotion_curve(
     stages: list[str],
     stage: str = "stage",
     metrics: tuple[str, ...] = ("sentiment", "csat", "nps"),
-    level: float = 0.95,
+    ci_level: float = 0.95,
 ) -> EmotionCurve:
     """Mean sentiment, CSAT and NPS by stage with confidence intervals.
 
@@ -105,7 +104,7 @@ def emotion_curve(
         for order, name in enumerate(stages):
             values = responses.loc[responses[stage] == name, metric]
             label = f"{METRIC_LABELS.get(metric, metric).split(' (')[0]}, {name}"
-            est = nps_ci(values, label, level) if metric == "nps" else mean_ci(values, label, level)
+            est = nps_ci(values, label, ci_level) if metric == "nps" else mean_ci(values, label, ci_level)
             rows.append({"stage": name, "stage_order": order, "metric": metric, **est.to_dict()})
     table = pd.DataFrame(
         rows, columns=["stage", "stage_order", "metric"] + ESTIMATE_COLUMNS + ["ci_level"]

@@ -18,9 +18,10 @@ a loop). The signals, per touchpoint (and summed per stage):
   (a stage with a lower position in study.yaml ``stages``; uncatalogued events are ignored).
   Counted at the touchpoint the customer went back *from*. ``loop_rate`` = loops / events.
 - **repeat within a session**: the touchpoint occurs again in the same session (its second,
-  third … occurrence counts). A session is the log's ``session_id`` where it has one; otherwise
-  (and for events without one) a new session starts after ``session_gap_minutes`` (30) of
-  inactivity of that customer. ``repeat_rate`` = repeats / events.
+  third … occurrence counts). Sessions are the core's (``cxlab.journeys.sessions``): the log's
+  ``session_id`` where it has one; otherwise (and for events without one) a new session starts
+  after ``session_gap_minutes`` (30) of inactivity of that customer. ``repeat_rate`` = repeats
+  / events.
 - **long wait before the next step**: the time from the touchpoint to the next step exceeds the ``long_wait_quantile`` (90th percentile) of all such waits in the log.
   ``long_wait_rate`` = long waits / events with a next step; ``median_wait_hours`` beside it.
 - **support contact within N days** (``repeat_contact_days``): the occurrence is followed, within
@@ -31,13 +32,13 @@ a loop). The signals, per touchpoint (and summed per stage):
   resolved, and the share followed by another support contact within N days (repeat contacts).
 
 Support touchpoints are named in study.yaml (``parameters.pain_points.support_touchpoints``);
-when not named, touchpoints whose catalog channel is ``call_centre`` or whose name contains
-support, chat, call, contact, complaint or helpdesk are taken.
+when not named, the core's support rule picks them (``cxlab.journeys.support_touchpoints``:
+the call-centre channel, or a name with support, chat, call, contact, complain, helpdesk or
+hotline — not a help centre, which is self-service).
 """
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 
 import ibis
@@ -46,10 +47,11 @@ import pandas as pd
 
 from .. import engine
 from ..errors import ParameterError
+from ..journeys import DAY, SESSION_GAP_MINUTES, seconds, sessions
+from ..journeys import support_touchpoints as support_rule
 from ..study import Study
 
 __all__ = [
-    "support_touchpoints",
     "journey_steps",
     "contact_stream",
     "friction_by_touchpoint",
@@ -59,8 +61,6 @@ __all__ = [
     "SIGNALS",
 ]
 
-DAY = 86400.0
-_SUPPORT_NAME = re.compile(r"support|chat|call|contact|complain|helpdesk|help_desk", re.IGNORECASE)
 
 # signal -> (count column, rate column, words for people)
 SIGNALS = {
@@ -72,34 +72,14 @@ SIGNALS = {
 }
 
 
-def support_touchpoints(study: Study, named: list[str] | None = None) -> list[str]:
-    """The touchpoints that are contacts with support (see the module doc for the default)."""
-    catalog = study.catalog
-    if named:
-        unknown = [t for t in named if t not in set(catalog.touchpoint)]
-        if unknown:
-            raise ParameterError(
-                f"parameters.pain_points.support_touchpoints: {', '.join(unknown)} not in the "
-                f"touchpoint catalog of {study.root / 'study.yaml'}"
-            )
-        return list(named)
-    hit = (catalog.channel.astype(str) == "call_centre") | catalog.touchpoint.str.contains(_SUPPORT_NAME)
-    return catalog.loc[hit, "touchpoint"].tolist()
-
-
 def _order(t):
     return [t.timestamp, t.seq]
-
-
-def _seconds(ts):
-    """Whole seconds since the epoch (the same number on DuckDB and Spark)."""
-    return ts.epoch_seconds().floor().cast("int64")
 
 
 def journey_steps(
     events: ibis.Table,
     goal_touchpoints: list[str],
-    session_gap_minutes: float = 30.0,
+    session_gap_minutes: float = SESSION_GAP_MINUTES,
     goal_stage_order: int | None = None,
     repeat_in_session: bool = True,
 ) -> ibis.Table:
@@ -108,30 +88,22 @@ def journey_steps(
     is_goal; loop_after (the next step goes back to an earlier stage); wait_after (seconds to the
     next step, NULL when the event has no counted next step: the customer's last event, a goal,
     or a step from after the goal's stage (``goal_stage_order``) back into the path to it);
-    session (session_id, else the ``session_gap_minutes`` gap session); repeat_in_session (not
-    the touchpoint's first occurrence in its session)."""
+    session (the core's ``cxlab.journeys.sessions``: session_id, else the
+    ``session_gap_minutes`` gap session); repeat_in_session (not the touchpoint's first
+    occurrence in its session)."""
     if not goal_touchpoints:
         raise ParameterError("journey_steps needs the study's goal touchpoints")
+    events = sessions(events, session_gap_minutes=session_gap_minutes)
     cust = ibis.window(group_by="customer_id", order_by=_order(events))
     t = events.mutate(
-        _epoch=_seconds(events.timestamp),
+        _epoch=seconds(events.timestamp),
         is_goal=events.touchpoint.isin(list(goal_touchpoints)),
     )
     t = t.mutate(
-        _prev_epoch=t._epoch.lag().over(cust),
         _next_epoch=t._epoch.lead().over(cust),
         _next_seq=t.seq.lead().over(cust),
         _next_stage_order=t.stage_order.lead().over(cust),
     )
-    new_session = t._prev_epoch.isnull() | ((t._epoch - t._prev_epoch) > session_gap_minutes * 60.0)
-    t = t.mutate(_new_session=new_session.cast("int64"))
-    t = t.mutate(_gap_session=t._new_session.cumsum(group_by="customer_id", order_by=_order(t)))
-    gap_key = ibis.literal("gap-") + t._gap_session.cast("string")
-    if "session_id" in t.columns:
-        session = t.session_id.cast("string").fill_null(gap_key)
-    else:
-        session = gap_key
-    t = t.mutate(session=session)
     within = ~t.is_goal & t._next_seq.notnull()
     if goal_stage_order is not None:  # after-purchase stage -> funnel stage: a new cycle begins
         new_cycle = (t.stage_order > goal_stage_order) & t._next_stage_order.between(0, goal_stage_order)
@@ -146,8 +118,7 @@ def journey_steps(
     if repeat_in_session:  # a second sort of the log: friction_by_touchpoint counts repeats without it
         in_session = ibis.window(group_by=[t.customer_id, t.session, t.touchpoint], order_by=_order(t))
         t = t.mutate(repeat_in_session=ibis.row_number().over(in_session) > 0)
-    return t.drop("_epoch", "_prev_epoch", "_next_epoch", "_next_seq", "_next_stage_order", "_new_session",
-                  "_gap_session")
+    return t.drop("_epoch", "_next_epoch", "_next_seq", "_next_stage_order")
 
 
 def contact_stream(
@@ -182,7 +153,7 @@ def contact_stream(
             is_contact=ibis.literal(True),
         ))
     s = ibis.union(*parts) if len(parts) > 1 else parts[0]
-    s = s.mutate(_t=_seconds(s.timestamp))
+    s = s.mutate(_t=seconds(s.timestamp))
     ahead = ibis.window(group_by="customer_id", order_by=s._t, range=(1, int(round(days * DAY))))
     s = s.mutate(_n=s.is_contact.cast("int64").sum().over(ahead))
     s = s.mutate(contact_after=(s._n > 0).fill_null(False))
@@ -200,7 +171,7 @@ def friction_by_touchpoint(
     support: list[str] | None = None,
     tickets: ibis.Table | None = None,
     repeat_contact_days: float = 7.0,
-    session_gap_minutes: float = 30.0,
+    session_gap_minutes: float = SESSION_GAP_MINUTES,
     long_wait_quantile: float = 0.9,
     goal_stage_order: int | None = None,
     stream: ibis.Table | None = None,
@@ -364,19 +335,22 @@ def _by_stage(by_tp: pd.DataFrame, events: ibis.Table, study: Study) -> pd.DataF
 
 def friction_signals(
     study: Study | str | os.PathLike,
+    *,
     repeat_contact_days: float = 7.0,
-    session_gap_minutes: float = 30.0,
+    session_gap_minutes: float = SESSION_GAP_MINUTES,
     long_wait_quantile: float = 0.9,
-    support: list[str] | None = None,
+    support_touchpoints: str | list[str] | None = None,
 ) -> FrictionSignals:
-    """All friction signals of a study, per touchpoint and per stage (see the module doc)."""
+    """All friction signals of a study, per touchpoint and per stage (see the module doc).
+    ``support_touchpoints``: the touchpoints that are contacts with support (a list or "a, b";
+    default: the core's support rule, ``cxlab.journeys.support_touchpoints``)."""
     from .. import data
     from ..inventory import inventory
 
     study = data.ensure_clean(study)
     events = engine.events(study)
     tickets = engine.table(study, "tickets") if "tickets" in study.tables else None
-    support = support_touchpoints(study, support)
+    support = support_rule(study, support_touchpoints)
     # the contact stream (a window over events and tickets) is read by the touchpoint and the
     # ticket signals: computed once
     stream = contact_stream(events, support, tickets, repeat_contact_days)

@@ -13,9 +13,10 @@ support tickets"). For each:
 - **extra support contacts**: the touchpoint's rate of support contacts within N days after it
   (failure demand) minus the rate over all non-support touchpoints;
 - the friction signals and the most frequent complaint topic of its comments, as evidence;
-- the **segments most affected**: when data/processed/<study>/segments.parquet exists
-  (customer_id, segment), the segments whose customers meet it most often relative to all
-  customers (reach lift ≥ 1.2, at least 30 customers).
+- the **segments most affected**: when the segmentation stage has written its segments
+  (customer_id → segment, read with ``cxlab.stages.read_output``) or a segment table is given,
+  the segments whose customers meet it most often relative to all customers (reach lift ≥ 1.2,
+  at least 30 customers).
 
 **Priority** (documented formula)::
 
@@ -35,21 +36,23 @@ resolved minus unresolved (from ``churn_after_tickets``), with the hazard ratio 
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .. import data, engine
+from ..errors import ParameterError
+from ..stages import read_output
+from ..stats import welch_t
 from ..study import Study
 from .churn import ChurnAfterTicket
-from .emotion import EmotionCurve
 from .friction import FrictionSignals
 from .text import VoiceOfCustomer
 
-__all__ = ["satisfaction_gaps", "segment_lift", "PainPointRegister", "build_register", "write_outputs",
+__all__ = ["satisfaction_gaps", "segment_lift", "segment_frame", "PainPointRegister", "build_register",
            "REGISTER_COLUMNS"]
 
 SCALES = {"csat": (1.0, 5.0), "nps": (0.0, 10.0)}
@@ -65,27 +68,17 @@ REGISTER_COLUMNS = [
 ]
 
 
-def _welch(a: np.ndarray, b: np.ndarray, level: float) -> tuple[float, float, float]:
-    diff = a.mean() - b.mean()
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-    se = np.sqrt(va + vb)
-    if se == 0:
-        return diff, diff, diff
-    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    half = stats.t.ppf(0.5 + level / 2, dof) * se
-    return diff, diff - half, diff + half
-
-
 def _nps(x: np.ndarray) -> float:
     return 100.0 * (np.mean(x >= 9) - np.mean(x <= 6)) if len(x) else np.nan
 
 
 def satisfaction_gaps(
-    responses: pd.DataFrame, score: str | None = None, min_responses: int = 30, level: float = 0.95
+    responses: pd.DataFrame, score: str | None = None, min_responses: int = 30, ci_level: float = 0.95
 ) -> tuple[pd.DataFrame, str | None]:
     """Per touchpoint of the survey responses: responses, mean ``score`` there and elsewhere,
-    their difference with a Welch interval, NPS there minus elsewhere, mean sentiment. ``score``
-    defaults to csat when the responses have it, else nps. Returns (table, score used)."""
+    their difference with a Welch interval (``cxlab.stats.welch_t``), NPS there minus
+    elsewhere, mean sentiment. ``score`` defaults to csat when the responses have it, else nps.
+    Returns (table, score used)."""
     if responses is None or responses.empty or "touchpoint" not in responses:
         return pd.DataFrame(columns=["touchpoint"]), None
     if score is None:
@@ -100,7 +93,8 @@ def satisfaction_gaps(
             row["satisfaction_here"] = a.mean() if len(a) else np.nan
             row["satisfaction_elsewhere"] = b.mean() if len(b) else np.nan
             if len(a) >= min_responses and len(b) >= 2:
-                d, lo, hi = _welch(a, b, level)
+                est = welch_t(a, b, ci_level=ci_level)
+                d, lo, hi = est.estimate, est.ci_low, est.ci_high
             else:
                 d = lo = hi = np.nan
             row.update(impact_satisfaction=d, impact_satisfaction_ci_low=lo, impact_satisfaction_ci_high=hi)
@@ -114,20 +108,36 @@ def satisfaction_gaps(
     return pd.DataFrame(rows), score
 
 
+def segment_frame(study: Study, segments: str | os.PathLike | pd.DataFrame | None = None) -> pd.DataFrame | None:
+    """customer_id → segment (both as text): ``segments`` when given (a DataFrame, or a parquet
+    file of the user's), else what the segmentation stage wrote (``read_output``); None when
+    there are no segments."""
+    if segments is None:
+        segments = read_output(study, "segmentation", "segments")
+        if segments is None:
+            return None
+    elif isinstance(segments, (str, os.PathLike)):
+        path = Path(segments)
+        if not path.exists():
+            raise ParameterError(f"The segments file {path} does not exist (it needs customer_id and segment).")
+        segments = pd.read_parquet(path)
+    missing = [c for c in ("customer_id", "segment") if c not in segments.columns]
+    if missing:
+        raise ParameterError(f"The segment table lacks column(s) {', '.join(missing)}; it needs customer_id and segment.")
+    return segments[["customer_id", "segment"]].astype({"customer_id": str, "segment": str})
+
+
 def segment_lift(
-    study: Study, segments: str | Path | pd.DataFrame | None = None, min_customers: int = 30,
+    study: Study, segments: str | os.PathLike | pd.DataFrame | None = None, min_customers: int = 30,
     min_lift: float = 1.2, top: int = 2,
 ) -> pd.DataFrame:
     """Per touchpoint, the segments whose customers meet it most often relative to all
     customers: touchpoint, segments_most_affected ('segment (1.8×)', …). Computed in the engine
-    (events joined to the segment table). Empty when there is no segment table."""
-    if segments is None:
-        segments = study.processed_dir / "segments.parquet"
-    if isinstance(segments, (str, Path)):
-        if not Path(segments).exists():
-            return pd.DataFrame(columns=["touchpoint", "segments_most_affected"])
-        segments = pd.read_parquet(segments, columns=["customer_id", "segment"])
-    seg = segments[["customer_id", "segment"]].astype({"customer_id": str, "segment": str})
+    (events joined to the segment table; ``segments`` as in ``segment_frame``). Empty when there
+    is no segment table."""
+    seg = segment_frame(study, segments)
+    if seg is None:
+        return pd.DataFrame(columns=["touchpoint", "segments_most_affected"])
     import ibis
 
     ev = engine.events(study)
@@ -237,25 +247,26 @@ def build_register(
     responses: pd.DataFrame | None = None,
     voice: VoiceOfCustomer | None = None,
     churn: ChurnAfterTicket | None = None,
-    segments: str | Path | pd.DataFrame | None = None,
+    segments: str | os.PathLike | pd.DataFrame | None = None,
     min_customers: int = 30,
     min_responses: int = 30,
     score: str | None = None,
-    level: float = 0.95,
+    ci_level: float = 0.95,
 ) -> PainPointRegister:
     """Rank the pain points of a study (see the module doc for every column and the formula).
 
     friction: from ``friction_signals``; responses: survey responses with touchpoint, csat/nps
     and sentiment (``text.survey_responses`` plus a sentiment column); voice: for the complaint
     topics per touchpoint; churn: for the unresolved-tickets item; segments: the segment table
-    (default data/processed/<study>/segments.parquet when it exists)."""
+    (a DataFrame or a parquet file; default: the segmentation stage's, when it has written one)."""
+    segments = segment_frame(study, segments)
     ft = friction.by_touchpoint.copy()
     customers = int(round((ft["customers"] / ft["reach"]).dropna().median())) if ft["reach"].notna().any() \
         else int(ft["customers"].max())
     days = float(friction.parameters.get("repeat_contact_days", 7))
     non_support = ft[~ft.is_support]
     base_contact = non_support.contacts_after.sum() / max(non_support.events.sum(), 1)
-    sat, score = satisfaction_gaps(responses, score, min_responses, level)
+    sat, score = satisfaction_gaps(responses, score, min_responses, ci_level)
     t = ft.merge(sat, on="touchpoint", how="left") if len(sat) else ft.assign(
         responses=0, satisfaction_here=np.nan, satisfaction_elsewhere=np.nan, impact_satisfaction=np.nan,
         impact_satisfaction_ci_low=np.nan, impact_satisfaction_ci_high=np.nan, impact_nps=np.nan,
@@ -313,7 +324,7 @@ def build_register(
 
 
 def _ticket_item(study, churn: ChurnAfterTicket, customers: int, friction: FrictionSignals,
-                 segments, min_customers: int) -> pd.DataFrame:
+                 segments: pd.DataFrame | None, min_customers: int) -> pd.DataFrame:
     tickets = data.load(study, "tickets")
     unresolved = ~tickets["resolved"].fillna(False).astype(bool) if "resolved" in tickets else \
         pd.Series(True, index=tickets.index)
@@ -332,12 +343,8 @@ def _ticket_item(study, churn: ChurnAfterTicket, customers: int, friction: Frict
         f"{hr.estimate:.2f} [{hr.ci_low:.2f}, {hr.ci_high:.2f}] adjusted for prior purchases."
     )
     segs = ""
-    seg_table = segments if isinstance(segments, pd.DataFrame) else None
-    path = Path(segments) if isinstance(segments, (str, Path)) else study.processed_dir / "segments.parquet"
-    if seg_table is None and path.exists():
-        seg_table = pd.read_parquet(path, columns=["customer_id", "segment"])
-    if seg_table is not None:
-        s = seg_table.astype({"customer_id": str, "segment": str})
+    if segments is not None:
+        s = segments
         hit = s.customer_id.isin(set(affected))
         by = s.assign(hit=hit).groupby("segment")["hit"].agg(["sum", "mean"])
         by["lift"] = by["mean"] / hit.mean() if hit.mean() > 0 else np.nan
@@ -352,33 +359,3 @@ def _ticket_item(study, churn: ChurnAfterTicket, customers: int, friction: Frict
         "key_number": f"HR {hr.estimate:.2f} of buying again", "evidence": evidence,
         "segments_most_affected": segs, "dropoff_rate": np.nan,
     }])
-
-
-def write_outputs(
-    study: Study,
-    register: PainPointRegister,
-    emotion: EmotionCurve | None = None,
-    friction: FrictionSignals | None = None,
-    drivers=None,
-    responses: pd.DataFrame | None = None,
-) -> dict[str, Path]:
-    """Write what the journey map reads to data/processed/<study>/: pain_points.parquet (the
-    register), emotion_curve.parquet, friction.parquet (signals per touchpoint),
-    key_drivers.parquet and survey_scores.parquet (each response's stage, scores, driver
-    ratings and comment sentiment — not the comment itself), when given. Returns the paths."""
-    out = {"pain_points": data.write_parquet(register.table, study.processed("pain_points.parquet"))}
-    if responses is not None and len(responses):
-        keep = [c for c in responses.columns if c in ("response_id", "customer_id", "timestamp", "touchpoint",
-                                                      "stage", "stage_order", "nps", "csat", "ces", "sentiment")
-                or str(c).startswith("driver_")]
-        scores = responses[keep].copy()
-        scores["customer_id"] = scores["customer_id"].astype(str)
-        out["survey_scores"] = data.write_parquet(scores, study.processed("survey_scores.parquet"))
-    if emotion is not None:
-        out["emotion_curve"] = data.write_parquet(emotion.table, study.processed("emotion_curve.parquet"))
-    if friction is not None:
-        out["friction"] = data.write_parquet(friction.by_touchpoint, study.processed("friction.parquet"))
-    if drivers is not None:
-        out["key_drivers"] = data.write_parquet(drivers.table.assign(outcome=drivers.outcome),
-                                                study.processed("key_drivers.parquet"))
-    return out

@@ -2,7 +2,8 @@
 
 - **Sentiment**: VADER's compound score of each text, from -1 (very negative) to +1 (very
   positive); scores below -0.05 read as negative and above +0.05 as positive (VADER's own
-  thresholds).
+  thresholds). The scorer and the study's kept scores are the core's (``cxlab.sentiment``),
+  shared with the segmentation and the journey map.
 - **Complaint topics from a keyword taxonomy**: a text mentions a topic when one of the topic's
   keywords starts a word of the text (case-insensitive: ``deliver`` matches "delivered"; a
   keyword of several words matches that phrase). A text can mention several topics. The study
@@ -13,7 +14,7 @@
   fitted on a random sample of ``max_fit_docs`` texts and then assigns every text (a text
   belongs to its strongest theme, or to none when it shares no term with any theme).
 - **Quotes** shown for a topic are redacted (emails and phone numbers replaced) here, and
-  escaped wherever they are displayed (``cxlab.report.show_table``).
+  escaped wherever they are displayed (``cxlab.notebook.show_table``).
 
 Emails, phone numbers and HTML tags are removed before modelling, so no personal detail can
 become a topic term.
@@ -29,6 +30,7 @@ import pandas as pd
 
 from ..errors import ParameterError
 from ..privacy import redact
+from ..sentiment import sentiment, sentiment_label, study_sentiment
 
 __all__ = [
     "DEFAULT_TOPICS",
@@ -61,101 +63,13 @@ DEFAULT_TOPICS: dict[str, list[str]] = {
     "account": ["account", "password", "locked", "points"],
 }
 
-_ANALYZER = None
 _TAG = re.compile(r"<[^>]*>")
 _ENTITY = re.compile(r"&[a-z]+;|&#\d+;")
 _PLACEHOLDER = re.compile(r"\[(?:email|phone)\]")
 
 
-def _analyzer():
-    global _ANALYZER
-    if _ANALYZER is None:
-        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-        _ANALYZER = SentimentIntensityAnalyzer()
-    return _ANALYZER
-
-
 def _texts(texts: Iterable) -> pd.Series:
-    s = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype="object")
-    return s
-
-
-# distinct text -> VADER compound, kept for the process: the stages of a run share one kernel
-# and score the same survey comments (segmentation, pain points, journey map) only once
-_SCORES: dict[str, float] = {}
-_MAX_SCORES = 2_000_000
-
-
-def sentiment(texts: Iterable) -> pd.Series:
-    """VADER compound sentiment of each text, -1 … +1; NaN for a missing or blank text.
-
-    Each distinct text is scored once (feedback repeats itself often), and remembered for the
-    rest of the process."""
-    s = _texts(texts)
-    out = pd.Series(np.nan, index=s.index, dtype="float64")
-    present = s.notna() & s.astype("string").str.strip().ne("").fillna(False)
-    if not present.any():
-        return out
-    values = s[present].astype(str)
-    distinct = pd.unique(values)
-    new = [t for t in distinct if t not in _SCORES]
-    if new:
-        analyzer = _analyzer()
-        if len(_SCORES) + len(new) > _MAX_SCORES:
-            _SCORES.clear()
-            new = list(distinct)
-        _SCORES.update({t: analyzer.polarity_scores(t)["compound"] for t in new})
-    scores = {t: _SCORES[t] for t in distinct}
-    out[present] = values.map(scores).astype("float64")
-    return out
-
-
-SCORES_NAME = "text_sentiment"
-SCORES_FILE = f"{SCORES_NAME}.parquet"
-
-
-def study_sentiment(study, texts: Iterable) -> pd.Series:
-    """``sentiment`` of a study's texts, with every score kept in
-    data/processed/<study>/text_sentiment.parquet for the clean tables it came from.
-
-    The stages of a run work in separate kernels (segmentation scores the survey comments, the
-    pain-point stage the comments and the tickets, the journey map reads them again), and a
-    run on unchanged data scores nothing new (VADER is pure Python: about 10 s for the 175,000
-    distinct texts of a 10M-event study)."""
-    from .. import data
-
-    known = data.kept_for_clean(study, SCORES_NAME)
-    if known is not None and len(_SCORES) + len(known) <= _MAX_SCORES:
-        _SCORES.update(zip(known["text"].tolist(), known["sentiment"].tolist()))
-    out = sentiment(texts)
-    values = _texts(texts)
-    distinct = pd.unique(values[out.notna().to_numpy()].astype(str))
-    have = set(known["text"]) if known is not None else set()
-    new = [t for t in distinct if t not in have]
-    if new:
-        added = pd.DataFrame({"text": new, "sentiment": [_SCORES[t] for t in new]})
-        data.keep_for_clean(study, SCORES_NAME, added if known is None else pd.concat([known, added], ignore_index=True),
-                            scorer="VADER compound")
-    return out
-    values = _texts(texts)
-    distinct = pd.unique(values[out.notna().to_numpy()].astype(str))
-    have = set(known["text"]) if known is not None else set()
-    new = [t for t in distinct if t not in have]
-    if new:
-        added = pd.DataFrame({"text": new, "sentiment": [_SCORES[t] for t in new]})
-        data.write_parquet(added if known is None else pd.concat([known, added], ignore_index=True), store)
-        data.write_json({"fingerprint": fingerprint, "scorer": "VADER compound"}, marker)
-    return out
-
-
-def sentiment_label(score: pd.Series) -> pd.Series:
-    """'negative' (< -0.05), 'neutral' or 'positive' (> 0.05); missing stays missing."""
-    label = pd.Series(pd.NA, index=score.index, dtype="string")
-    label[score < -0.05] = "negative"
-    label[(score >= -0.05) & (score <= 0.05)] = "neutral"
-    label[score > 0.05] = "positive"
-    return label
+    return texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype="object")
 
 
 def clean_for_model(texts: Iterable) -> pd.Series:
@@ -503,8 +417,8 @@ def feedback(study) -> pd.DataFrame:
             "stage_order": stage.map(order).fillna(-1).astype(int), "text": t["text"],
             "nps": np.nan, "csat": np.nan, "category": t.get("category"), "resolved": t.get("resolved"),
         }))
-    if not parts:
-        return pd.DataFrame(columns=FEEDBACK_COLUMNS)
+    if not parts:  # surveys without comments, tickets without texts: no feedback, same columns
+        return pd.DataFrame(columns=FEEDBACK_COLUMNS + ["month"]).astype({"month": "datetime64[ns]"})
     out = pd.concat([p[FEEDBACK_COLUMNS] for p in parts], ignore_index=True)
     out = out[out["text"].astype("string").str.strip().fillna("").ne("")].reset_index(drop=True)
     for col in ("nps", "csat"):

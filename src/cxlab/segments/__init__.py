@@ -8,7 +8,8 @@
 - ``clustering``: k-means on transformed, scaled features, k chosen by silhouette and stability;
 - ``personas``: persona cards in words, with touchpoints, channels, KPIs and redacted quotes;
 - ``compare``: each KPI per segment, with tests of difference and effect sizes;
-- ``pipeline``: the whole stage in one call, and segments.parquet for later stages.
+- ``pipeline``: the whole stage in one call, ``analyze(study, ...)``, whose result's
+  ``write()`` saves segments, personas and features for later stages.
 """
 from __future__ import annotations
 
@@ -25,22 +26,16 @@ from .clustering import (
 )
 from .compare import SEGMENT_KPIS, SegmentComparison, anova_eta2, compare_segments, kruskal_epsilon2
 from .demographic import band, demographic_segments, quantile_edges
-from .features import (
-    FEATURE_DESCRIPTIONS,
-    comment_sentiment,
-    customer_features,
-    default_support_touchpoints,
-    scored_comments,
-)
+from .features import FEATURE_DESCRIPTIONS, comment_sentiment, customer_features
 from .personas import PersonaCard, cards_frame, nearest_to_centre, persona_cards, segment_touchpoints
 from .pipeline import (
     NO_ACTIVITY,
     SEGMENTS_FILE,
     Segmentation,
+    analyze,
     read_segments,
     segment_customers,
     truth_agreement,
-    write_segments,
 )
 from .rfm import RFM_ACTIONS, RFM_GRID, RFM_SEGMENTS, rfm_scores, rfm_segment_table
 
@@ -49,10 +44,9 @@ __all__ = [
     "default_cluster_columns", "feature_label", "fit_kmeans", "pick_k",
     "SEGMENT_KPIS", "SegmentComparison", "anova_eta2", "compare_segments", "kruskal_epsilon2",
     "band", "demographic_segments", "quantile_edges",
-    "FEATURE_DESCRIPTIONS", "comment_sentiment", "customer_features", "default_support_touchpoints",
-    "scored_comments",
+    "FEATURE_DESCRIPTIONS", "comment_sentiment", "customer_features",
     "PersonaCard", "cards_frame", "nearest_to_centre", "persona_cards", "segment_touchpoints",
-    "NO_ACTIVITY", "SEGMENTS_FILE", "Segmentation", "read_segments", "segment_customers", "truth_agreement",
-    "write_segments",
+    "NO_ACTIVITY", "SEGMENTS_FILE", "Segmentation", "analyze", "read_segments", "segment_customers",
+    "truth_agreement",
     "RFM_ACTIONS", "RFM_GRID", "RFM_SEGMENTS", "rfm_scores", "rfm_segment_table",
 ]

@@ -70,10 +70,10 @@ def segment_kpi_values(features: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _chi_square(table: np.ndarray, level: float) -> dict:
+def _chi_square(table: np.ndarray, ci_level: float) -> dict:
     from ..stats import chi_square
 
-    est = chi_square(table, ci_level=level)
+    est = chi_square(table, ci_level=ci_level)
     return {"statistic": est.extra["chi2"], "df": est.extra["dof"], "p_value": est.p_value, "effect": est.estimate,
             "ci_low": est.ci_low, "ci_high": est.ci_high, "n": est.n, "test": "Pearson chi-square",
             "effect_measure": "Cramér's V"}
@@ -154,7 +154,7 @@ def compare_segments(
     segment: str = "segment",
     kpis: list[str] | None = None,
     means_test: str = "kruskal",
-    level: float = 0.95,
+    ci_level: float = 0.95,
     min_n: int = 2,
 ) -> SegmentComparison:
     """Each KPI (``SEGMENT_KPIS``; default: all the features allow) per segment, and a test of
@@ -188,10 +188,10 @@ def compare_segments(
             g = x[ok & (seg == s)]
             n = len(g)
             if kind == "rate":
-                lo, hi = (float(b) for b in wilson(g.sum(), n, level))
+                lo, hi = (float(b) for b in wilson(g.sum(), n, ci_level))
                 method = "share, Wilson interval"
             else:
-                lo, hi = (float(b) for b in t_interval(g.mean() if n else math.nan, g.std(ddof=1) if n > 1 else math.nan, n, level))
+                lo, hi = (float(b) for b in t_interval(g.mean() if n else math.nan, g.std(ddof=1) if n > 1 else math.nan, n, ci_level))
                 method = "NPS (promoters − detractors) ×100, t interval" if kind == "nps" else "mean, t interval"
             rows.append({"kpi": kpi, "segment": s, "label": f"{title}, {s}",
                          "estimate": float(g.mean()) if n else math.nan, "ci_low": lo, "ci_high": hi,
@@ -207,13 +207,13 @@ def compare_segments(
             table = table[:, table.sum(axis=0) > 0]
             if table.shape[1] < 2:
                 continue
-            res = _chi_square(table, level)
+            res = _chi_square(table, ci_level)
         elif means_test == "kruskal":
             if all(np.ptp(g) == 0 for g in groups) and len({g[0] for g in groups}) == 1:
                 continue
-            res = kruskal_epsilon2(groups, level)
+            res = kruskal_epsilon2(groups, ci_level)
         else:
-            res = anova_eta2(groups, level)
+            res = anova_eta2(groups, ci_level)
         tests.append({"kpi": kpi, "label": f"{title} differs by {segment.replace('_', ' ')}",
                       "estimate": res["effect"], "ci_low": res["ci_low"], "ci_high": res["ci_high"],
                       "p_value": res["p_value"], "n": int(res["n"]),

@@ -8,16 +8,13 @@ count distinct, min/max, first-by-order, one window lag when the log has no sess
 runs on the PySpark backend as it does on DuckDB.
 
 Orders are the events at the study's goal touchpoints (study.yaml ``goal_touchpoints``); their
-``revenue`` is the money. The purchase-history columns follow lifetimes
-(``summary_data_from_transaction_data``) and Fader, Hardie & Lee, at the grain of calendar days:
-
-- ``frequency``: repeat purchase days (days with an order, minus one);
-- ``recency``: time from the first to the last order day;
-- ``T``: time from the first order day to the end of observation (the day of the last event,
-  or ``observation_end``); events after that day are ignored;
-- ``monetary_value``: mean revenue of the repeat order days (0 without repeats);
-
-in ``unit`` (day, or week = 7 days). Customers without orders have NaN there.
+``revenue`` is the money. The purchase-history columns ``frequency``, ``recency``, ``T`` and
+``monetary_value`` are lifetimes' summary at the grain of calendar days, as the core defines it
+for every stage (``cxlab.customers``: the same numbers as the objectives' customer lifetime
+value); customers without orders have NaN there. Support contacts follow the core's support rule
+and sessions the core's sessions (``cxlab.journeys.support_touchpoints`` and ``sessions``), and
+the comment sentiment is the core's VADER score kept for the study (``cxlab.sentiment``), so
+these features mean what the pain-point stage means by the same words.
 """
 from __future__ import annotations
 
@@ -30,23 +27,22 @@ import numpy as np
 import pandas as pd
 
 from .. import data, engine
-from ..errors import ParameterError
+from ..customers import UNIT_DAYS, check_unit, day_number, end_of_observation, order_history, purchase_summary
+from ..journeys import SESSION_GAP_MINUTES, sessions
+from ..journeys import support_touchpoints as support_rule
+from ..periods import period_index, window_filter
+from ..sentiment import comment_scores
 from ..study import Study
 
 __all__ = [
     "customer_features",
     "comment_sentiment",
-    "scored_comments",
-    "SENTIMENT_FILE",
-    "default_support_touchpoints",
     "observation_end",
     "FEATURE_DESCRIPTIONS",
     "UNITS",
 ]
 
-UNITS = {"day": 1.0, "week": 7.0}
-SESSION_GAP_MINUTES = 30
-_SUPPORT_NAME = re.compile(r"support|chat|call|contact|complain|help|hotline", re.I)
+UNITS = UNIT_DAYS
 
 # feature -> words for the report (used by the persona cards too)
 FEATURE_DESCRIPTIONS = {
@@ -80,34 +76,9 @@ FEATURE_DESCRIPTIONS = {
 }
 
 
-def default_support_touchpoints(study: Study) -> list[str]:
-    """Touchpoints that count as a support contact when the study names none: catalogued
-    touchpoints on the call-centre channel or whose name says support, chat, call, contact,
-    complaint or help. Set ``parameters.segmentation.support_touchpoints`` to choose."""
-    cat = study.catalog
-    hits = cat[(cat.channel.astype(str) == "call_centre") | cat.touchpoint.str.contains(_SUPPORT_NAME)]
-    return hits.touchpoint.tolist()
-
-
-def _day(ts: ibis.Value) -> ibis.Value:
-    """Calendar day (UTC) as an integer: days since 1970-01-01."""
-    return (ts.epoch_seconds() // 86400).cast("int64")
-
-
 def observation_end(study: Study | str | os.PathLike, end=None) -> pd.Timestamp:
     """The last day observed: ``end`` (a date) if given, else the day of the last event."""
-    return _resolve_end(study, end)
-
-
-def _resolve_end(study, end) -> pd.Timestamp:
-    if end is not None:
-        try:
-            return pd.Timestamp(end).normalize()
-        except (ValueError, TypeError):
-            raise ParameterError(f"observation_end '{end}' is not a date (write YYYY-MM-DD)") from None
-    ev = engine.events(study)
-    last = engine.to_pandas(ev.aggregate(t=ev.timestamp.max()))["t"].iloc[0]
-    return pd.Timestamp(last).normalize()
+    return end_of_observation(study, end)
 
 
 def _safe(name: object) -> str:
@@ -124,14 +95,14 @@ def customer_features(
     study: Study | str | os.PathLike,
     observation_end: object = None,
     unit: str = "day",
-    support_touchpoints: Iterable[str] | None = None,
+    support_touchpoints: str | Iterable[str] | None = None,
     session_gap_minutes: float = SESSION_GAP_MINUTES,
     sentiment: Callable[[pd.Series], pd.Series] | bool | None = None,
 ) -> pd.DataFrame:
     """Per customer, from the event log (through the engine), tickets and surveys:
 
-    engagement — ``events``, ``active_days``, ``sessions`` (distinct session ids, or runs of
-    events less than ``session_gap_minutes`` apart when the log has none), ``events_per_active_day``,
+    engagement — ``events``, ``active_days``, ``sessions`` (the core's sessions: the log's
+    session ids, else runs of events at most ``session_gap_minutes`` apart), ``events_per_active_day``,
     ``channels_used``, ``share_channel_<c>`` and ``share_stage_<s>`` (shares of the customer's
     events), ``tenure_days`` (first event to observation end), ``days_since_last_event``;
 
@@ -140,7 +111,8 @@ def customer_features(
     ``days_since_last_order`` (for RFM scores);
 
     journey — ``reached_goal`` (0/1), ``days_to_convert`` (first event to first order, days),
-    ``support_contacts`` (events at ``support_touchpoints``), ``tickets``, ``unresolved_tickets``
+    ``support_contacts`` (events at ``support_touchpoints``: a list or "a, b"; default the core's
+    support rule, ``cxlab.journeys.support_touchpoints``), ``tickets``, ``unresolved_tickets``
     (resolved is false, or not closed when the table has no resolved column);
 
     surveys — ``surveys`` (responses), ``nps_latest`` and ``nps_class`` (promoter 9–10, passive
@@ -151,33 +123,22 @@ def customer_features(
     Events after the ``observation_end`` day are ignored. Returns a DataFrame indexed by nothing,
     with ``customer_id`` first; the list of share columns is in ``df.attrs``.
     """
-    if unit not in UNITS:
-        raise ParameterError(f"unit '{unit}' must be one of {', '.join(UNITS)}")
+    check_unit(unit)
     study = data.ensure_clean(study)
-    end = _resolve_end(study, observation_end)
-    end_day = int((end - pd.Timestamp("1970-01-01")).days)
-    if support_touchpoints is None:
-        support_touchpoints = study.stage_parameters("segmentation").get("support_touchpoints")
-    if support_touchpoints is None:
-        support_touchpoints = default_support_touchpoints(study)
-    support_touchpoints = [str(t) for t in support_touchpoints]
+    end = end_of_observation(study, observation_end)
+    end_day = day_number(end)
+    support = support_rule(study, support_touchpoints)
 
-    ev = engine.events(study)
-    ev = ev.filter(ev.timestamp < (end + pd.Timedelta(days=1)).to_pydatetime())
+    ev = window_filter(engine.events(study), None, end)
     channels = _channel_list(ev)
     stages = list(study.stages) + ["uncatalogued"]
     goal = ev.touchpoint.isin(list(study.goal_touchpoints))
-    has_revenue = "revenue" in ev.columns
-    rev = ev.revenue.cast("float64").fill_null(0.0) if has_revenue else ibis.literal(0.0)
-    has_sessions = "session_id" in ev.columns
-    ev = ev.mutate(_day=_day(ev.timestamp), _goal=goal, _rev=ibis.ifelse(goal, rev, 0.0),
-                   _support=ev.touchpoint.isin(support_touchpoints) if support_touchpoints else ibis.literal(False))
-    if not has_sessions:
-        # a new session starts with a customer's first event or after a gap of session_gap_minutes
-        w = ibis.window(group_by="customer_id", order_by=["timestamp", "seq"])
-        prev = ev.timestamp.epoch_seconds().lag().over(w)
-        ev = ev.mutate(_new_session=(prev.isnull() | (ev.timestamp.epoch_seconds() - prev > session_gap_minutes * 60))
-                       .cast("int64"))
+    rev = ev.revenue.cast("float64").fill_null(0.0) if "revenue" in ev.columns else ibis.literal(0.0)
+    # days_to_convert is a duration to the fraction of a second: epoch seconds, not rounded down
+    ev = ev.mutate(_day=period_index(ev.timestamp, "day"), _t=ev.timestamp.epoch_seconds(), _goal=goal,
+                   _rev=ibis.ifelse(goal, rev, 0.0),
+                   _support=ev.touchpoint.isin(support) if support else ibis.literal(False))
+    ev = sessions(ev, session_gap_minutes=session_gap_minutes)
 
     aggs = {
         "events": ev.count(),
@@ -185,36 +146,26 @@ def customer_features(
         "channels_used": ev.channel.nunique(),
         "first_day": ev._day.min(),
         "last_day": ev._day.max(),
-        "first_event_s": ev.timestamp.epoch_seconds().min(),
-        "first_order_s": ev.timestamp.epoch_seconds().min(where=ev._goal),
+        "first_event_s": ev._t.min(),
+        "first_order_s": ev._t.min(where=ev._goal),
         "orders": ev._goal.cast("int64").sum(),
         "revenue": ev._rev.sum(),
         "support_contacts": ev._support.cast("int64").sum(),
+        "sessions": ev.session.nunique(),
     }
-    aggs["sessions"] = ev.session_id.nunique() if has_sessions else ev._new_session.sum()
     for c in channels:
         aggs[f"n_channel_{_safe(c)}"] = (ev.channel == c).cast("int64").sum()
     for s in stages:
         aggs[f"n_stage_{_safe(s)}"] = (ev.stage == s).cast("int64").sum()
     per_event = ev.group_by("customer_id").aggregate(**aggs)
-
-    # purchase history at the grain of calendar days (lifetimes' freq='D')
-    orders = ev.filter(ev._goal)
-    per_day = orders.group_by(["customer_id", "_day"]).aggregate(day_rev=orders._rev.sum())
-    per_order = per_day.group_by("customer_id").aggregate(
-        order_days=per_day.count(),
-        first_order_day=per_day._day.min(),
-        last_order_day=per_day._day.max(),
-        first_day_rev=per_day.day_rev.argmin(per_day._day),
-    )
+    # purchase history at the grain of calendar days (lifetimes' freq='D'): the core's definition
+    per_order = order_history(ev, study.goal_touchpoints)
 
     cust = engine.table(study, "customers").select("customer_id")
     joined = cust.left_join(per_event, "customer_id").left_join(per_order, "customer_id")
-    tables = [per_event, per_order]
     extra: list[tuple[ibis.Table, list[str]]] = []
     if "tickets" in study.tables:
-        tk = engine.table(study, "tickets")
-        tk = tk.filter(tk.opened_at < (end + pd.Timedelta(days=1)).to_pydatetime())
+        tk = window_filter(engine.table(study, "tickets"), None, end, column="opened_at")
         if "resolved" in tk.columns:
             unresolved = tk.resolved.notnull() & ~tk.resolved.fill_null(True)
         elif "closed_at" in tk.columns:
@@ -226,8 +177,7 @@ def customer_features(
             t_aggs["unresolved_tickets"] = unresolved.cast("int64").sum()
         extra.append((tk.group_by("customer_id").aggregate(**t_aggs), list(t_aggs)))
     if "surveys" in study.tables:
-        sv = engine.table(study, "surveys")
-        sv = sv.filter(sv.timestamp < (end + pd.Timedelta(days=1)).to_pydatetime())
+        sv = window_filter(engine.table(study, "surveys"), None, end)
         s_aggs = {"surveys": sv.count()}
         for col in ("csat", "ces"):
             if col in sv.columns:
@@ -241,9 +191,9 @@ def customer_features(
             extra.append((latest, ["nps_latest"]))
     for tbl, _ in extra:
         joined = joined.left_join(tbl, "customer_id")
-    keep = ["customer_id"] + [c for c in per_event.columns if c != "customer_id"] + [
-        "order_days", "first_order_day", "last_order_day", "first_day_rev"
-    ] + [c for _, cols in extra for c in cols]
+    history = [c for c in per_order.columns if c != "customer_id"]
+    keep = ["customer_id"] + [c for c in per_event.columns if c != "customer_id"] + history + [
+        c for _, cols in extra for c in cols]
     out = engine.to_pandas(joined.select(*keep))
     return _finish(out, study, channels, stages, end_day, unit, sentiment)
 
@@ -271,17 +221,12 @@ def _finish(out: pd.DataFrame, study: Study, channels: list[str], stages: list[s
     out["reached_goal"] = (out["orders"] > 0).astype("int64")
     out["days_to_convert"] = (out.pop("first_order_s").astype(float) - out.pop("first_event_s").astype(float)) / 86400.0
 
-    scale = UNITS[unit]
-    buyer = out["order_days"] > 0
-    first, last = out["first_order_day"].astype(float), out["last_order_day"].astype(float)
-    out["frequency"] = np.where(buyer, out["order_days"] - 1, np.nan)
-    out["recency"] = (last - first) / scale
-    out["T"] = (end_day - first) / scale
-    repeat = out["revenue"] - out.pop("first_day_rev").astype(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["monetary_value"] = np.where(buyer, np.where(out["frequency"] > 0, repeat / out["frequency"], 0.0), np.nan)
-    out["days_since_last_order"] = end_day - last
-    out = out.drop(columns=["first_day", "last_day", "first_order_day", "last_order_day"])
+    summary = purchase_summary(out, end_day, unit)
+    for col in summary.columns:
+        out[col] = summary[col]
+    out["days_since_last_order"] = end_day - out["last_order_day"].astype(float)
+    out = out.drop(columns=["first_day", "last_day", "first_order_day", "last_order_day", "order_revenue",
+                            "first_day_revenue"])
 
     if "nps_latest" in out.columns:
         nps = out["nps_latest"].astype(float)
@@ -300,48 +245,12 @@ def _finish(out: pd.DataFrame, study: Study, channels: list[str], stages: list[s
     return out
 
 
-SENTIMENT_NAME = "comment_sentiment"
-SENTIMENT_FILE = f"{SENTIMENT_NAME}.parquet"
-
-
-def scored_comments(study: Study | str | os.PathLike, scorer: Callable | None = None) -> pd.DataFrame:
-    """Every non-empty survey comment with its sentiment (−1…1): response_id, customer_id,
-    timestamp, sentiment. Only the comments come to pandas (one row per comment).
-
-    With the default scorer (the pain-point stage's VADER, each distinct text scored once) the
-    scores are kept in data/processed/<study>/comment_sentiment.parquet for the clean tables they
-    were computed from, so a later stage or run reads them instead of scoring again."""
-    study = data.ensure_clean(study)
-    empty = pd.DataFrame({"response_id": pd.Series(dtype=str), "customer_id": pd.Series(dtype=str),
-                          "timestamp": pd.Series(dtype="datetime64[ns]"), "sentiment": pd.Series(dtype=float)})
-    if "surveys" not in study.tables:
-        return empty
-    sv = engine.table(study, "surveys")
-    if "comment" not in sv.columns:
-        return empty
-    if scorer is None and (kept := data.kept_for_clean(study, SENTIMENT_NAME)) is not None:
-        return kept
-    sv = sv.filter(sv.comment.notnull() & (sv.comment.strip().length() > 0))
-    comments = engine.to_pandas(sv.select("response_id", "customer_id", "timestamp", "comment"))
-    if scorer is None:
-        from ..painpoints.text import study_sentiment  # scores shared with the other stages
-
-        score = study_sentiment(study, comments["comment"])
-    else:
-        score = scorer(comments["comment"])
-    out = pd.DataFrame({"response_id": comments["response_id"].astype(str),
-                        "customer_id": comments["customer_id"].astype(str),
-                        "timestamp": comments["timestamp"], "sentiment": np.asarray(score, dtype=float)})
-    if scorer is None:
-        data.keep_for_clean(study, SENTIMENT_NAME, out, scorer="VADER compound")
-    return out
-
-
 def comment_sentiment(study: Study, sentiment=True, end_day: int | None = None) -> pd.DataFrame:
     """customer_id → ``sentiment_mean``: the mean sentiment (−1…1) of the customer's survey
-    comments up to the ``end_day`` (days since 1970-01-01). ``sentiment``: True for the default
-    scorer (cached, see ``scored_comments``) or a function of a Series of texts."""
-    scored = scored_comments(study, None if sentiment is True else sentiment)
+    comments up to the ``end_day`` (days since 1970-01-01). ``sentiment``: True for the core's
+    VADER scores, kept for the study and shared with the other stages
+    (``cxlab.sentiment.comment_scores``), or a function of a Series of texts."""
+    scored = comment_scores(study, None if sentiment is True else sentiment)
     if end_day is not None and len(scored):
         day = (pd.to_datetime(scored["timestamp"]) - pd.Timestamp("1970-01-01")).dt.days
         scored = scored[day <= end_day]

@@ -5,7 +5,7 @@ clustered features — and what it is worth: its size and share of customers, it
 revenue, the touchpoints and channels it uses most (with an index against all customers:
 1.5 = used 1.5 times as much), its KPIs, and two or three things its customers wrote. The
 quotes come from the customers nearest the centre of the cluster (its most typical members);
-emails and phone numbers are redacted (``cxlab.report.redact``) and the HTML escapes them.
+emails and phone numbers are redacted (``cxlab.privacy.redact``) and the HTML escapes them.
 
 The name is made from the dominant channel (a channel with at least half of the segment's
 events: "App-first"; none: "Multichannel") and the most distinctive other feature ("fast-paced",

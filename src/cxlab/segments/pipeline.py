@@ -1,31 +1,32 @@
 """The segmentation stage in one call: features, demographic bands, RFM, behavioural clusters,
-persona cards, the segment × KPI comparison, and customer → segment written for later stages.
+persona cards, the segment × KPI comparison, and customer → segment for later stages.
 
-    >>> from cxlab.segments import segment_customers, write_segments
-    >>> seg = segment_customers("demo")
-    >>> print(seg.summary())
-    >>> write_segments(seg)        # data/processed/demo/segments.parquet
+    >>> from cxlab import segments
+    >>> result = segments.analyze("demo")
+    >>> print(result.summary())
+    >>> result.write()        # segments, personas, customer features and summary_segmentation.json
 
-``segments.parquet`` has one row per customer of the customers table: ``customer_id``,
-``segment`` (the persona name of the customer's behavioural cluster, or "no recorded activity"
-for a customer without events — the column later stages break their results down by),
-``cluster`` (−1 without events), ``rfm_segment``, ``r_score``, ``f_score``, ``m_score``.
-``personas.parquet`` has one row per persona card (segment, cluster, persona, customers, share,
-revenue_share, description, traits, channels, touchpoints, KPIs, redacted quotes) and
-``customer_features.parquet`` the feature table.
+``segments`` (segments.parquet) has one row per customer of the customers table:
+``customer_id``, ``segment`` (the persona name of the customer's behavioural cluster, or "no
+recorded activity" for a customer without events — the column later stages break their results
+down by), ``cluster`` (−1 without events), ``rfm_segment``, ``r_score``, ``f_score``,
+``m_score``. ``personas`` (personas.parquet) has one row per persona card (segment, cluster,
+persona, customers, share, revenue_share, description, traits, channels, touchpoints, KPIs,
+redacted quotes) and ``features`` (customer_features.parquet) the feature table. Later stages
+read them with ``cxlab.stages.read_output(study, "segmentation", key)``.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Sequence
 
-import numpy as np
 import pandas as pd
 
 from .. import data
 from ..errors import DataError
+from ..journeys import NO_ACTIVITY, name_list, support_touchpoints as support_rule
+from ..stages import StageResult, output_path, read_output, stage_analysis, stage_spec
 from ..study import Study
 from .clustering import ClusterResult, cluster_customers
 from .compare import SegmentComparison, compare_segments
@@ -34,38 +35,23 @@ from .features import customer_features
 from .personas import PersonaCard, cards_frame, persona_cards, segment_touchpoints
 from .rfm import rfm_scores, rfm_segment_table
 
-__all__ = ["Segmentation", "segment_customers", "write_segments", "truth_agreement", "NO_ACTIVITY",
-           "SEGMENTS_FILE", "PERSONAS_FILE", "read_segments", "names_list"]
+__all__ = ["Segmentation", "analyze", "segment_customers", "truth_agreement", "NO_ACTIVITY",
+           "SEGMENTS_FILE", "PERSONAS_FILE", "FEATURES_FILE", "read_segments", "names_list"]
 
-NO_ACTIVITY = "no recorded activity"
-SEGMENTS_FILE = "segments.parquet"
-FEATURES_FILE = "customer_features.parquet"
-PERSONAS_FILE = "personas.parquet"
+# the file names are the registry's (cxlab.stages.STAGES["segmentation"])
+SEGMENTS_FILE = stage_spec("segmentation").output("segments").file
+FEATURES_FILE = stage_spec("segmentation").output("features").file
+PERSONAS_FILE = stage_spec("segmentation").output("personas").file
 
-
-def names_list(value) -> list[str] | None:
-    """A list of names from a notebook parameter: a list, 'a, b', or "['a', 'b']"; None when
-    empty (use the default)."""
-    import yaml
-
-    if value is None:
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return None
-        if text.startswith("["):
-            value = yaml.safe_load(text)
-        else:
-            return [v.strip() for v in text.split(",") if v.strip()]
-    return [str(v) for v in value] or None
+names_list = name_list  # a list of names from a notebook parameter (the core's parser)
 
 
 @dataclass
-class Segmentation:
-    """Everything the segmentation stage found (see the module doc)."""
+class Segmentation(StageResult):
+    """Everything the segmentation stage found (see the module doc); ``agreement`` is
+    ``truth_agreement`` for a synthetic study with planted segments (None for a real one)."""
 
-    study: Study
+    stage: ClassVar[str] = "segmentation"
     features: pd.DataFrame
     demographics: pd.DataFrame
     rfm: pd.DataFrame
@@ -74,7 +60,14 @@ class Segmentation:
     assignments: pd.DataFrame
     comparison: SegmentComparison
     touchpoints: pd.DataFrame | None = None
-    notes: list[str] = field(default_factory=list)
+    agreement: dict | None = None
+
+    def tables(self) -> dict[str, Any]:
+        """What later stages read: customer → segment, the persona cards, the features."""
+        segments = self.assignments.copy()
+        for c in ("r_score", "f_score", "m_score"):
+            segments[c] = segments[c].astype("Int64")
+        return {"segments": segments, "personas": cards_frame(self.cards, detail=True), "features": self.features}
 
     @property
     def names(self) -> dict[int, str]:
@@ -222,12 +215,13 @@ def segment_customers(
     """Run the whole stage: ``customer_features`` (one engine query), ``demographic_segments``,
     ``rfm_scores``, ``cluster_customers`` on customers with events (``k``/``columns``/``ks``
     as there), ``persona_cards``, and ``compare_segments`` over the persona segments.
-    ``sentiment``: also score survey comments (VADER) into the features; ``support_touchpoints``:
-    the touchpoints that count as support contacts (a list or 'a, b'; default: see
-    ``default_support_touchpoints``)."""
+    ``sentiment``: also score survey comments (VADER, ``cxlab.sentiment``) into the features;
+    ``support_touchpoints``: the touchpoints that count as support contacts (a list or 'a, b';
+    default: the core's support rule, ``cxlab.journeys.support_touchpoints``). ``analyze`` is
+    the stage's entry; this is the computation behind it, with every knob."""
     study = data.ensure_clean(study)
     features = customer_features(study, observation_end=observation_end, unit=unit, sentiment=sentiment or None,
-                                 support_touchpoints=names_list(support_touchpoints))
+                                 support_touchpoints=support_touchpoints)
     active = features[features["events"] > 0].reset_index(drop=True)
     if len(active) < 3:
         raise DataError([f"Study '{study.name}' has {len(active)} customers with events; at least 3 are "
@@ -253,28 +247,47 @@ def segment_customers(
                         cards=cards, assignments=assignments, comparison=comparison, touchpoints=touchpoints)
 
 
-def write_segments(seg: Segmentation, features: bool = True) -> Path:
-    """Write data/processed/<study>/segments.parquet (and customer_features.parquet) atomically;
-    returns the segments path."""
-    path = seg.study.processed(SEGMENTS_FILE)
-    out = seg.assignments.copy()
-    for c in ("r_score", "f_score", "m_score"):
-        out[c] = out[c].astype("Int64")
-    data.write_parquet(out, path)
-    data.write_parquet(cards_frame(seg.cards, detail=True), seg.study.processed(PERSONAS_FILE))
-    if features:
-        data.write_parquet(seg.features, seg.study.processed(FEATURES_FILE))
-    return path
+@stage_analysis("segmentation")
+def analyze(
+    study: Study | str | os.PathLike,
+    *,
+    k: int = 0,
+    max_k: int = 8,
+    cluster_features: str | Sequence[str] = "",
+    support_touchpoints: str | Sequence[str] = "",
+    sentiment: bool = True,
+    fit_sample: int = 50_000,
+    quantiles: int = 4,
+    random_state: int = 0,
+) -> Segmentation:
+    """The segmentation stage (``segment_customers``) with the notebook's parameters.
+
+    ``k``: the number of behavioural segments, 0 to choose it (2 … ``max_k``) by silhouette and
+    stability; ``cluster_features``: the feature columns to cluster on (a list or "a, b"; empty:
+    channel mix, pace and order value); ``support_touchpoints``: the touchpoints that count as
+    a support contact (a list or "a, b"; empty: the study's ``parameters.segmentation.
+    support_touchpoints``, else the core's support rule — the resolved list is recorded);
+    ``sentiment``: score survey comments into the features; ``fit_sample``: customers the
+    clustering is fitted on; ``quantiles``: bands for amounts without edges in study.yaml;
+    ``random_state``: the seed. ``result.write()`` writes segments, personas and features."""
+    named = name_list(support_touchpoints) or study.stage_parameters("segmentation").get("support_touchpoints")
+    support = support_rule(study, named)
+    result = segment_customers(study, k=k or None, columns=cluster_features, ks=range(2, max_k + 1),
+                               sentiment=sentiment, fit_sample=fit_sample, quantiles=quantiles,
+                               random_state=random_state, support_touchpoints=support)
+    result.agreement = truth_agreement(result)
+    result.parameters = {"support_touchpoints": support}
+    return result
 
 
 def read_segments(study: Study | str | os.PathLike) -> pd.DataFrame:
     """customer_id → segment (and cluster, rfm_segment, scores) as the segmentation stage wrote it."""
     study = Study.load(study)
-    path = study.processed_dir / SEGMENTS_FILE
-    if not path.exists():
-        raise DataError([f"{path} does not exist: run the segmentation stage first "
-                         f"(cxlab run {study.name} --stages segmentation)."])
-    return pd.read_parquet(path)
+    segments = read_output(study, "segmentation", "segments")
+    if segments is None:
+        raise DataError([f"{output_path(study, 'segmentation', 'segments')} does not exist: run the segmentation "
+                         f"stage first (cxlab run {study.name} --stages segmentation)."])
+    return segments
 
 
 def truth_agreement(seg: Segmentation, truth_file: str = "truth_segments.parquet") -> dict | None:
