@@ -293,8 +293,9 @@ class StageResult:
 
 def stage_analysis(stage: str, *, clean: bool = True) -> Callable:
     """Make ``fn(study, **parameters) -> StageResult`` a stage's ``analyze``: the study is loaded
-    once (with ``clean``, its clean tables written if missing) and the parameters it was called
-    with, defaults included, are kept on the result for its record; where the function put a
+    once (with ``clean``, its clean tables written if missing), study.yaml's
+    ``parameters.<stage>`` fill in what the call does not pass, and the parameters used,
+    defaults included, are kept on the result for its record; where the function put a
     resolved value on ``result.parameters`` (a default meaning "the study's value"), that value
     is kept instead."""
     stage_spec(stage)
@@ -304,14 +305,16 @@ def stage_analysis(stage: str, *, clean: bool = True) -> Callable:
 
         @functools.wraps(fn)
         def analyze(study: Study | str | os.PathLike, /, **parameters: Any) -> StageResult:
+            loaded = data.ensure_clean(study) if clean else Study.load(study)
+            # what study.yaml sets for this stage (parameters.<stage>) applies where the call does
+            # not say otherwise, as in a run: analyze("demo") computes what `cxlab run demo` shows
+            own = {k: v for k, v in loaded.stage_parameters(stage).items() if k in signature.parameters}
             try:
-                bound = signature.bind(study, **parameters)
+                bound = signature.bind(loaded, **{**own, **parameters})
             except TypeError as exc:
                 known = [p for p in signature.parameters if p != "study"]
                 raise ParameterError(f"{stage}.analyze: {exc} (it takes: {', '.join(known)})") from None
             bound.apply_defaults()
-            loaded = data.ensure_clean(study) if clean else Study.load(study)
-            bound.arguments["study"] = loaded
             result = fn(*bound.args, **bound.kwargs)
             called = {k: v for k, v in bound.arguments.items() if k != "study"}
             # a value the function resolved (0 -> the study's window, say) wins over the one called with
