@@ -72,6 +72,24 @@ def cmd_stages(args) -> int:
     return 0
 
 
+def cmd_init(args) -> int:
+    from .drafting import draft_study
+
+    draft = draft_study(args.folder, title=args.title)
+    print(draft.summary())
+    return 0
+
+
+def cmd_kpis(args) -> int:
+    from .kpis import kpi_definitions
+
+    table = kpi_definitions()
+    width = max(len(k) for k in table["kpi"])
+    for row in table.itertuples(index=False):
+        print(f"{row.kpi:<{width}}  {row.definition}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cxlab", description="Customer journey mapping workbench.")
     parser.add_argument("--version", action="version", version=f"cxlab {__version__}")
@@ -87,6 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="check a study's tables against the data contract")
     val.add_argument("study", help="study name under data/raw/, or a study folder")
     val.set_defaults(func=cmd_validate)
+
+    init = sub.add_parser("init", help="draft a study.yaml from a folder of exports (never overwrites one)")
+    init.add_argument("folder", help="the folder holding the exported tables (CSV, .csv.gz, parquet …)")
+    init.add_argument("--title", help="the study's title (default: from the folder's name)")
+    init.set_defaults(func=cmd_init)
+
+    kpis = sub.add_parser("kpis", help="list every KPI id with its definition (for objectives and interventions)")
+    kpis.set_defaults(func=cmd_kpis)
 
     syn = sub.add_parser("synth", help="write a synthetic study with planted truths")
     syn.add_argument("--out", required=True, help="folder to write, e.g. data/raw/demo")

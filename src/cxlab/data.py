@@ -1,23 +1,35 @@
 """The data contract: reading a study's raw tables, checking them, writing clean tables.
 
-Checks run in DuckDB straight on the raw CSV or parquet files, so a log of tens of millions of
-events is checked without loading it into pandas. Every problem names the file, the column and
-up to five offending rows (row 1 is the first data row; in a CSV that is line 2).
+Checks run in DuckDB straight on the raw files, so a log of tens of millions of events is checked
+without loading it into pandas. A table is a CSV file (plain, ``.csv.gz`` or ``.csv.zst``), a
+parquet file, or a folder of parquet files (a partitioned export); study.yaml may rename the
+export's columns to the contract's (``tables.<table>.columns``). Every problem names the file,
+the column (the export's name and, where study.yaml renames it, the contract's) and up to five
+offending rows (row 1 is the first data row; in a CSV that is line 2; in a folder, the part file
+and its row are named too).
 
-Errors (the run stops): a missing file or column, an empty table, a value of the wrong type,
-an unparseable timestamp, a score out of range, a duplicate id, a reference to an unknown
-customer, a ticket closed before it opened.
-Warnings (reported, nothing dropped): touchpoints in the log that the catalog lacks, catalogued
-touchpoints never seen, survey touchpoints or stages the study does not know.
+Errors (the run stops): a missing, empty or unreadable file; a missing column; an empty table; a
+value of the wrong type; an unparseable or infinite timestamp; a non-finite number (NaN, inf);
+a score out of range; a duplicate id or a duplicated CSV header; a reference to an unknown
+customer; a ticket closed before it opened; an event outside the study's ``study_period``.
+Warnings (reported, nothing dropped): columns the contract does not use (left out of the clean
+tables, kept in the raw file), timestamps before 1990 or more than a year ahead when the study
+sets no ``study_period``, touchpoints in the log that the catalog lacks, catalogued touchpoints
+never seen, survey touchpoints or stages the study does not know.
 
 Clean tables are written to data/processed/<study>/ as parquet, atomically; raw files are only
-ever read.
+ever read. Timestamps there are UTC without a time zone, at microseconds, whatever the file held
+(an offset in the text, a time zone at ns, us or ms in parquet). The customers table keeps every
+column (each is an attribute segmentation, KPIs and interventions may use); events, surveys and
+tickets keep the contract's columns (and surveys their ``driver_*`` ratings).
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +39,7 @@ import duckdb
 import pandas as pd
 
 from .errors import DataError
-from .study import Study
+from .study import Study, table_format
 
 __all__ = [
     "Problem",
@@ -42,10 +54,20 @@ __all__ = [
     "write_json",
     "read_json",
     "SCORE_RANGES",
+    "CONTRACT_COLUMNS",
+    "source_sql",
+    "folder_files",
+    "duckdb_reason",
+    "cast_sql",
+    "quote",
+    "literal",
 ]
 
 MAX_EXAMPLES = 5
 SCORE_RANGES = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
+# without a study_period, timestamps outside [PLAUSIBLE_START, today + PLAUSIBLE_AHEAD) are warned of
+PLAUSIBLE_START = pd.Timestamp("1990-01-01")
+PLAUSIBLE_AHEAD = pd.DateOffset(years=1)
 
 # column -> kind; kinds: id, text, timestamp, number, integer, boolean
 _REQUIRED = {
@@ -73,13 +95,25 @@ _OPTIONAL = {
         "text": "text",
     },
 }
+# every table's contract columns -> kind (surveys also take driver_* ratings, customers any attribute)
+CONTRACT_COLUMNS = {t: {**_REQUIRED[t], **_OPTIONAL[t]} for t in _REQUIRED}
 _ID_COLUMN = {"customers": "customer_id", "surveys": "response_id", "tickets": "ticket_id"}
 _ATTRIBUTE_KIND = {"numeric": "number", "date": "timestamp", "category": "text"}
+_INTERNAL = ("_row", "_file", "_file_row")
+_EPOCH_MICROS = {"s": 1_000_000, "ms": 1_000, "us": 1}
+
+
+def _contract_column(table: str, column: str) -> bool:
+    """Whether ``column`` is one the contract gives a meaning to in ``table``."""
+    return (table == "customers" or column in CONTRACT_COLUMNS[table]
+            or (table == "surveys" and column.startswith("driver_")))
 
 
 @dataclass
 class Problem:
-    """One finding about one column of one table."""
+    """One finding about one column of one table. ``column`` is the contract's name;
+    ``source_column`` the export's where study.yaml renames it; ``places`` says where each
+    example row is when the table is a folder of files."""
 
     table: str
     file: Path
@@ -89,16 +123,30 @@ class Problem:
     rows: list[int] = field(default_factory=list)
     values: list[Any] = field(default_factory=list)
     severity: str = "error"
+    source_column: str | None = None
+    places: list[str] = field(default_factory=list)
+
+    @property
+    def file_column(self) -> str | None:
+        """The column's name in the file."""
+        return self.source_column or self.column
 
     def __str__(self) -> str:
-        where = f"{self.file.name}" + (f", column '{self.column}'" if self.column else "")
+        where = self.file.name + ("/" if self.file.is_dir() else "")
+        if self.column and self.source_column and self.source_column != self.column:
+            where += f", column '{self.source_column}' (contract column '{self.column}')"
+        elif self.column:
+            where += f", column '{self.column}'"
         text = f"{where}: {self.message}"
         if self.rows:
-            csv = self.file.suffix.lower() == ".csv"
+            csv = table_format(self.file) == "csv"
             shown = []
-            for row, value in zip(self.rows, self.values):
-                line = f" (line {row + 1})" if csv else ""
-                shown.append(f"row {row}{line}: {value!r}")
+            for i, (row, value) in enumerate(zip(self.rows, self.values)):
+                if i < len(self.places):
+                    place = f" ({self.places[i]})"
+                else:
+                    place = f" (line {row + 1})" if csv else ""
+                shown.append(f"row {row}{place}: {value!r}")
             more = f" … and {self.count - len(self.rows):,} more" if self.count > len(self.rows) else ""
             text += " — " + "; ".join(shown) + more
         return text
@@ -128,6 +176,7 @@ class ValidationReport:
                 "table": p.table,
                 "file": p.file.name,
                 "column": p.column,
+                "file column": p.file_column,
                 "problem": p.message,
                 "count": p.count,
                 "example rows": ", ".join(map(str, p.rows)),
@@ -135,7 +184,8 @@ class ValidationReport:
             for p in self.errors + self.warnings
         ]
         return pd.DataFrame(
-            rows, columns=["severity", "table", "file", "column", "problem", "count", "example rows"]
+            rows,
+            columns=["severity", "table", "file", "column", "file column", "problem", "count", "example rows"],
         )
 
     def __str__(self) -> str:
@@ -160,40 +210,136 @@ def _lit(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _source_sql(path: Path) -> str:
-    """A relation of the raw file with _row (1-based data row) and every column as read."""
-    if path.suffix.lower() == ".csv":
-        # all_varchar: the raw text, so a bad value is shown as the user wrote it
+def _all(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
+    """Every row of a query, fetched to the end: a result left half-read keeps the connection
+    busy, and DuckDB then refuses ``register`` and the like on it ("unfinished result")."""
+    return con.execute(sql).fetchall()
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    rows = _all(con, sql)
+    return rows[0][0] if rows else None
+
+
+def duckdb_reason(exc: BaseException) -> str:
+    """DuckDB's reason for an error in one line: its first paragraph, without the echoed SQL,
+    the offending line's text and the suggestions that name DuckDB options."""
+    kept: list[str] = []
+    for line in str(exc).splitlines():
+        line = line.strip()
+        if not line:
+            if kept:
+                break
+            continue
+        if line.startswith(("Possible fix", "The search space")):
+            break
+        if line.startswith(("LINE ", "Original Line", "Possible Solution")) or set(line) <= {"^"}:
+            continue
+        kept.append(line)
+    text = "; ".join(kept) or type(exc).__name__
+    return text if len(text) <= 400 else text[:399] + "…"
+
+
+def folder_files(folder: Path) -> list[Path]:
+    """The parquet files of a partitioned export, in a fixed order (their paths sorted); files
+    and folders starting with '.' or '_' (_SUCCESS, .crc) are not part of the data."""
+    folder = Path(folder)
+    found = [
+        p for p in folder.rglob("*.parquet")
+        if p.is_file() and not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts)
+    ]
+    return sorted(found, key=str)
+
+
+def source_sql(path: Path, *, encoding: str | None = None) -> str:
+    """A relation of a raw table file with every column as read, and ``_row`` (1-based data row;
+    in a folder of parquet files, counted through the files in path order, each file's row in
+    ``_file_row`` and its path in ``_file``). CSV columns are read as text (``all_varchar``), so
+    a bad value is shown as the user wrote it; compression (.gz, .zst) is read from the name."""
+    path = Path(path)
+    fmt = table_format(path)
+    if fmt == "csv":
+        enc = f", encoding = {_lit(encoding)}" if encoding else ""
         return (
             f"SELECT row_number() OVER () AS _row, * FROM read_csv({_lit(path)}, header = true, "
-            "all_varchar = true, sample_size = -1)"
+            f"all_varchar = true, sample_size = -1{enc})"
+        )
+    if fmt == "folder":
+        files = folder_files(path)
+        if not files:
+            raise ValueError(f"{path} holds no parquet files")
+        hive = any("=" in part for f in files for part in f.relative_to(path).parts[:-1])
+        listed = "[" + ", ".join(_lit(f) for f in files) + "]"
+        return (
+            "SELECT row_number() OVER (ORDER BY _cx_file, file_row_number) AS _row, _cx_file AS _file, "
+            "file_row_number + 1 AS _file_row, * EXCLUDE (_cx_file, file_row_number) "
+            f"FROM read_parquet({listed}, file_row_number = true, filename = '_cx_file', "
+            f"union_by_name = true, hive_partitioning = {str(hive).lower()})"
         )
     return (
         f"SELECT file_row_number + 1 AS _row, * EXCLUDE (file_row_number) "
-        f"FROM read_parquet({_lit(path)}, file_row_number = true)"
+        f"FROM read_parquet({_lit(path)}, file_row_number = true, hive_partitioning = false)"
     )
+
+
+def quote(name: str) -> str:
+    """A column name quoted for DuckDB SQL."""
+    return _q(name)
+
+
+def literal(value: Any) -> str:
+    """A value as a DuckDB SQL string literal."""
+    return _lit(value)
+
+
+def _is_text(source_type: str | None) -> bool:
+    return (source_type or "VARCHAR").upper() == "VARCHAR"
+
+
+def _is_timestamp_type(source_type: str | None) -> bool:
+    return (source_type or "").upper().startswith(("TIMESTAMP", "DATE"))
+
+
+def _has_zone(source_type: str | None) -> bool:
+    typed = (source_type or "").upper()
+    return typed.startswith("TIMESTAMPTZ") or "WITH TIME ZONE" in typed
+
+
+def _is_numeric_type(source_type: str | None) -> bool:
+    typed = (source_type or "").upper()
+    return typed.startswith(("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                             "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL"))
 
 
 def _missing_sql(column: str, source_type: str | None = None) -> str:
     """SQL true where a value is missing: NULL, or blank text."""
-    if (source_type or "VARCHAR").upper() == "VARCHAR":
+    if _is_text(source_type):
         return f"{_cast_sql(column, 'text')} IS NULL"
     return f"{_q(column)} IS NULL"
 
 
-def _cast_sql(column: str, kind: str, source_type: str | None = None) -> str:
+def _cast_sql(column: str, kind: str, source_type: str | None = None, *, epoch: str | None = None) -> str:
     """SQL that turns a raw column into its contract type (NULL where it cannot).
 
     ``source_type`` is the column's type in the file (CSV columns are read as text): a parquet
     column that already holds timestamps is used as such, not printed and parsed again (on 10M
-    events that round trip took most of the validation time)."""
+    events that round trip took most of the validation time). A timestamp with a time zone, at
+    any resolution (pandas writes nanoseconds), becomes UTC at microseconds; ``epoch`` (s, ms,
+    us) reads numbers as Unix epoch times."""
     c = _q(column)
     typed = (source_type or "VARCHAR").upper()
-    if kind == "timestamp" and typed != "VARCHAR":
-        if typed.startswith("TIMESTAMP WITH TIME ZONE"):
-            return f"({c} AT TIME ZONE 'UTC')"
-        if typed.startswith("TIMESTAMP") or typed == "DATE":
-            return f"CAST({c} AS TIMESTAMP)"
+    if kind == "timestamp" and _is_timestamp_type(typed):
+        if _has_zone(typed):  # TIMESTAMPTZ_NS cannot be cast to TIMESTAMP directly: to TIMESTAMPTZ first
+            return f"(CAST({c} AS TIMESTAMPTZ) AT TIME ZONE 'UTC')"
+        return f"CAST({c} AS TIMESTAMP)"
+    if kind == "timestamp" and epoch:
+        number = f"TRY_CAST(CAST({c} AS VARCHAR) AS DOUBLE)"
+        micros = f"TRY_CAST(round({number} * {_EPOCH_MICROS[epoch]}) AS BIGINT)"
+        return f"(CASE WHEN abs({micros}) < 253402300799000000 THEN make_timestamp({micros}) END)"
+    if kind == "id" and typed in ("FLOAT", "DOUBLE"):
+        # whole numbers read as floats (ids of a column with gaps, from pandas) are written as integers
+        return (f"(CASE WHEN isfinite({c}) AND {c} = floor({c}) AND abs({c}) < 9e15 "
+                f"THEN CAST(CAST({c} AS BIGINT) AS VARCHAR) ELSE NULLIF(TRIM(CAST({c} AS VARCHAR)), '') END)")
     if kind in ("id", "text"):
         return f"NULLIF(TRIM(CAST({c} AS VARCHAR)), '')"
     if kind == "timestamp":
@@ -205,12 +351,19 @@ def _cast_sql(column: str, kind: str, source_type: str | None = None) -> str:
     raise ValueError(kind)
 
 
+cast_sql = _cast_sql  # public: the contract's reading of a raw column, for cxlab.drafting
+
 _KIND_WORDS = {
     "timestamp": "not a parseable timestamp (use ISO 8601, e.g. 2025-03-01 14:05:00)",
     "number": "not a number",
     "integer": "not a number",
     "boolean": "not true/false",
 }
+_NUMBER_TEXT = re.compile(r"\s*[-+]?\d+(\.\d*)?([eE][-+]?\d+)?\s*")
+
+
+def _day(value: pd.Timestamp) -> str:
+    return f"{value:%Y-%m-%d}" if value == value.normalize() else str(value)
 
 
 class _Checker:
@@ -220,35 +373,51 @@ class _Checker:
         self.report = ValidationReport(study)
         self.columns: dict[str, list[str]] = {}
         self.types: dict[str, dict[str, str]] = {}  # table -> column -> type in the file
+        self.sources: dict[str, dict[str, str]] = {}  # table -> contract column -> export column
+        self.folders: set[str] = set()
 
     # ------------------------------------------------------------------ helpers
-    def _examples(self, table: str, column: str | None, where: str, show: str) -> tuple[int, list, list]:
-        count = self.con.execute(f"SELECT count(*) FROM raw_{table} WHERE {where}").fetchone()[0]
+    def _examples(self, table: str, column: str | None, where: str, show: str) -> tuple[int, list, list, list]:
+        count = _scalar(self.con, f"SELECT count(*) FROM raw_{table} WHERE {where}")
         if not count:
-            return 0, [], []
-        rows = self.con.execute(
-            f"SELECT _row, {show} FROM raw_{table} WHERE {where} ORDER BY _row LIMIT {MAX_EXAMPLES}"
-        ).fetchall()
-        return count, [r[0] for r in rows], [r[1] for r in rows]
+            return 0, [], [], []
+        place = ", _file, _file_row" if table in self.folders else ""
+        rows = _all(
+            self.con,
+            f"SELECT _row, CAST({show} AS VARCHAR){place} FROM raw_{table} WHERE {where} "
+            f"ORDER BY _row LIMIT {MAX_EXAMPLES}",
+        )
+        places = []
+        if table in self.folders:
+            folder = self.study.tables[table]
+            places = [f"{_relative(r[2], folder)} row {r[3]}" for r in rows]
+        return count, [r[0] for r in rows], [r[1] for r in rows], places
 
-    def _flag(self, table, column, where, show, message, severity="error") -> None:
-        count, rows, values = self._examples(table, column, where, show)
-        if count:
-            problem = Problem(
-                table, self.study.tables[table], column, message.format(n=f"{count:,}"), count, rows, values,
-                severity,
-            )
-            (self.report.errors if severity == "error" else self.report.warnings).append(problem)
+    def _add(self, problem: Problem) -> Problem:
+        (self.report.errors if problem.severity == "error" else self.report.warnings).append(problem)
+        return problem
 
-    def _error(self, table, column, message, severity="error") -> None:
-        problem = Problem(table, self.study.tables[table], column, message, severity=severity)
-        (self.report.errors if severity == "error" else self.report.warnings).append(problem)
+    def _flag(self, table, column, where, show, message, severity="error") -> Problem | None:
+        count, rows, values, places = self._examples(table, column, where, show)
+        if not count:
+            return None
+        return self._add(Problem(
+            table, self.study.tables[table], column, message.format(n=f"{count:,}"), count, rows, values,
+            severity, source_column=self._source(table, column), places=places,
+        ))
+
+    def _error(self, table, column, message, severity="error") -> Problem:
+        return self._add(Problem(table, self.study.tables[table], column, message, severity=severity,
+                                 source_column=self._source(table, column)))
+
+    def _source(self, table: str, column: str | None) -> str | None:
+        return self.sources.get(table, {}).get(column) if column else None
 
     def kinds(self, table: str) -> dict[str, str]:
         """Contract kinds of the columns this table actually has."""
         kinds = {}
         present = self.columns.get(table, [])
-        spec = {**_REQUIRED[table], **_OPTIONAL[table]}
+        spec = dict(CONTRACT_COLUMNS[table])
         if table == "customers":
             for attr, s in self.study.customer_attributes.items():
                 spec.setdefault(attr, _ATTRIBUTE_KIND[s.get("kind", "category")])
@@ -261,57 +430,231 @@ class _Checker:
                 kinds[col] = spec[col]
         return kinds
 
-    # ------------------------------------------------------------------ checks
+    # ------------------------------------------------------------------ opening a file
     def open(self, table: str) -> bool:
         path = self.study.tables[table]
+        options = self.study.table_options.get(table, {})
+        fmt = table_format(path) if path.exists() else None
         if not path.exists():
             self._error(table, None, f"the file does not exist ({path})")
             return False
-        try:
-            self.con.execute(f"CREATE VIEW raw_{table} AS {_source_sql(path)}")
-            cols = [d[0] for d in self.con.execute(f"SELECT * FROM raw_{table} LIMIT 0").description]
-        except duckdb.Error as exc:
-            self._error(table, None, f"cannot be read as {path.suffix[1:]}: {str(exc).splitlines()[0]}")
+        if fmt == "folder":
+            self.folders.add(table)
+            if not folder_files(path):
+                inside = sorted(p.name for p in path.iterdir())[:8]
+                self._error(table, None, "is a folder, and a folder is read as a partitioned parquet export, but this "
+                            f"one holds no .parquet files (it has: {', '.join(inside) or 'nothing'}); name a "
+                            "file, or a folder of parquet files")
+                return False
+        elif path.stat().st_size == 0:
+            self._error(table, None, "the file is empty (0 bytes): export it again with a header row and data")
             return False
-        self.columns[table] = [c for c in cols if c != "_row"]
-        self.types[table] = {r[0]: str(r[1]) for r in self.con.execute(f"DESCRIBE raw_{table}").fetchall()}
-        n = self.con.execute(f"SELECT count(*) FROM raw_{table}").fetchone()[0]
+        kind_word = "a CSV file" if fmt == "csv" else "a folder of parquet files" if fmt == "folder" else "parquet"
+        mismatch = _content_mismatch(path, fmt)
+        if mismatch:
+            self._error(table, None, mismatch)
+            return False
+        try:
+            if fmt == "csv" and not self._check_header(table, path, options.get("encoding")):
+                return False
+            self.con.execute(f"CREATE VIEW raw0_{table} AS {source_sql(path, encoding=options.get('encoding'))}")
+            file_columns = [d[0] for d in self.con.execute(f"SELECT * FROM raw0_{table} LIMIT 0").description]
+        except duckdb.Error as exc:
+            reason = duckdb_reason(exc)
+            hint = ""
+            if "not utf-8 encoded" in reason.lower() or "invalid unicode" in reason.lower():
+                hint = (f" — save it as UTF-8, or name its encoding in study.yaml: "
+                        f"tables: {{{table}: {{file: {path.name}, encoding: latin-1}}}}")
+            self._error(table, None, f"cannot be read as {kind_word}: {reason}{hint}")
+            return False
+        file_columns = [c for c in file_columns if c not in _INTERNAL]
+        if fmt == "csv" and len(file_columns) == 1:
+            reason = self._one_column(table, path, options.get("encoding"), file_columns[0])
+            if reason:
+                self._error(table, None, f"cannot be read as {kind_word}: {reason}")
+                return False
+            file_columns = [d[0] for d in self.con.execute(f"SELECT * FROM raw0_{table} LIMIT 0").description
+                            if d[0] not in _INTERNAL]
+        if fmt == "csv" and file_columns == ["column0"] and not _scalar(self.con, f"SELECT count(*) FROM raw0_{table}"):
+            self._error(table, None, "the file has no header row and no data")
+            return False
+        select = self._mapped_select(table, file_columns)
+        self.con.execute(f"CREATE VIEW raw_{table} AS SELECT {select} FROM raw0_{table}")
+        cols = [d[0] for d in self.con.execute(f"SELECT * FROM raw_{table} LIMIT 0").description]
+        self.columns[table] = [c for c in cols if c not in _INTERNAL]
+        self.types[table] = {r[0]: str(r[1]) for r in _all(self.con, f"DESCRIBE raw_{table}")}
+        n = _scalar(self.con, f"SELECT count(*) FROM raw_{table}")
         self.report.rows[table] = n
         missing = [c for c in _REQUIRED[table] if c not in self.columns[table]]
         for col in missing:
-            self._error(
-                table, col,
-                f"required column is missing (the file has: {', '.join(self.columns[table]) or 'no columns'})",
-            )
+            mapped = self.study.column_maps.get(table, {}).get(col)
+            if mapped is None:  # an export column renamed in study.yaml and missing was reported already
+                self._error(
+                    table, col,
+                    f"required column is missing (the file has: {', '.join(file_columns) or 'no columns'}); "
+                    f"if the export calls it otherwise, map it in study.yaml: "
+                    f"tables: {{{table}: {{file: {path.name}, columns: {{{col}: <export column>}}}}}}",
+                )
+        ignored = [c for c in self.columns[table] if not _contract_column(table, c)]
+        if ignored:
+            self._error(table, None,
+                        f"{len(ignored)} column(s) the data contract does not use are left out of the clean "
+                        f"table (they stay in the raw file): {', '.join(ignored)}", severity="warning")
         if n == 0:
             self._error(table, None, "the table is empty (it has a header but no rows)")
             return False
         return not missing
 
+    def _one_column(self, table: str, path: Path, encoding: str | None, name: str) -> str | None:
+        """A CSV read as one column whose name holds a delimiter: DuckDB's sniffer gave up on
+        rows with different numbers of fields (an unquoted comma in a text …). Read it again with
+        that delimiter: DuckDB then names the line, or reads it (the view is replaced)."""
+        delim = next((d for d in (",", ";", "\t", "|") if d in name), None)
+        if delim is None:
+            return None
+        enc = f", encoding = {_lit(encoding)}" if encoding else ""
+        names = [n.strip().strip('"') for n in name.split(delim)]
+        if len({n.lower() for n in names}) < len(names):
+            return None
+        columns = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names) + "}"
+        sql = (f"SELECT row_number() OVER () AS _row, * FROM read_csv({_lit(path)}, auto_detect = false, "
+               f"header = true, delim = {_lit(delim)}, quote = '\"', escape = '\"', columns = {columns}{enc})")
+        try:
+            _all(self.con, f"SELECT count(*) FROM ({sql})")
+        except duckdb.Error as exc:
+            return duckdb_reason(exc)
+        self.con.execute(f"CREATE OR REPLACE VIEW raw0_{table} AS {sql}")
+        return None
+
+    def _check_header(self, table: str, path: Path, encoding: str | None) -> bool:
+        """A CSV header naming a column twice is an error (DuckDB would silently read the second
+        'region' as 'region_1'; names differing only in case count as the same)."""
+        enc = f", encoding = {_lit(encoding)}" if encoding else ""
+        first = _all(self.con, f"SELECT * FROM read_csv({_lit(path)}, header = false, all_varchar = true{enc}) LIMIT 1")
+        if not first:
+            return True
+        seen: dict[str, int] = {}
+        twice = []
+        for i, name in enumerate(first[0], start=1):
+            if name is None:
+                continue
+            key = str(name).strip().lower()
+            if key in seen:
+                twice.append((str(name).strip(), seen[key], i))
+            else:
+                seen[key] = i
+        for name, a, b in twice:
+            self._add(Problem(table, path, name, f"the header names this column twice (columns {a} and {b}); "
+                              "rename or remove one of them (read as they are, the second would silently "
+                              f"become '{name}_1')"))
+        return not twice
+
+    def _mapped_select(self, table: str, file_columns: list[str]) -> str:
+        """The raw view's columns: the export's columns renamed to the contract's as study.yaml
+        maps them; a file column named like a contract column that study.yaml maps from another
+        export column is dropped (the mapping wins)."""
+        path = self.study.tables[table]
+        mapping = self.study.column_maps.get(table, {})
+        internal = [c for c in _INTERNAL if table in self.folders or c == "_row"]
+        rename: dict[str, str] = {}
+        for contract, export in mapping.items():
+            if not _contract_column(table, contract):
+                known = ", ".join(CONTRACT_COLUMNS[table]) + (", driver_*" if table == "surveys" else "")
+                self._add(Problem(table, path, contract,
+                                  f"study.yaml maps the export's column '{export}' to '{contract}', which is not a "
+                                  f"column of the {table} contract ({known})", source_column=export))
+                continue
+            if export not in file_columns:
+                self._add(Problem(table, path, contract,
+                                  f"study.yaml maps this column from the export's column '{export}', which the "
+                                  f"file does not have (the file has: {', '.join(file_columns) or 'no columns'})",
+                                  source_column=export))
+                continue
+            rename[export] = contract
+            self.sources.setdefault(table, {})[contract] = export
+        parts = [_q(c) for c in internal]
+        for col in file_columns:
+            if col in rename:
+                parts.append(f"{_q(col)} AS {_q(rename[col])}")
+            elif col in mapping and mapping[col] in rename:
+                self._error(table, None, f"the file's column '{col}' is not read: study.yaml maps "
+                            f"'{mapping[col]}' to {col}", severity="warning")
+            else:
+                parts.append(_q(col))
+        return ", ".join(parts)
+
+    # ------------------------------------------------------------------ checks
     def check_values(self, table: str) -> None:
+        epoch = self.study.table_options.get(table, {}).get("epoch")
         for col, kind in self.kinds(table).items():
-            c = _q(col)
-            typed = self.types[table].get(col)
-            if col in _REQUIRED[table]:
-                self._flag(table, col, _missing_sql(col, typed), c,
-                           "{n} rows have no value in a required column")
-            if kind in _KIND_WORDS:
-                self._flag(
-                    table, col,
-                    f"NOT ({_missing_sql(col, typed)}) AND {_cast_sql(col, kind, typed)} IS NULL",
-                    c, "{n} values are " + _KIND_WORDS[kind],
-                )
+            try:
+                self._check_column(table, col, kind, epoch)
+            except duckdb.Error as exc:
+                self._error(table, col, f"cannot be checked as {kind}: {duckdb_reason(exc)}")
+
+    def _check_column(self, table: str, col: str, kind: str, epoch: str | None) -> None:
+        c = _q(col)
+        typed = self.types[table].get(col)
+        if col in _REQUIRED[table]:
+            self._flag(table, col, _missing_sql(col, typed), c, "{n} rows have no value in a required column")
+        cast = _cast_sql(col, kind, typed, epoch=epoch)
+        if kind == "timestamp":
+            p = self._flag(
+                table, col, f"NOT ({_missing_sql(col, typed)}) AND ({cast} IS NULL OR NOT isfinite({cast}))",
+                c, "{n} values are " + _KIND_WORDS[kind],
+            )
+            if p is not None and not epoch and p.values and all(_NUMBER_TEXT.fullmatch(str(v)) for v in p.values):
+                p.message += (f"; they look like Unix epoch numbers: give their unit in study.yaml, "
+                              f"tables: {{{table}: {{file: {self.study.tables[table].name}, epoch: s}}}} "
+                              "(s, ms or us)")
+            if p is None:
+                self._check_period(table, col, cast)
+            return
+        if kind in _KIND_WORDS:
+            self._flag(table, col, f"NOT ({_missing_sql(col, typed)}) AND {cast} IS NULL",
+                       c, "{n} values are " + _KIND_WORDS[kind])
+        if kind in ("number", "integer"):
+            v = _cast_sql(col, "number")
+            self._flag(table, col, f"{v} IS NOT NULL AND NOT isfinite({v})", c,
+                       "{n} values are not finite numbers (NaN, inf or -inf)")
             if col in SCORE_RANGES:
                 lo, hi = SCORE_RANGES[col]
-                v = _cast_sql(col, "number")
                 self._flag(
                     table, col,
-                    f"{v} IS NOT NULL AND ({v} < {lo} OR {v} > {hi} OR {v} <> floor({v}))",
+                    f"isfinite({v}) AND ({v} < {lo} OR {v} > {hi} OR {v} <> floor({v}))",
                     c, f"{{n}} values are out of range (whole numbers from {lo} to {hi})",
                 )
             if col == "revenue":
-                v = _cast_sql(col, "number")
-                self._flag(table, col, f"{v} < 0", c, "{n} values are negative (revenue must be ≥ 0)")
+                self._flag(table, col, f"isfinite({v}) AND {v} < 0", c, "{n} values are negative (revenue must be ≥ 0)")
+
+    def _check_period(self, table: str, col: str, cast: str) -> None:
+        """Events outside study_period are errors; without one, timestamps before 1990 or more
+        than a year ahead are warnings (kept: a sentinel date such as 1900-01-01 is worth a look)."""
+        if table == "customers":
+            return
+        period = self.study.study_period
+        if period is not None and table == "events":
+            start, end = period
+            bounds = []
+            if start is not None:
+                bounds.append(f"{cast} < TIMESTAMP {_lit(start)}")
+            if end is not None:
+                last = end + pd.Timedelta(days=1) if end == end.normalize() else end + pd.Timedelta(microseconds=1)
+                bounds.append(f"{cast} >= TIMESTAMP {_lit(last)}")
+            words = f"{_day(start) if start is not None else 'the beginning'} to {_day(end) if end is not None else 'now'}"
+            self._flag(table, col, " OR ".join(bounds), _q(col),
+                       "{n} events fall outside the study period " + words + " (study_period in study.yaml)")
+            return
+        if period is not None:
+            return
+        today = pd.Timestamp(dt.date.today())
+        late = today + PLAUSIBLE_AHEAD
+        self._flag(
+            table, col, f"{cast} < TIMESTAMP {_lit(PLAUSIBLE_START)} OR {cast} >= TIMESTAMP {_lit(late)}", _q(col),
+            f"{{n}} timestamps are before {PLAUSIBLE_START:%Y-%m-%d} or after {late:%Y-%m-%d}, implausible for a "
+            "study (kept; set study_period in study.yaml to make dates outside the study an error)",
+            severity="warning",
+        )
 
     def check_unique(self, table: str) -> None:
         col = _ID_COLUMN.get(table)
@@ -323,10 +666,11 @@ class _Checker:
     def check_references(self, table: str) -> None:
         if "customers" not in self.columns or "customer_id" not in self.columns.get(table, []):
             return
-        cid = _cast_sql("customer_id", "id")
+        cid = _cast_sql("customer_id", "id", self.types[table].get("customer_id"))
+        known = _cast_sql("customer_id", "id", self.types["customers"].get("customer_id"))
         where = (
             f"{cid} IS NOT NULL AND {cid} NOT IN "
-            f"(SELECT {cid} FROM raw_customers WHERE {cid} IS NOT NULL)"
+            f"(SELECT {known} FROM raw_customers WHERE {known} IS NOT NULL)"
         )
         self._flag(table, "customer_id", where, '"customer_id"',
                    "{n} rows name a customer who is not in the customers table")
@@ -334,19 +678,18 @@ class _Checker:
     def check_ticket_order(self) -> None:
         if {"opened_at", "closed_at"} <= set(self.columns.get("tickets", [])):
             types = self.types["tickets"]
-            opened = _cast_sql("opened_at", "timestamp", types.get("opened_at"))
-            closed = _cast_sql("closed_at", "timestamp", types.get("closed_at"))
+            epoch = self.study.table_options.get("tickets", {}).get("epoch")
+            opened = _cast_sql("opened_at", "timestamp", types.get("opened_at"), epoch=epoch)
+            closed = _cast_sql("closed_at", "timestamp", types.get("closed_at"), epoch=epoch)
             self._flag("tickets", "closed_at", f"{closed} < {opened}",
                        "CAST(closed_at AS VARCHAR) || ' < opened ' || CAST(opened_at AS VARCHAR)",
                        "{n} tickets close before they open")
 
     def check_catalog(self) -> None:
         catalog = set(self.study.catalog.touchpoint)
+        tp = _cast_sql("touchpoint", "id", self.types["events"].get("touchpoint"))
         seen = dict(
-            self.con.execute(
-                f"SELECT {_cast_sql('touchpoint', 'id')} AS t, count(*) FROM raw_events "
-                "WHERE t IS NOT NULL GROUP BY t ORDER BY 2 DESC"
-            ).fetchall()
+            _all(self.con, f"SELECT {tp} AS t, count(*) FROM raw_events WHERE t IS NOT NULL GROUP BY t ORDER BY 2 DESC")
         )
         unknown = {t: n for t, n in seen.items() if t not in catalog}
         if unknown:
@@ -370,22 +713,73 @@ class _Checker:
         if "surveys" in self.columns and not {"nps", "csat", "ces"} & set(self.columns["surveys"]):
             self._error("surveys", None, "has none of the score columns nps, csat, ces")
 
+    def _guard(self, table: str | None, what: str, check, *args) -> None:
+        """Run one check; a DuckDB error (a file broken past its first rows) becomes a problem
+        naming the table, never a traceback."""
+        try:
+            check(*args)
+        except duckdb.Error as exc:
+            if table is None:
+                raise
+            self._error(table, None, f"could not be checked ({what}): {duckdb_reason(exc)}")
+
     def run(self) -> ValidationReport:
-        opened = {t: self.open(t) for t in self.study.tables}
+        opened = {}
+        for t in self.study.tables:
+            try:
+                opened[t] = self.open(t)
+            except duckdb.Error as exc:
+                self._error(t, None, f"cannot be read: {duckdb_reason(exc)}")
+                opened[t] = False
         for table, ok in opened.items():
             if table not in self.columns or self.report.rows.get(table, 0) == 0:
                 continue
-            self.check_values(table)
-            self.check_unique(table)
+            self._guard(table, "values", self.check_values, table)
+            self._guard(table, "unique ids", self.check_unique, table)
         if opened.get("customers"):
             for table in ("events", "surveys", "tickets"):
                 if opened.get(table):
-                    self.check_references(table)
+                    self._guard(table, "customer references", self.check_references, table)
         if opened.get("tickets"):
-            self.check_ticket_order()
+            self._guard("tickets", "ticket order", self.check_ticket_order)
         if opened.get("events"):
-            self.check_catalog()
+            self._guard("events", "touchpoint catalog", self.check_catalog)
         return self.report
+
+
+_MAGIC = {b"PAR1": "a parquet file", b"\x1f\x8b": "gzip-compressed", b"\x28\xb5\x2f\xfd": "zstd-compressed",
+          b"PK\x03\x04": "a zip archive or an Excel workbook"}
+
+
+def _content_mismatch(path: Path, fmt: str | None) -> str | None:
+    """Why a file's first bytes say it is not what its name says (a parquet file named .csv, a
+    gzip file without .gz, an Excel workbook), or None."""
+    if fmt not in ("csv", "parquet") or not path.is_file():
+        return None
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    found = next((what for magic, what in _MAGIC.items() if head.startswith(magic)), None)
+    name = path.name.lower()
+    if fmt == "parquet":
+        if found and found != "a parquet file":
+            return f"is not a parquet file: its content is {found}"
+        return None
+    if found == "a parquet file":
+        return "is a parquet file named like a CSV file: rename it to .parquet (and in study.yaml)"
+    if found == "gzip-compressed" and not name.endswith(".gz"):
+        return "is gzip-compressed: name it .csv.gz (and in study.yaml)"
+    if found == "zstd-compressed" and not name.endswith(".zst"):
+        return "is zstd-compressed: name it .csv.zst (and in study.yaml)"
+    if found == "a zip archive or an Excel workbook":
+        return "is a zip archive or an Excel workbook, not a CSV file: export the sheet as CSV"
+    return None
+
+
+def _relative(file: str, folder: Path) -> str:
+    try:
+        return str(Path(file).resolve().relative_to(Path(folder).resolve()))
+    except ValueError:
+        return Path(file).name
 
 
 def validate(study: Study | str | os.PathLike) -> ValidationReport:
@@ -404,7 +798,9 @@ def fingerprint(study: Study | str | os.PathLike) -> str:
     Remembered per process for files whose path, size and modification time are unchanged, so
     the stages of a run (one kernel) hash a large log once, not once per stage."""
     study = Study.load(study)
-    paths = [study.root / "study.yaml", *sorted(study.tables.values())]
+    paths = [study.root / "study.yaml"]
+    for table_path in sorted(study.tables.values()):
+        paths += folder_files(table_path) if table_path.is_dir() else [table_path]
     key = tuple((str(p), st.st_size, st.st_mtime_ns) for p, st in ((p, p.stat()) for p in paths))
     if key in _FINGERPRINTS:
         return _FINGERPRINTS[key]
@@ -501,18 +897,28 @@ def _json_default(value):
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def _inferred_kind(checker: _Checker, table: str, col: str) -> str:
+    """The kind of a column the contract does not know (a customer attribute study.yaml does not
+    declare): by its type in the file, or for text, number if every value is one."""
+    typed = checker.types[table].get(col)
+    if not _is_text(typed):
+        if _is_timestamp_type(typed):
+            return "timestamp"
+        return "number" if _is_numeric_type(typed) or (typed or "").upper() == "BOOLEAN" else "text"
+    bad = _scalar(checker.con, f"SELECT count(*) FROM raw_{table} WHERE {_q(col)} IS NOT NULL "
+                               f"AND TRY_CAST({_q(col)} AS DOUBLE) IS NULL")
+    return "text" if bad else "number"
+
+
 def _clean_select(checker: _Checker, table: str) -> str:
     kinds = checker.kinds(table)
+    epoch = checker.study.table_options.get(table, {}).get("epoch")
     parts = []
     for col in checker.columns[table]:
-        kind = kinds.get(col)
-        if kind is None:  # a column the contract does not know: numeric if every value is
-            bad = checker.con.execute(
-                f"SELECT count(*) FROM raw_{table} WHERE {_q(col)} IS NOT NULL "
-                f"AND TRY_CAST({_q(col)} AS DOUBLE) IS NULL"
-            ).fetchone()[0]
-            kind = "text" if bad else "number"
-        expr = _cast_sql(col, kind, checker.types[table].get(col))
+        if not _contract_column(table, col):
+            continue  # kept in the raw file, not in the clean table
+        kind = kinds.get(col) or _inferred_kind(checker, table, col)
+        expr = _cast_sql(col, kind, checker.types[table].get(col), epoch=epoch)
         if kind == "integer":
             expr = f"CAST({expr} AS BIGINT)"
         if kind == "timestamp" and table == "customers":
@@ -524,7 +930,8 @@ def _clean_select(checker: _Checker, table: str) -> str:
     catalog = checker.study.catalog[["touchpoint", "stage", "channel", "stage_order"]]
     checker.con.register("catalog_df", catalog)
     no_channel = "" if "channel" in checker.columns["events"] else ", CAST(NULL AS VARCHAR) AS channel"
-    # seq keeps the raw file's order: the tie-breaker for events with equal timestamps
+    # seq keeps the raw file's order: the tie-breaker for events with equal timestamps. The log's
+    # channel wins; the catalog's fills the events that have none.
     return (
         "SELECT e.* EXCLUDE (channel), COALESCE(e.channel, c.channel) AS channel, "
         "COALESCE(c.stage, 'uncatalogued') AS stage, "
@@ -539,8 +946,11 @@ def write_clean_tables(study: Study | str | os.PathLike) -> ValidationReport:
 
     Events gain ``stage`` and ``stage_order`` from the catalog (``uncatalogued``/-1 where the
     catalog lacks the touchpoint; those events are kept) and ``channel`` from the catalog where
-    the log has none, and ``seq``, the event's row in the raw file (the tie-breaker for equal
-    timestamps). Raises DataError listing every error; writes nothing then.
+    the log has none (an event's own channel wins over the catalog's), and ``seq``, the event's
+    row in the raw file (the tie-breaker for equal timestamps; through a folder's files in path
+    order). Columns study.yaml renames carry the contract's names; columns the contract does not
+    use are left out (except in customers, which keeps every attribute). Raises DataError
+    listing every error; writes nothing then.
     """
     study = Study.load(study)
     checker = _Checker(study)

@@ -5,11 +5,16 @@ safe YAML only and validated here; every problem is reported at once, naming the
 
     name: demo                          # optional; the folder name is used for outputs
     title: Demo retail study
-    tables:                             # paths relative to the study folder (csv or parquet)
-      customers: customers.csv
-      events: events.parquet
+    tables:                             # paths relative to the study folder: .csv, .csv.gz,
+      customers: customers.csv          #   .csv.zst, .parquet, or a folder of parquet files
+      events:                           # or a mapping: the file and the export's column names
+        file: export.csv.gz
+        columns: {customer_id: user_id, touchpoint: event, timestamp: ts}   # contract: export
+        encoding: latin-1               # optional, CSV only: utf-8 (default), utf-16, latin-1
+        epoch: s                        # optional: timestamps are Unix epoch s | ms | us
       surveys: surveys.csv              # optional
       tickets: tickets.csv              # optional
+    study_period: {start: 2025-01-01, end: 2025-12-31}   # optional: events outside are errors
     stages: [awareness, consideration, purchase, service, loyalty]   # in journey order
     touchpoints:                        # the catalog: touchpoint -> stage, channel
       web_visit: {stage: awareness, channel: web, label: Website visit}
@@ -50,9 +55,18 @@ import yaml
 from .errors import StudyError
 from .paths import inside, project_root, resolve_study_dir
 
-__all__ = ["Study", "Objective", "Intervention", "TABLE_NAMES", "DESIGNS"]
+__all__ = ["Study", "Objective", "Intervention", "TABLE_NAMES", "DESIGNS", "TABLE_SUFFIXES", "table_format",
+           "ENCODINGS", "EPOCH_UNITS"]
 
 TABLE_NAMES = ("customers", "events", "surveys", "tickets")
+# the files a table may be: CSV (plain or compressed, read by DuckDB as they are), parquet, or a
+# folder of parquet files (a partitioned export, hive-style key=value folders included)
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".csv.zst", ".parquet")
+TABLE_KEYS = ("file", "columns", "encoding", "epoch")
+# the encodings DuckDB reads without an extension; a name from the left is read as the right
+ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "utf-16": "utf-16", "utf16": "utf-16", "latin-1": "latin-1",
+             "latin1": "latin-1", "iso-8859-1": "latin-1", "iso8859-1": "latin-1"}
+EPOCH_UNITS = ("s", "ms", "us")
 REQUIRED_TABLES = ("customers", "events")
 DESIGNS = ("ab", "pre_post", "did", "its")
 DEFAULT_CONVERSION_WINDOW_DAYS = 30
@@ -91,6 +105,20 @@ class Intervention:
     raw: dict = field(default_factory=dict, compare=False)
 
 
+def table_format(path: Path) -> str | None:
+    """How a table file is read: 'csv' (.csv, .csv.gz, .csv.zst), 'parquet', 'folder' (an existing
+    folder: a partitioned parquet export), or None (not a table file)."""
+    path = Path(path)
+    if path.is_dir():
+        return "folder"
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        return "parquet"
+    if any(name.endswith(s) for s in TABLE_SUFFIXES if s.startswith(".csv")):
+        return "csv"
+    return None
+
+
 class _Problems:
     def __init__(self, file: Path):
         self.file = file
@@ -118,6 +146,75 @@ def _date(value: Any, key: str, problems: _Problems) -> pd.Timestamp | None:
         return None
 
 
+_SUFFIX_WORDS = ".csv, .csv.gz, .csv.zst or .parquet file, or a folder of parquet files"
+
+
+def _table_spec(name: str, spec: Any, problems: _Problems) -> tuple[str, dict, dict] | None:
+    """(file, {contract column: export column}, options) of ``tables.<name>``: a file name, or a
+    mapping {file, columns, encoding, epoch}."""
+    key = f"tables.{name}"
+    if isinstance(spec, (str, os.PathLike)):
+        return str(spec), {}, {}
+    if not isinstance(spec, dict):
+        problems.add(key, "give a file name, or {file: ..., columns: {contract column: export column}}")
+        return None
+    for extra in spec:
+        if extra not in TABLE_KEYS:
+            problems.add(f"{key}.{extra}", f"unknown key; a table takes {', '.join(TABLE_KEYS)}")
+    rel = spec.get("file")
+    if not isinstance(rel, str) or not rel.strip():
+        problems.add(f"{key}.file", "is required: the table's file, relative to the study folder")
+        return None
+    columns: dict[str, str] = {}
+    raw = spec.get("columns") or {}
+    if not isinstance(raw, dict):
+        problems.add(f"{key}.columns", "must map contract columns to the export's columns, "
+                                       "e.g. {customer_id: user_id, timestamp: ts}")
+        raw = {}
+    seen: dict[str, str] = {}
+    for contract, export in raw.items():
+        if not isinstance(export, (str, int)) or isinstance(export, bool) or not str(export).strip():
+            problems.add(f"{key}.columns.{contract}", f"must name a column of the export (got {export!r})")
+            continue
+        export = str(export)
+        if export in seen:
+            problems.add(f"{key}.columns.{contract}",
+                         f"'{export}' is already mapped to {seen[export]}; one export column feeds one contract column")
+            continue
+        seen[export] = str(contract)
+        columns[str(contract)] = export
+    options: dict[str, str] = {}
+    encoding = spec.get("encoding")
+    if encoding is not None:
+        if str(encoding).lower() not in ENCODINGS:
+            problems.add(f"{key}.encoding", f"'{encoding}' is not one of utf-8, utf-16, latin-1 "
+                                            "(convert other encodings to UTF-8 first)")
+        else:
+            options["encoding"] = ENCODINGS[str(encoding).lower()]
+    epoch = spec.get("epoch")
+    if epoch is not None:
+        if str(epoch) not in EPOCH_UNITS:
+            problems.add(f"{key}.epoch", f"'{epoch}' must be s, ms or us (Unix epoch seconds, milliseconds "
+                                         "or microseconds)")
+        else:
+            options["epoch"] = str(epoch)
+    return rel, columns, options
+
+
+def _study_period(spec: Any, problems: _Problems) -> tuple[pd.Timestamp | None, pd.Timestamp | None] | None:
+    """study_period: {start: first day, end: last day} (either may be left out)."""
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or not ({"start", "end"} & set(spec)) or set(spec) - {"start", "end"}:
+        problems.add("study_period", "write {start: YYYY-MM-DD, end: YYYY-MM-DD} (the first and the last day)")
+        return None
+    start, end = (_date(spec.get(k), f"study_period.{k}", problems) for k in ("start", "end"))
+    start, end = (t.tz_convert("UTC").tz_localize(None) if t is not None and t.tzinfo else t for t in (start, end))
+    if start is not None and end is not None and end < start:
+        problems.add("study_period", f"ends ({end.date()}) before it starts ({start.date()})")
+    return start, end
+
+
 @dataclass
 class Study:
     """A loaded, validated study. Use ``Study.load(path_or_name)``."""
@@ -140,6 +237,12 @@ class Study:
     # limit); the default of every stage that counts conversions (KPIs, funnels), which records
     # the window it used with its outputs
     conversion_window_days: float | None = 30.0
+    # table -> {contract column: the export's column} (study.yaml: tables.<table>.columns)
+    column_maps: dict[str, dict[str, str]] = field(default_factory=dict)
+    # table -> {encoding: latin-1, epoch: s} where study.yaml gives them
+    table_options: dict[str, dict] = field(default_factory=dict)
+    # (first day, last day) of study_period in study.yaml, either may be None; None: not set
+    study_period: tuple[pd.Timestamp | None, pd.Timestamp | None] | None = None
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -170,22 +273,38 @@ class Study:
         for name in raw_tables:
             if name not in TABLE_NAMES:
                 problems.add(f"tables.{name}", f"unknown table; known tables: {', '.join(TABLE_NAMES)}")
+        column_maps: dict[str, dict[str, str]] = {}
+        table_options: dict[str, dict] = {}
         for name in TABLE_NAMES:
-            rel = raw_tables.get(name)
-            if rel is None:
+            spec = raw_tables.get(name)
+            if spec is None:
                 if name in REQUIRED_TABLES:
                     problems.add(f"tables.{name}", "is required (a CSV or parquet file in the study folder)")
                 continue
+            parsed = _table_spec(name, spec, problems)
+            if parsed is None:
+                continue
+            rel, columns, options = parsed
             try:
                 path = inside(root, rel, what=f"file of table '{name}'")
             except Exception as exc:  # ParameterError: reported with the rest
                 problems.add(f"tables.{name}", str(exc))
                 continue
-            if path.suffix.lower() not in (".csv", ".parquet"):
-                problems.add(f"tables.{name}", f"'{rel}' must be a .csv or .parquet file")
-            elif not path.exists():
-                problems.add(f"tables.{name}", f"file '{rel}' does not exist in {root}")
+            fmt = table_format(path)
+            if not path.exists():
+                if fmt is None:
+                    problems.add(f"tables.{name}", f"'{rel}' must be a {_SUFFIX_WORDS}")
+                else:
+                    problems.add(f"tables.{name}", f"file '{rel}' does not exist in {root}")
+            elif fmt is None:
+                problems.add(f"tables.{name}", f"'{rel}' must be a {_SUFFIX_WORDS}")
+            elif options.get("encoding") and fmt != "csv":
+                problems.add(f"tables.{name}.encoding", f"applies to CSV files only, and '{rel}' is not one")
             tables[name] = path
+            if columns:
+                column_maps[name] = columns
+            if options:
+                table_options[name] = options
 
         stages = config.get("stages") or []
         if not isinstance(stages, list) or not stages or not all(isinstance(s, str) for s in stages):
@@ -321,6 +440,8 @@ class Study:
             problems.add("conversion_window_days", f"must be a number of days above 0, or null for no window (got {window!r})")
             window = DEFAULT_CONVERSION_WINDOW_DAYS
 
+        study_period = _study_period(config.get("study_period"), problems)
+
         engine = config.get("engine") or {"backend": "duckdb"}
         if engine.get("backend", "duckdb") not in ("duckdb", "pyspark"):
             problems.add("engine.backend", f"'{engine.get('backend')}' must be duckdb or pyspark")
@@ -342,6 +463,9 @@ class Study:
             engine=dict(engine),
             config=config,
             conversion_window_days=None if window is None else float(window),
+            column_maps=column_maps,
+            table_options=table_options,
+            study_period=study_period,
         )
 
     # ------------------------------------------------------------------ places
