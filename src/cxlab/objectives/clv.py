@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from .. import data, engine
+from .. import engine
 from ..errors import DataError, ParameterError
 from ..results import Estimate, estimates_frame
 from ..study import Study
@@ -52,7 +52,6 @@ __all__ = [
     "clv",
 ]
 
-_UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12}
 # time units per month for CLV, lifetimes' convention (30 days, 4.345 weeks)
 _PER_MONTH = {"day": 30.0, "week": 4.345, "month": 1.0}
 
