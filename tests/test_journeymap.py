@@ -445,10 +445,39 @@ def test_segments_are_sized_and_named_after_their_persona_cards(tiny):
 
 
 def test_the_files_the_map_reads_are_the_files_the_stages_write():
-    from cxlab.journeymap import FILES
     from cxlab.segments.pipeline import PERSONAS_FILE, SEGMENTS_FILE
+    from cxlab.stages import STAGES
 
-    assert FILES["segments"][0] == SEGMENTS_FILE and FILES["personas"][0] == PERSONAS_FILE
-    stage = pytest.importorskip("cxlab.touchpoints.stage", reason="the touchpoint stage's writer is not there yet")
-    for key in ("inventory", "funnel", "funnel_by_segment", "transitions"):
-        assert FILES[key][0] == stage.OUTPUT_FILES[key]
+    # the map reads through the registry (cxlab.stages.read_output), which names the files
+    segmentation = STAGES["segmentation"]
+    assert segmentation.output("segments").file == SEGMENTS_FILE
+    assert segmentation.output("personas").file == PERSONAS_FILE
+    touchpoints = STAGES["touchpoints"]
+    for key, file in (("inventory", "touchpoint_inventory.parquet"), ("funnel", "stage_funnel.parquet"),
+                      ("funnel_by_segment", "stage_funnel_by_segment.parquet"),
+                      ("transitions", "transitions.parquet")):
+        assert touchpoints.output(key).file == file
+
+
+def test_a_segment_map_never_computes_a_lane_a_stage_did_not_write(tiny, monkeypatch):
+    """Segments but no touchpoint or pain-point outputs: every lane of the segment map says
+    which stage to run, and the map reads no event (nothing is computed again)."""
+    from cxlab import data, engine, journeys
+    from cxlab.journeymap import load_journey_map
+
+    data.write_parquet(pd.DataFrame({"customer_id": ["c1", "c2", "c3", "c4"], "segment": ["0", "1", "1", "1"]}),
+                       tiny.processed("segments.parquet"))
+
+    def no_events(*args, **kwargs):
+        raise AssertionError("the journey map read the event log")
+
+    monkeypatch.setattr(engine, "events", no_events)
+    monkeypatch.setattr(journeys, "for_segment", no_events)
+    m = load_journey_map(tiny, "1")
+    assert m.n_customers == 3
+    assert m.touchpoints.empty and m.kpis.empty and m.emotion.empty and m.pain_points.empty
+    assert {"touchpoints", "actions", "kpis", "emotion", "pain_points", "opportunities"} <= set(m.missing)
+    assert m.lane_notes["touchpoints"] == m.lane_notes["kpis"] == "not computed: run the touchpoints stage"
+    assert m.lane_notes["emotion"] == "not computed: run the pain points stage"
+    assert ("stage KPI: not drawn — stage_funnel_by_segment.parquet is missing (run the touchpoints stage first)"
+            in m.notes)

@@ -2,10 +2,10 @@
 the planted pain touchpoint (truth.json ``pain_point.touchpoint``, payment_error) is the top
 pain point, and the emotion curve dips at its stage (truth.json ``pain_point.stage``, purchase).
 
-The stage outputs are written here the way the stage notebooks write them: the objectives table (notebook 01), the pain-point
-stage by ``painpoints.analyze(...).write()`` (notebook 04's last cell), the touchpoint stage's
-inventory, stage funnel and transitions under the names ``cxlab.journeymap.inputs.FILES``
-lists, and segments.parquet from the synthetic study's planted segments (standing in for the
+The stage outputs are written here the way the stage notebooks write them: the objectives table
+(notebook 01) where the registry puts it, the touchpoint stage by ``touchpoints.analyze(...).write()``
+and the pain-point stage by ``painpoints.analyze(...).write()`` (the last cells of notebooks 03
+and 04), and the segments from the synthetic study's planted segments (standing in for the
 segmentation stage)."""
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ import re
 import pandas as pd
 import pytest
 
-from cxlab import data, objectives, painpoints
+from cxlab import data, objectives, painpoints, touchpoints
 from cxlab.journeymap import figure_texts, journey_map_figure, save_journey_map
-from cxlab.journeymap.inputs import FILES, load_journey_map, segment_table
+from cxlab.journeymap.inputs import load_journey_map, segment_table
+from cxlab.stages import output_path
 from cxlab.synth import write_study
-from cxlab.touchpoints import inventory, stage_funnel, transitions
 
 CUSTOMERS = 4000
 SEED = 7
@@ -28,12 +28,10 @@ SEED = 7
 
 def write_stage_outputs(study) -> None:
     """What notebooks 01, 02, 03 and 04 leave in data/processed/<study>/ for the journey map."""
-    put = lambda frame, key: data.write_parquet(frame, study.processed(FILES[key][0]))  # noqa: E731
-    put(pd.read_parquet(study.root / "truth_segments.parquet"), "segments")
-    put(inventory(study).table, "inventory")
-    put(stage_funnel(study).table, "funnel")
-    put(transitions(study).table, "transitions")
-    put(objectives.objectives_table(study).table, "objectives")
+    data.write_parquet(pd.read_parquet(study.root / "truth_segments.parquet"),
+                       output_path(study, "segmentation", "segments"))
+    touchpoints.analyze(study).write()
+    data.write_parquet(objectives.objectives_table(study).table, output_path(study, "objectives", "objectives"))
     painpoints.analyze(study).write()
 
 
@@ -146,33 +144,39 @@ def test_the_stage_notebook_runs_and_saves_the_maps_beside_the_report(synthetic)
 
 
 def test_segment_lanes_from_the_touchpoint_stage_tables_are_the_lanes_computed_here(synthetic):
-    """The touchpoint stage writes the inventory and transitions of every segment (it runs beside
-    other stages; the journey map runs alone at the end): the segment map drawn from those tables
-    is the one the map computes itself from the segment's events."""
-    from cxlab import touchpoints
+    """The touchpoint stage writes the inventory, transitions and stage funnel of every segment
+    (it runs beside other stages; the journey map runs alone at the end and reads only what the
+    stages wrote): the segment map drawn from those tables is the one the touchpoint functions
+    give on the segment's own events, and drawing it reads no event."""
+    from cxlab import engine, journeys
+    from cxlab.journeymap import from_frames, lanes
     from cxlab.study import Study
-    from cxlab.touchpoints.stage import OUTPUT_FILES, write_outputs
 
-    assert FILES["inventory_by_segment"][0] == OUTPUT_FILES["inventory_by_segment"]
-    assert FILES["transitions_by_segment"][0] == OUTPUT_FILES["transitions_by_segment"]
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CXLAB_HOME", str(synthetic["home"]))
         study = Study.load(synthetic["folder"])
-        written = write_outputs(touchpoints.analyze(study))
-        try:
-            by_segment = pd.read_parquet(written["inventory_by_segment"])
-            assert set(by_segment.segment) == set(synthetic["segments"].segment.astype(str))
+        by_segment = pd.read_parquet(output_path(study, "touchpoints", "inventory_by_segment"))
+        assert set(by_segment.segment) == set(synthetic["segments"].segment.astype(str))
+        events = journeys.for_segment(study, "bargain_browsers", pd.read_parquet(folder_segments(synthetic)))
+        computed = from_frames(
+            study.name, study.stages,
+            touchpoints=lanes.touchpoints_lane(touchpoints.inventory(events).table),
+            actions=lanes.actions_lane(touchpoints.transitions(events).table, study.catalog, study.stages),
+            kpis=lanes.kpi_lane(touchpoints.stage_funnel(events, window_days=30).table, study.stages),
+        )
 
-            def no_events(*args, **kwargs):
-                raise AssertionError("the segment's events were read again")
+        def no_events(*args, **kwargs):
+            raise AssertionError("the segment's events were read again")
 
-            mp.setattr(touchpoints, "for_segment", no_events)
-            drawn = load_journey_map(study, "bargain_browsers")
-        finally:
-            for path in written.values():
-                path.unlink()
-    computed = synthetic["segment"]
+        mp.setattr(engine, "events", no_events)
+        mp.setattr(journeys, "for_segment", no_events)
+        drawn = load_journey_map(study, "bargain_browsers")
     for lane in ("touchpoints", "actions", "kpis"):
         pd.testing.assert_frame_equal(getattr(drawn, lane).reset_index(drop=True),
                                       getattr(computed, lane).reset_index(drop=True))
-    assert drawn.n_customers == computed.n_customers
+    assert drawn.n_customers == synthetic["segment"].n_customers
+    assert drawn.lane_notes["kpis"] == "stage funnel, 30-day window"
+
+
+def folder_segments(synthetic):
+    return synthetic["folder"] / "truth_segments.parquet"

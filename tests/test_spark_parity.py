@@ -82,3 +82,18 @@ def test_variants_are_identical_on_spark(studies):
     # variants take Spark's own route to ordered strings (collect pairs, sort, extract)
     duck, spark = studies
     same(tp.variants(duck, top=10).table, tp.variants(spark, top=10).table)
+
+
+@pytest.mark.slow
+def test_the_whole_stage_is_identical_on_spark(studies):
+    # the stage resolves the event log once and hands it to every analysis: on Spark too
+    duck, spark = studies
+    a = tp.analyze(duck, conversion_window_days=2, anchor_touchpoint="payment_error")
+    b = tp.analyze(spark, conversion_window_days=2, anchor_touchpoint="payment_error")
+    assert a.parameters == b.parameters and a.parameters["conversion_window_days"] == 2
+    ta, tb = a.tables(), b.tables()
+    assert set(ta) == set(tb)
+    for key in ("inventory", "channels", "funnel", "funnel_by_channel", "time_to_convert", "transitions", "anchor",
+                "variants", "attribution"):
+        same(ta[key], tb[key])
+    assert a.headlines() == b.headlines()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import ibis
 import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
@@ -167,7 +166,7 @@ def inventory(
       event;
     - conversion (ever reaching a goal touchpoint) of customers who touched it versus those who
       did not, each with a Wilson interval, and their difference with its interval and p-value
-      (``cxlab.impact.two_proportions``). This is an association, not an effect: touchpoints
+      (``cxlab.stats.two_proportions``). This is an association, not an effect: touchpoints
       that only buyers see (order tracking) convert at 100% by construction;
     - how often it is the last touchpoint of a journey that ends without the goal: the customer's
       last event, for customers who never reached a goal touchpoint.

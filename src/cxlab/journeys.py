@@ -28,6 +28,7 @@ import ibis
 import pandas as pd
 
 from .errors import ParameterError
+from .stages import output_path
 from .study import Study
 
 START = "(start)"
@@ -36,6 +37,9 @@ CONVERSION = "(conversion)"
 NO_CONVERSION = "(no conversion)"
 NO_SEGMENT = "(no segment)"
 UNKNOWN = "(unknown)"
+# the segment of customers with no event in the log (the segmentation stage names them so): they
+# have no journey, so no funnel, path or journey map of their own
+NO_ACTIVITY = "no recorded activity"
 
 DAY = 86400
 HOUR = 3600
@@ -130,7 +134,7 @@ def resolve(
         cat = _catalog_frame(study.catalog if catalog is None else catalog)
         goal_list = tuple(study.goal_touchpoints if goals is None else goals)
         stage_list = list(study.stages if stages is None else stages)
-        seg = study.processed_dir / "segments.parquet"
+        seg = output_path(study, "segmentation", "segments")  # the registry names the file
         return Source(events, goal_list, cat, stage_list, study, seg, None, events)
     cat = _catalog_frame(catalog)
     if isinstance(data, pd.DataFrame):
@@ -462,3 +466,118 @@ def ordered_join(table: ibis.Table, value, key, *, where=None, sep: str = ",") -
         pairs = ibis.struct({"k": key, "v": value}).collect(where=where)
         return pairs.sort().map(lambda s: s.v).join(sep)
     return value.collect(where=where, order_by=key).join(sep)
+
+
+# ----------------------------------------------------------------------------- support, sessions
+# (one rule each for every stage: the segmentation's support contacts and sessions, the pain
+# points' support contacts and repeats within a session)
+import re as _re  # noqa: E402  (kept with the functions that use it)
+
+SUPPORT_CHANNELS = ("call_centre",)
+SUPPORT_WORDS = ("support", "chat", "call", "contact", "complain", "helpdesk", "help_desk", "help-desk", "hotline")
+_SUPPORT_NAME = _re.compile("|".join(_re.escape(w) for w in SUPPORT_WORDS), _re.IGNORECASE)
+SESSION_GAP_MINUTES = 30
+
+
+def name_list(value) -> list[str] | None:
+    """A list of names from a parameter: a list, ``"a, b"`` or ``"['a', 'b']"``; None when
+    empty (meaning: use the default)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        if text.startswith("["):
+            import yaml
+
+            value = yaml.safe_load(text) or []
+        else:
+            return [v.strip() for v in text.split(",") if v.strip()] or None
+    return [str(v) for v in value] or None
+
+
+def is_support(touchpoint: str, channel: str | None = None) -> bool:
+    """Whether one touchpoint is a contact with support, by the rule of ``support_touchpoints``."""
+    return str(channel) in SUPPORT_CHANNELS or bool(_SUPPORT_NAME.search(str(touchpoint)))
+
+
+def support_touchpoints(catalog_or_study, named=None) -> list[str]:
+    """The touchpoints that are contacts with support, for every stage that counts them.
+
+    **The rule** (when ``named`` is empty): a catalogued touchpoint is a support contact when
+    its channel is ``call_centre``, or its name contains (any case) one of *support, chat,
+    call, contact, complain, helpdesk, help_desk, help-desk, hotline*. A help centre, FAQ or
+    help article is self-service, not a contact with support: ``help`` alone does not make a
+    touchpoint support. For example:
+
+    ==================  ========  ===================================
+    touchpoint          support?  why
+    ==================  ========  ===================================
+    chat_support        yes       "support", "chat"
+    call_centre_call    yes       "call" (and its call_centre channel)
+    helpdesk            yes       "helpdesk"
+    contact_form        yes       "contact"
+    complaint_form      yes       "complain"
+    help_centre         no        self-service; "help" alone is not support
+    faq_page            no        self-service
+    ivr_menu            yes       only when its channel is call_centre
+    ==================  ========  ===================================
+
+    The words are matched anywhere in the name ("contactless_payment" would count): a study
+    whose names mislead the rule names its support touchpoints.
+
+    ``catalog_or_study``: a Study (or its name or folder), a ``Source``, or a catalog DataFrame
+    (touchpoint, channel). ``named``: the touchpoints to take instead — a list, ``"a, b"`` or
+    ``"['a', 'b']"``; every name must be in the catalog. Returns touchpoint names in catalog
+    order (``named`` as given).
+    """
+    catalog, where = _support_catalog(catalog_or_study)
+    names = name_list(named)
+    if names:
+        unknown = [t for t in names if t not in set(catalog["touchpoint"].astype(str))]
+        if unknown:
+            raise ParameterError(f"support_touchpoints: {', '.join(unknown)} not in the touchpoint catalog{where}")
+        return names
+    if catalog.empty:
+        return []
+    channel = catalog["channel"] if "channel" in catalog.columns else pd.Series(None, index=catalog.index)
+    hit = [is_support(t, c) for t, c in zip(catalog["touchpoint"].astype(str), channel)]
+    return catalog.loc[hit, "touchpoint"].astype(str).tolist()
+
+
+def _support_catalog(catalog_or_study) -> tuple[pd.DataFrame, str]:
+    if isinstance(catalog_or_study, Source):
+        study = catalog_or_study.study
+        return catalog_or_study.catalog, f" of {study.root / 'study.yaml'}" if study is not None else ""
+    if isinstance(catalog_or_study, pd.DataFrame):
+        if "touchpoint" not in catalog_or_study.columns:
+            raise ParameterError("support_touchpoints: the catalog needs a 'touchpoint' column (and channel).")
+        return catalog_or_study, ""
+    study = Study.load(catalog_or_study)
+    return study.catalog, f" of {study.root / 'study.yaml'}"
+
+
+def sessions(events: ibis.Table, *, session_gap_minutes: float = SESSION_GAP_MINUTES) -> ibis.Table:
+    """The events with ``session``: the session each event belongs to (a string, unique within
+    the customer).
+
+    **A session** is the log's ``session_id`` where the event has one. Where the log has no
+    session ids (or for an event without one), a customer's session ends after
+    ``session_gap_minutes`` (default 30) of inactivity: in journey order (timestamp, seq), an
+    event starts a new session when it is the customer's first event or comes more than
+    ``session_gap_minutes`` after the customer's previous event (whole seconds; a gap of exactly
+    30 minutes stays in the session). These sessions are named ``gap-1``, ``gap-2`` … per
+    customer. For example, events at 10:00, 10:10, 11:00 and 11:20 are two sessions with a
+    30-minute gap (``gap-1``: 10:00, 10:10; ``gap-2``: 11:00, 11:20) and one with a 60-minute
+    gap. Needs ``customer_id``, ``timestamp`` and ``seq``; an Ibis expression (DuckDB, Spark).
+    """
+    if session_gap_minutes is None or not session_gap_minutes > 0:
+        raise ParameterError(f"session_gap_minutes must be positive, got {session_gap_minutes}")
+    t = seconds(events.timestamp)
+    prev = t.lag().over(journey_window(events))
+    out = events.mutate(_new_session=(prev.isnull() | ((t - prev) > session_gap_minutes * 60.0)).cast("int64"))
+    out = out.mutate(_gap_session=out._new_session.cumsum(group_by="customer_id", order_by=[out.timestamp, out.seq]))
+    gap = ibis.literal("gap-") + out._gap_session.cast("string")
+    session = out.session_id.cast("string").fill_null(gap) if "session_id" in out.columns else gap
+    return out.mutate(session=session).drop("_new_session", "_gap_session")

@@ -1,69 +1,66 @@
-"""The journey map of one segment: the lanes of the segment's customers.
+"""The journey map of one segment: the lanes of the segment's customers, from the by-segment
+outputs the stages wrote (a ``segment`` column beside the all-customer table's columns).
 
-Where a stage wrote a table by segment (a ``segment`` or ``group`` column), its rows for the
-segment are used. Otherwise the lane is computed here by the stage's own functions on the
-segment's customers — the event log restricted to them in the engine, their survey responses —
-so the numbers mean exactly what they mean on the all-customer map.
+The touchpoint stage writes the inventory, transitions and stage funnel by segment; the
+pain-point stage the emotion curve and key drivers by segment, and one register ranked over all
+customers, which the segment's map shows marked where the segment meets a pain point more
+often. Nothing is computed here: a by-segment output that is missing leaves its lane empty,
+saying which stage to run, so the numbers mean exactly what they mean on the stage pages.
 """
 from __future__ import annotations
 
-import functools
 import re
 
 import pandas as pd
 
-from ..errors import CxlabError, DataError, ParameterError
+from ..errors import ParameterError
+from ..stages import output_path, read_output
 from . import lanes
-from .inputs import FILES, _missing_note, _read, _segment_column, conversion_window, kpi_note, segment_table
+from .inputs import _absent, _segment_column, kpi_note, segment_table
 
-__all__ = ["segment_frames", "segment_customers", "scored_responses"]
+__all__ = ["segment_frames", "segment_customers", "segment_tables"]
 
 
-def segment_customers(study, segment: str) -> pd.DataFrame:
-    """customer_id of the segment's customers (segments.parquet)."""
-    seg = _read(study, "segments")
+def segment_tables(study, *, sizes: pd.DataFrame | None = None) -> dict:
+    """The stage outputs segment maps are drawn from, read once for all segments: the
+    touchpoint stage's inventory, transitions and funnel by segment, the pain-point stage's
+    emotion curve and key drivers by segment and its register, the segmentation stage's
+    segments, and their sizes (``segment_table``). None where a stage has not written one."""
+    return {
+        "inventory": read_output(study, "touchpoints", "inventory_by_segment"),
+        "transitions": read_output(study, "touchpoints", "transitions_by_segment"),
+        "funnel": read_output(study, "touchpoints", "funnel_by_segment"),
+        "emotion": read_output(study, "pain_points", "emotion_by_segment"),
+        "drivers": read_output(study, "pain_points", "drivers_by_segment"),
+        "pain_points": read_output(study, "pain_points", "pain_points"),
+        "segments": read_output(study, "segmentation", "segments"),
+        "sizes": segment_table(study) if sizes is None else sizes,
+    }
+
+
+def segment_customers(study, segment: str, segments: pd.DataFrame | None = None) -> pd.DataFrame:
+    """customer_id of the segment's customers (the segmentation stage's segments)."""
+    seg = read_output(study, "segmentation", "segments") if segments is None else segments
+    file = output_path(study, "segmentation", "segments").name
     if seg is None:
         raise ParameterError(
-            f"No segments for study '{study.name}': {FILES['segments'][0]} is missing "
-            "(run the segmentation stage first)."
+            f"No segments for study '{study.name}': {file} is missing (run the segmentation stage first)."
         )
     col = _segment_column(seg)
     ids = seg.loc[seg[col].astype(str) == str(segment), ["customer_id"]].astype(str)
     if ids.empty:
         known = ", ".join(sorted(seg[col].astype(str).unique()))
-        raise ParameterError(f"No segment '{segment}' in {FILES['segments'][0]}; the segments are: {known}")
+        raise ParameterError(f"No segment '{segment}' in {file}; the segments are: {known}")
     return ids.drop_duplicates().reset_index(drop=True)
 
 
-def scored_responses(study) -> pd.DataFrame | None:
-    """Survey responses with their stage and comment sentiment, as the pain-point stage scores
-    them: survey_scores.parquet when that stage wrote it, else
-    ``cxlab.painpoints.text.survey_responses`` (a response's stage is its stage column, else its
-    touchpoint's stage) with ``cxlab.painpoints.sentiment`` (VADER) of the comment."""
-    scored = _read(study, "responses")
-    if scored is not None and {"customer_id", "stage"} <= set(scored.columns):
-        return scored
-    if "surveys" not in study.tables:
-        return None
-    from ..painpoints.text import study_sentiment, survey_responses
-
-    s = survey_responses(study)
-    if s.empty:
-        return None
-    if "comment" in s:
-        s["sentiment"] = study_sentiment(study, s["comment"])
-    s["customer_id"] = s["customer_id"].astype(str)
-    return s
-
-
-def _rows_for(frame: pd.DataFrame | None, segment: str) -> pd.DataFrame | None:
-    if frame is None:
-        return None
+def _rows_for(frame: pd.DataFrame, segment: str) -> pd.DataFrame:
+    """The segment's rows of a by-segment output, without the segment column (empty when the
+    output has no rows for the segment)."""
     col = _segment_column(frame)
     if col is None:
-        return None
-    rows = frame[frame[col].astype(str) == segment]
-    return rows if len(rows) else None
+        return frame.iloc[0:0]
+    return frame[frame[col].astype(str) == segment].drop(columns=col).reset_index(drop=True)
 
 
 def _mark_segment(lane: pd.DataFrame, segment: str) -> pd.DataFrame:
@@ -80,72 +77,56 @@ def _mark_segment(lane: pd.DataFrame, segment: str) -> pd.DataFrame:
     return out
 
 
-def segment_frames(study, segment: str, responses: pd.DataFrame | None = None) -> dict:
-    """The lane tables of ``segment`` (keyword arguments for ``from_frames``). ``responses``:
-    the scored survey responses (``scored_responses``), to score them once for many segments."""
-    from ..painpoints import emotion_curve, key_drivers
-    from ..touchpoints import for_segment, inventory, stage_funnel, transitions
-
-    ids = segment_customers(study, segment)
-    sizes = segment_table(study).set_index("segment")
+def segment_frames(study, segment: str, *, tables: dict | None = None) -> dict:
+    """The lane tables of ``segment`` (keyword arguments for ``from_frames``). ``tables``: the
+    outputs ``segment_tables`` read, to read them once for many segments."""
+    tables = segment_tables(study) if tables is None else tables
+    ids = segment_customers(study, segment, tables["segments"])
+    sizes = tables["sizes"].set_index("segment")
     notes: list[str] = []
-    out: dict = {"segment": segment, "population": segment, "notes": notes, "n_customers": len(ids)}
+    out: dict = {"segment": segment, "population": segment, "notes": notes, "n_customers": len(ids),
+                 "missing": [], "lane_notes": {}}
     if segment in sizes.index and isinstance(sizes.loc[segment, "persona"], str):
         out["persona"] = sizes.loc[segment, "persona"]
-
-    # the segment's events, joined in the engine: only when a stage wrote no table by segment
-    events = functools.cache(lambda: for_segment(study, segment))
-
     catalog = study.catalog
-    window = conversion_window(_read(study, "funnel"), study)
 
-    inv = _rows_for(_read(study, "inventory_by_segment"), segment)
-    inv = inventory(events()).table if inv is None else inv.drop(columns="segment")
-    out["touchpoints"] = lanes.touchpoints_lane(inv)
-    moves = _rows_for(_read(study, "transitions_by_segment"), segment)
-    moves = transitions(events()).table if moves is None else moves.drop(columns="segment")
-    out["actions"] = lanes.actions_lane(moves, catalog, study.stages)
-    funnel = _rows_for(_read(study, "funnel_by_segment"), segment)
-    if funnel is None:
-        try:
-            funnel = stage_funnel(events(), window_days=window).table
-        except CxlabError as exc:
-            notes.append(f"stage KPI: {exc}")
+    inv = tables["inventory"]
+    if inv is not None:
+        out["touchpoints"] = lanes.touchpoints_lane(_rows_for(inv, segment))
+    else:
+        _absent(out, study, "touchpoints", "inventory_by_segment", "touchpoints", "touchpoints")
+    moves = tables["transitions"]
+    if moves is not None:
+        out["actions"] = lanes.actions_lane(_rows_for(moves, segment), catalog, study.stages)
+    elif inv is None:
+        _absent(out, study, "touchpoints", "transitions_by_segment", "actions", "customer actions")
+    funnel = tables["funnel"]
     if funnel is not None:
-        out["kpis"] = lanes.kpi_lane(funnel, study.stages)
-        out["lane_notes"] = {"kpis": kpi_note(funnel.assign(window_days=window), study)}
+        rows = _rows_for(funnel, segment)
+        out["kpis"] = lanes.kpi_lane(rows, study.stages)
+        out["lane_notes"]["kpis"] = kpi_note(study, rows if len(rows) else funnel)
+    else:
+        _absent(out, study, "touchpoints", "funnel_by_segment", "kpis", "stage KPI")
 
-    emotion = _rows_for(_read(study, "emotion_by_segment"), segment)
-    if responses is None:
-        responses = scored_responses(study)
-    seg_responses = None
-    if responses is not None:
-        seg_responses = responses[responses["customer_id"].astype(str).isin(set(ids["customer_id"]))]
-    if emotion is None and seg_responses is not None:
-        metrics = tuple(m for m in ("sentiment", "csat", "nps") if m in seg_responses.columns)
-        emotion = emotion_curve(seg_responses, study.stages, metrics=metrics).table
+    emotion = tables["emotion"]
     if emotion is not None:
-        out["emotion"] = lanes.emotion_lane(emotion)
+        rows = _rows_for(emotion, segment)
+        out["emotion"] = lanes.emotion_lane(rows)
+        if rows.empty:
+            notes.append("emotion curve: no survey responses from this segment")
     else:
-        notes.append("emotion curve: the study has no surveys")
-    if seg_responses is not None and any(str(c).startswith("driver_") for c in seg_responses.columns):
-        outcome = "csat" if "csat" in seg_responses else "nps"
-        try:
-            drv = key_drivers(seg_responses, outcome=outcome)
-            out["drivers"] = lanes.drivers_lane(drv.table.assign(outcome=outcome))
-        except DataError as exc:
-            notes.append(f"key drivers: {exc}")
+        _absent(out, study, "pain_points", "emotion_by_segment", "emotion", "emotion curve")
+    drivers = tables["drivers"]
+    if drivers is not None and len(rows := _rows_for(drivers, segment)):
+        out["drivers"] = lanes.drivers_lane(rows)
 
-    pain = _rows_for(_read(study, "pain_points_by_segment"), segment)
+    pain = tables["pain_points"]
     if pain is not None:
-        out["pain_points"] = lanes.pain_points_lane(pain, catalog)
+        lane = lanes.pain_points_lane(pain, catalog)
+        out["pain_points"] = _mark_segment(lane, segment)
+        notes.append("pain points: ranked over all customers (no pain-point register by segment); "
+                     "'× as often' marks those this segment meets more than others")
     else:
-        overall = _read(study, "pain_points")
-        if overall is not None:
-            lane = lanes.pain_points_lane(overall, catalog)
-            out["pain_points"] = _mark_segment(lane, segment)
-            notes.append("pain points: ranked over all customers (no pain-point register by segment); "
-                         "'× as often' marks those this segment meets more than others")
-        else:
-            notes.append(_missing_note("pain_points", "pain points"))
+        _absent(out, study, "pain_points", "pain_points", "pain_points", "pain points")
+        out["missing"].append("opportunities")
     return out

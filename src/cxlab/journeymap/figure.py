@@ -36,7 +36,8 @@ from ..privacy import redact
 from .inputs import JourneyMapData
 from .narrative import segment_name
 
-__all__ = ["A4_LANDSCAPE", "MIN_FONT_PT", "journey_map_figure", "save_journey_map", "figure_texts", "show_map"]
+__all__ = ["A4_LANDSCAPE", "MIN_FONT_PT", "journey_map_figure", "map_files", "save_journey_map", "figure_texts",
+           "show_map"]
 
 A4_LANDSCAPE = (11.69, 8.27)
 MIN_FONT_PT = 7.0
@@ -552,6 +553,12 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", str(text)).strip("_").lower() or "map"
 
 
+def map_files(folder: str | os.PathLike, name: str = "journey_map") -> dict[str, Path]:
+    """Where ``save_journey_map(fig, folder, name)`` writes: {'png': path, 'svg': path}."""
+    stem = _slug(name)
+    return {ext: Path(folder) / f"{stem}.{ext}" for ext in ("png", "svg")}
+
+
 def save_journey_map(fig: Figure, folder: str | os.PathLike, name: str = "journey_map", dpi: int = 200) -> dict:
     """Write ``fig`` as ``<name>.png`` (``dpi``, print quality) and ``<name>.svg`` into ``folder``
     (created if needed). Returns {'png': path, 'svg': path}."""
@@ -559,8 +566,7 @@ def save_journey_map(fig: Figure, folder: str | os.PathLike, name: str = "journe
     folder.mkdir(parents=True, exist_ok=True)
     stem = _slug(name)
     out = {}
-    for ext in ("png", "svg"):
-        path = folder / f"{stem}.{ext}"
+    for ext, path in map_files(folder, name).items():
         tmp = folder / f".{stem}.tmp.{ext}"
         fig.savefig(tmp, dpi=dpi if ext == "png" else None, format=ext, facecolor="white",
                     metadata={"Date": None} if ext == "svg" else None)

@@ -15,7 +15,7 @@ Each lane is one small table, one row per thing, in the study's stage order:
 - ``kpis``: stage, name, value, text (the stage's KPI in words, e.g. "62% reach this stage").
 
 ``from_frames`` checks and orders hand-made or computed tables; ``load_journey_map`` reads
-what the stage notebooks wrote to data/processed/<study>/.
+what the stages wrote (``cxlab.stages.read_output``), and only that.
 """
 from __future__ import annotations
 
@@ -27,7 +27,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ..journeys import NO_ACTIVITY
 from ..privacy import redact
+from ..stages import output_parameters, output_path, read_output, read_record, stage_spec
+from ..study import Study
 from .lanes import describe_actions
 from .opportunities import OPPORTUNITY_COLUMNS, derive_opportunities
 
@@ -35,6 +38,11 @@ __all__ = [
     "JourneyMapData",
     "from_frames",
     "LANE_COLUMNS",
+    "kpi_note",
+    "load_journey_map",
+    "load_journey_maps",
+    "segment_table",
+    "window_words",
 ]
 
 LANE_COLUMNS: dict[str, list[str]] = {
@@ -254,42 +262,30 @@ def from_frames(
 
 
 # =========================================================================== loading a study's map
-# What the journey map reads from data/processed/<study>/, and which stage writes it.
-FILES: dict[str, tuple[str, str]] = {
-    "inventory": ("touchpoint_inventory.parquet", "touchpoints"),
-    "funnel": ("stage_funnel.parquet", "touchpoints"),
-    "funnel_by_segment": ("stage_funnel_by_segment.parquet", "touchpoints"),
-    "transitions": ("transitions.parquet", "touchpoints"),
-    "inventory_by_segment": ("touchpoint_inventory_by_segment.parquet", "touchpoints"),
-    "transitions_by_segment": ("transitions_by_segment.parquet", "touchpoints"),
-    "pain_points": ("pain_points.parquet", "pain_points"),
-    "pain_points_by_segment": ("pain_points_by_segment.parquet", "pain_points"),
-    "emotion": ("emotion_curve.parquet", "pain_points"),
-    "emotion_by_segment": ("emotion_curve_by_segment.parquet", "pain_points"),
-    "drivers": ("key_drivers.parquet", "pain_points"),
-    "responses": ("survey_scores.parquet", "pain_points"),
-    "objectives": ("objectives.parquet", "objectives"),
-    "segments": ("segments.parquet", "segmentation"),
-    "personas": ("personas.parquet", "segmentation"),
-}
+# The map reads only what the stages wrote, through the registry (``cxlab.stages``): each read
+# below names its stage and output, so a test checks that every one is an output some stage
+# writes; nothing is computed again here.
 SEGMENT_COLUMNS = ("segment", "group")
 
 
-def _read(study, key: str) -> pd.DataFrame | None:
-    path = study.processed_dir / FILES[key][0]
-    return pd.read_parquet(path) if path.exists() else None
+def _stage_words(stage: str) -> str:
+    return stage.replace("_", " ")
 
 
-def _missing_note(key: str, lane: str) -> str:
-    file, stage = FILES[key]
-    return f"{lane}: not drawn — {file} is missing (run the {stage.replace('_', ' ')} stage first)"
-
-
-def _absent(out: dict, key: str, lane: str, name: str) -> None:
-    """Record that ``lane`` could not be drawn because the stage output ``key`` is missing."""
-    out.setdefault("notes", []).append(_missing_note(key, name))
+def _absent(out: dict, study, stage: str, key: str, lane: str, name: str) -> None:
+    """Record that ``lane`` could not be drawn because the output ``key`` of ``stage`` is missing:
+    a note under the map, the lane marked missing (drawn as "–", not as "none found"), and the
+    lane's caption saying which stage to run (or, when the stage ran, that it computed none)."""
+    file = stage_spec(stage).output(key).file
+    words = _stage_words(stage)
+    if read_record(study, stage) is None:
+        out.setdefault("notes", []).append(f"{name}: not drawn — {file} is missing (run the {words} stage first)")
+        out.setdefault("lane_notes", {})[lane] = f"not computed: run the {words} stage"
+    else:
+        out.setdefault("notes", []).append(f"{name}: not drawn — the {words} stage wrote no {file} "
+                                           f"(see its page for why)")
+        out.setdefault("lane_notes", {})[lane] = f"not computed by the {words} stage"
     out.setdefault("missing", []).append(lane)
-    out.setdefault("lane_notes", {})[lane] = f"not computed: run the {FILES[key][1].replace('_', ' ')} stage"
 
 
 def _segment_column(frame: pd.DataFrame) -> str | None:
@@ -301,24 +297,22 @@ def _pick(frame: pd.DataFrame, *names: str) -> str | None:
 
 
 def segment_table(study) -> pd.DataFrame:
-    """The segments of the study (segments.parquet: customer_id -> segment) with their size:
-    segment, customers, share, and persona (its name on the persona card, when the segmentation
-    stage wrote personas.parquet with a segment, group or cluster column and a persona or name
-    column). Empty when the segmentation stage has not run."""
-    from ..study import Study
-
+    """The segments of the study (the segmentation stage's segments: customer_id -> segment)
+    with their size: segment, customers, share, and persona (its name on the persona card, when
+    the segmentation stage wrote personas with a segment, group or cluster column and a persona
+    or name column). Empty when the segmentation stage has not run."""
     study = Study.load(study)
-    seg = _read(study, "segments")
+    seg = read_output(study, "segmentation", "segments")
     cols = ["segment", "customers", "share", "persona"]
     if seg is None:
         return pd.DataFrame(columns=cols)
     col = _segment_column(seg)
     if col is None or "customer_id" not in seg.columns:
-        raise DataError([f"{study.processed_dir / FILES['segments'][0]}: needs customer_id and segment columns"])
+        raise DataError([f"{output_path(study, 'segmentation', 'segments')}: needs customer_id and segment columns"])
     sizes = seg[col].astype(str).value_counts().rename_axis("segment").reset_index(name="customers")
     sizes["share"] = sizes["customers"] / sizes["customers"].sum()
     sizes["persona"] = None
-    personas = _read(study, "personas")
+    personas = read_output(study, "segmentation", "personas")
     key = _pick(personas, "segment", "group", "cluster") if personas is not None else None
     name = _pick(personas, "persona", "name", "title") if personas is not None else None
     if key and name and key != name:
@@ -329,25 +323,21 @@ def segment_table(study) -> pd.DataFrame:
     return sizes[cols].sort_values("customers", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def load_journey_map(study, segment: str | None = None, *, responses: pd.DataFrame | None = None) -> JourneyMapData:
+def load_journey_map(study, segment: str | None = None, *, tables: dict | None = None) -> JourneyMapData:
     """The journey map's data for all customers (``segment=None``) or one segment, read from what
-    the stages wrote to data/processed/<study>/ (``FILES`` lists the files and their stages).
+    the stages wrote (``cxlab.stages.read_output``; the registry names the files).
 
-    For a segment, the tables a stage wrote by segment are used where they exist (a ``segment``
-    or ``group`` column); otherwise the segment's lanes are computed from the clean tables of
-    the segment's customers (segments.parquet) by the stage modules themselves
-    (``cxlab.touchpoints.inventory`` / ``stage_funnel`` / ``transitions``,
-    ``cxlab.painpoints.emotion_curve`` / ``key_drivers``), with the study's parameters. A lane
-    whose input is missing is left empty and a note under the map says which stage to run.
-    ``responses``: the scored survey responses for a segment's emotion curve, when already at
-    hand (``load_journey_maps`` scores them once for all segments)."""
-    from ..study import Study
-
+    For a segment, the stages' by-segment outputs are used: the touchpoint stage's inventory,
+    transitions and stage funnel by segment, the pain-point stage's emotion curve and key
+    drivers by segment, and its register (ranked over all customers, marked where the segment
+    meets a pain point more often). A lane whose output is missing is left empty and says which
+    stage to run; nothing is computed again here. ``tables``: the by-segment outputs when already
+    read (``cxlab.journeymap.bysegment.segment_tables``, read once for many segments)."""
     study = Study.load(study)
     if segment is not None:
         from .bysegment import segment_frames
 
-        frames = segment_frames(study, str(segment), responses)
+        frames = segment_frames(study, str(segment), tables=tables)
     else:
         frames = _overall_frames(study)
     catalog = study.catalog
@@ -364,37 +354,37 @@ def _overall_frames(study) -> dict:
     from . import lanes
 
     out: dict = {"notes": [], "missing": [], "lane_notes": {}}
-    inv = _read(study, "inventory")
+    inv = read_output(study, "touchpoints", "inventory")
     if inv is not None:
         out["touchpoints"] = lanes.touchpoints_lane(inv)
     else:
-        _absent(out, "inventory", "touchpoints", "touchpoints")
-    trans = _read(study, "transitions")
+        _absent(out, study, "touchpoints", "inventory", "touchpoints", "touchpoints")
+    trans = read_output(study, "touchpoints", "transitions")
     if trans is not None:
         out["actions"] = lanes.actions_lane(trans, study.catalog, study.stages)
     elif inv is None:
-        _absent(out, "transitions", "actions", "customer actions")
-    funnel = _read(study, "funnel")
+        _absent(out, study, "touchpoints", "transitions", "actions", "customer actions")
+    funnel = read_output(study, "touchpoints", "funnel")
     if funnel is not None:
         out["kpis"] = lanes.kpi_lane(funnel, study.stages)
-        out["lane_notes"]["kpis"] = kpi_note(funnel, study)
+        out["lane_notes"]["kpis"] = kpi_note(study, funnel)
     else:
-        _absent(out, "funnel", "kpis", "stage KPI")
-    pain = _read(study, "pain_points")
+        _absent(out, study, "touchpoints", "funnel", "kpis", "stage KPI")
+    pain = read_output(study, "pain_points", "pain_points")
     if pain is not None:
         out["pain_points"] = lanes.pain_points_lane(pain, study.catalog)
     else:
-        _absent(out, "pain_points", "pain_points", "pain points")
+        _absent(out, study, "pain_points", "pain_points", "pain_points", "pain points")
         out["missing"].append("opportunities")
-    emotion = _read(study, "emotion")
+    emotion = read_output(study, "pain_points", "emotion")
     if emotion is not None:
         out["emotion"] = lanes.emotion_lane(emotion)
     else:
-        _absent(out, "emotion", "emotion", "emotion curve")
-    drivers = _read(study, "drivers")
+        _absent(out, study, "pain_points", "emotion", "emotion", "emotion curve")
+    drivers = read_output(study, "pain_points", "drivers")
     if drivers is not None:
         out["drivers"] = lanes.drivers_lane(drivers)
-    objectives = _read(study, "objectives")
+    objectives = read_output(study, "objectives", "objectives")
     if objectives is not None:
         out["objectives"] = lanes.objective_lines(objectives)
     if inv is not None and len(inv):
@@ -402,18 +392,28 @@ def _overall_frames(study) -> dict:
     return out
 
 
-def conversion_window(funnel: pd.DataFrame | None, study) -> float:
-    """The stage funnel's conversion window in days: its ``window_days`` column when the
-    touchpoint stage wrote one, else the study's touchpoints parameter, else the funnel's
-    default (30)."""
-    if funnel is not None and "window_days" in funnel.columns and funnel["window_days"].notna().any():
-        return float(funnel["window_days"].dropna().iloc[0])
-    return float(study.stage_parameters("touchpoints").get("conversion_window_days", 30))
+def window_words(study, funnel: pd.DataFrame | None = None) -> str | None:
+    """The conversion window the touchpoint stage's funnels used, in words ("30-day window", or
+    "no time limit"): the funnel's ``window_days`` column, else the touchpoint stage's record
+    (``output_parameters``); never study.yaml. None when neither says."""
+    if funnel is not None and "window_days" in funnel.columns:
+        days = pd.to_numeric(funnel["window_days"], errors="coerce").dropna()
+        return _window_words(float(days.iloc[0]) if len(days) else None)
+    parameters = output_parameters(study, "touchpoints")
+    if "conversion_window_days" in parameters:
+        return _window_words(parameters["conversion_window_days"])
+    return None
 
 
-def kpi_note(funnel: pd.DataFrame | None, study) -> str:
-    window = conversion_window(funnel, study)
-    return f"stage funnel, {window:g}-day window"
+def _window_words(days: float | None) -> str:
+    return "no time limit" if days is None else f"{float(days):g}-day window"
+
+
+def kpi_note(study, funnel: pd.DataFrame | None = None) -> str:
+    """The stage KPI lane's caption: "stage funnel, 30-day window" (the window the touchpoint
+    stage used)."""
+    words = window_words(study, funnel)
+    return "stage funnel" + (f", {words}" if words else "")
 
 
 def _customers_in_log(inventory: pd.DataFrame) -> int | None:
@@ -424,23 +424,21 @@ def _customers_in_log(inventory: pd.DataFrame) -> int | None:
     return int(round(float((t["customers"] / t["reach"]).median())))
 
 
-def load_journey_maps(study, segments: bool = True, max_segments: int = 8) -> dict[str | None, JourneyMapData]:
-    """The map for all customers (key None) and, with ``segments``, one per segment of
-    segments.parquet (largest first, at most ``max_segments``; customers with no recorded
+def load_journey_maps(study, *, segments: bool = True, max_segments: int = 8) -> dict[str | None, JourneyMapData]:
+    """The map for all customers (key None) and, with ``segments``, one per segment of the
+    segmentation stage (largest first, at most ``max_segments``; customers with no recorded
     activity have no journey and get no map)."""
-    from ..study import Study
-
     study = Study.load(study)
-    from ..segments.pipeline import NO_ACTIVITY
-
     maps: dict[str | None, JourneyMapData] = {None: load_journey_map(study)}
+    if not segments:
+        return maps
     table = segment_table(study)
     table = table[table["segment"] != NO_ACTIVITY]  # customers without events have no journey to map
-    chosen = table.head(max_segments) if segments else pd.DataFrame(columns=["segment"])
+    chosen = table.head(max_segments)
     if len(chosen):
-        from .bysegment import scored_responses
+        from .bysegment import segment_tables
 
-        responses = scored_responses(study)
+        tables = segment_tables(study, sizes=table)
         for seg in chosen["segment"]:
-            maps[seg] = load_journey_map(study, seg, responses=responses)
+            maps[seg] = load_journey_map(study, seg, tables=tables)
     return maps

@@ -247,7 +247,7 @@ def objective_lines(objectives: pd.DataFrame) -> list[str]:
     """One line per objective of the objectives table the objectives stage writes
     (objectives.parquet: kpi, current, target, status): "Conversion rate 45.5% (target 50.1%)",
     with a tick when the target is met; values formatted by the KPI library
-    (``cxlab.objectives.format_value``)."""
+    (``cxlab.kpis.format_value``)."""
     from ..kpis import format_value, get_kpi
 
     out = []

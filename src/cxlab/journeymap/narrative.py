@@ -36,15 +36,18 @@ def _stage_after(m: JourneyMapData, stage: str) -> str | None:
 
 
 def findings(m: JourneyMapData, n_pain: int = 3, n_opportunities: int = 3) -> list[str]:
-    """What the map says, in order: the funnel end to end, the largest loss between two stages,
-    where customers feel best and worst, the top pain points with their key numbers, and the
-    first opportunities with what they rest on."""
+    """What the map says, in order: the funnel end to end (with the conversion window the
+    touchpoint stage used), the largest loss between two stages, where customers feel best and
+    worst, the top pain points with their key numbers, and the first opportunities with what
+    they rest on."""
     out: list[str] = []
     reached = _reached(m)
     if len(reached) >= 2 and reached.iloc[0] > 0:
         first, last = reached.index[0], reached.index[-1]
+        note = m.lane_notes.get("kpis")  # the funnel and its window ("stage funnel, 30-day window")
         out.append(f"{reached.iloc[0]:,.0f} customers enter the journey at {first}; "
-                   f"{reached.iloc[-1] / reached.iloc[0]:.0%} of them reach {last}.")
+                   f"{reached.iloc[-1] / reached.iloc[0]:.0%} of them reach {last}"
+                   + (f" ({note})." if note else "."))
     onward = _onward(m)
     if len(onward):
         worst = onward.idxmin()

@@ -10,11 +10,11 @@ definitions shared by all of them.
 """
 from __future__ import annotations
 
+from ..inventory import Inventory, inventory
 from ..journeys import CONVERSION, END, START, Source, for_segment
 from .attribution import Attribution, attribution, removal_effects
 from .funnels import MODES, Funnel, funnel, stage_funnel
-from ..inventory import Inventory, inventory
-from .stage import TouchpointStage, analyze, parse_funnel, write_outputs
+from .stage import TouchpointStage, analyze, parse_funnel, window_phrase
 from .transitions import AnchorPaths, Transitions, anchor_paths, sankey_figure, transitions
 from .variants import Variants, variants
 
@@ -43,5 +43,5 @@ __all__ = [
     "stage_funnel",
     "transitions",
     "variants",
-    "write_outputs",
+    "window_phrase",
 ]

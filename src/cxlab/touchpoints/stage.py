@@ -2,52 +2,47 @@
 
 ``analyze(study, ...)`` runs the inventory (per touchpoint and per channel), the stage funnel
 (overall, by segment and by entry channel), the transitions, the paths around an anchor
-touchpoint, the path variants (overall and per segment) and the attribution, all in the engine;
-``write_outputs(result)`` saves the tables later stages read to data/processed/<study>/.
+touchpoint, the path variants (overall and per segment) and the attribution, all in the engine,
+on the study's event log resolved once. ``result.write()`` saves the tables later stages read
+(the registry, ``cxlab.stages.STAGES["touchpoints"]``, names the files) and the stage's record,
+whose parameters state the conversion window actually used.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 
-from .. import data
-from ..errors import ParameterError
-from ..study import Study
 from .. import journeys as J
+from ..errors import ParameterError
+from ..inventory import Inventory, inventory
+from ..stages import StageResult, read_output, stage_analysis
+from ..study import Study
 from .attribution import Attribution, attribution
 from .funnels import Funnel, funnel, stage_funnel
-from ..inventory import Inventory, inventory
 from .transitions import AnchorPaths, Transitions, anchor_paths, transitions
 from .variants import Variants, variants
 
-__all__ = ["TouchpointStage", "analyze", "write_outputs", "parse_funnel", "OUTPUT_FILES"]
+__all__ = ["TouchpointStage", "analyze", "parse_funnel", "window_phrase"]
 
-OUTPUT_FILES = {
-    "inventory": "touchpoint_inventory.parquet",
-    "channels": "channel_inventory.parquet",
-    "funnel": "stage_funnel.parquet",
-    "funnel_by_segment": "stage_funnel_by_segment.parquet",
-    "funnel_by_channel": "stage_funnel_by_channel.parquet",
-    "time_to_convert": "time_to_convert.parquet",
-    "transitions": "transitions.parquet",
-    "anchor": "anchor_paths.parquet",
-    "variants": "path_variants.parquet",
-    "variants_by_segment": "path_variants_by_segment.parquet",
-    "inventory_by_segment": "touchpoint_inventory_by_segment.parquet",
-    "transitions_by_segment": "transitions_by_segment.parquet",
-    "attribution": "attribution.parquet",
-    "custom_funnel": "custom_funnel.parquet",
-}
+
+def window_phrase(window_days: float | None) -> str:
+    """The conversion window in words: "within 30 days", or "with no time limit" (None)."""
+    if window_days is None:
+        return "with no time limit"
+    return f"within {window_days:g} day" + ("" if window_days == 1 else "s")
 
 
 @dataclass
-class TouchpointStage:
-    """Everything the touchpoint stage computed for one study."""
+class TouchpointStage(StageResult):
+    """Everything the touchpoint stage computed for one study. ``window_days``: the conversion
+    window the funnels used (the study's unless the call named one; None: no window)."""
 
-    study: Study
+    stage: ClassVar[str] = "touchpoints"
     window_days: float | None
     inventory: Inventory
     channels: Inventory
@@ -61,13 +56,16 @@ class TouchpointStage:
     variants_by_segment: pd.DataFrame | None = None
     segments_source: str | None = None
     custom_funnel: Funnel | None = None
-    notes: list[str] = field(default_factory=list)
     # per segment, for the journey map's segment lanes (computed here, beside another stage,
     # rather than in the journey map, which runs alone at the end of a run)
     inventory_by_segment: pd.DataFrame | None = None
     transitions_by_segment: pd.DataFrame | None = None
 
     # ------------------------------------------------------------------ words
+    def window_phrase(self) -> str:
+        """The window the funnels used, in words ("within 30 days")."""
+        return window_phrase(self.window_days)
+
     def pre_goal_touchpoints(self) -> pd.DataFrame:
         """Inventory rows of touchpoints customers meet on the way to the goal (stages up to
         the goal's stage, goal touchpoints excluded) and reached by someone."""
@@ -89,7 +87,7 @@ class TouchpointStage:
         ]
         if len(f) > 1:
             worst = self.funnel.largest_drop()
-            win = f"within {self.window_days:g} days" if self.window_days else "with no time limit"
+            win = self.window_phrase()
             lines.append(
                 f"Stage funnel ({win}): {int(f.customers.iloc[0]):,} enter at {f.label.iloc[0]}; the weakest step is "
                 f"into {worst.label}, which {worst.conversion:.0%} of those at the previous stage reach."
@@ -165,7 +163,7 @@ class TouchpointStage:
                 continue
             worst = rows.iloc[1:].loc[rows.iloc[1:].conversion.idxmin()] if len(rows) > 1 else None
             text = (f"{seg}: {start:,} customers enter; {end / start:.0%} reach {rows.label.iloc[-1]} "
-                    f"within the window")
+                    f"{self.window_phrase()}")
             if worst is not None and pd.notna(worst.conversion):
                 text += f"; their weakest step is into {worst.label} ({worst.conversion:.0%})"
             if self.variants_by_segment is not None:
@@ -191,6 +189,30 @@ class TouchpointStage:
             "markov_conversion_probability": self.attribution.conversion_probability,
         }
 
+    def tables(self) -> dict[str, Any]:
+        """The outputs later stages read (keys of the registry); the funnels carry their window
+        (``window_days``, NaN for no window), so a reader never has to guess it."""
+        window = np.nan if self.window_days is None else float(self.window_days)
+        by_segment = None
+        if self.funnel_by_segment is not None:
+            by_segment = self.funnel_by_segment.by_group.rename(columns={"group": "segment"}).assign(window_days=window)
+        return {
+            "inventory": self.inventory.table,
+            "channels": self.channels.table,
+            "funnel": self.funnel.table.assign(window_days=window),
+            "funnel_by_segment": by_segment,
+            "funnel_by_channel": self.funnel_by_channel.by_group.assign(window_days=window),
+            "time_to_convert": self.funnel.time_to_convert,
+            "transitions": self.transitions.table,
+            "anchor": None if self.anchor is None else self.anchor.positions.assign(anchor=self.anchor.anchor),
+            "variants": self.variants.table,
+            "variants_by_segment": self.variants_by_segment,
+            "inventory_by_segment": self.inventory_by_segment,
+            "transitions_by_segment": self.transitions_by_segment,
+            "attribution": self.attribution.table,
+            "custom_funnel": None if self.custom_funnel is None else self.custom_funnel.table.assign(window_days=window),
+        }
+
 
 # ----------------------------------------------------------------------------- running
 def parse_funnel(text: str) -> list:
@@ -205,7 +227,10 @@ def parse_funnel(text: str) -> list:
     return steps
 
 
-def _segments(study: Study, segments_file: str | os.PathLike | None):
+def _segments(study: Study, segments_file: str | os.PathLike | None) -> tuple[pd.DataFrame | None, str | None]:
+    """customer_id -> segment and where it came from: ``segments_file`` when given (a path
+    relative to data/processed/<study>/ or to the study folder), else the segmentation stage's
+    output (None before that stage ran)."""
     if segments_file:
         path = Path(segments_file)
         if not path.is_absolute():
@@ -214,15 +239,16 @@ def _segments(study: Study, segments_file: str | os.PathLike | None):
         if not path.exists():
             raise ParameterError(f"segments_file '{segments_file}' does not exist (looked in {study.processed_dir} "
                                  f"and {study.root}).")
-        return path
-    default = study.processed_dir / "segments.parquet"
-    return default if default.exists() else None
+        return pd.read_parquet(path), str(path)
+    segments = read_output(study, "segmentation", "segments")
+    return segments, (None if segments is None else "the segmentation stage")
 
 
+@stage_analysis("touchpoints")
 def analyze(
-    study: str | os.PathLike | Study,
+    study: Study,
     *,
-    conversion_window_days: float | None = 30,
+    conversion_window_days: float | None = 0,
     top_variants: int = 20,
     anchor_touchpoint: str | None = None,
     anchor_steps: int = 3,
@@ -231,32 +257,43 @@ def analyze(
     custom_funnel: str | list | None = None,
     funnel_mode: str = "ordered",
 ) -> TouchpointStage:
-    """Run every touchpoint analysis of the stage on a study (see the module doc)."""
-    study = data.ensure_clean(study)
+    """Run every touchpoint analysis of the stage on a study (see the module doc).
+
+    ``conversion_window_days``: a customer counts as reaching a later stage of a funnel only
+    within this many days of entering it; 0 (default): the study's conversion window
+    (study.yaml ``conversion_window_days``, 30 days unless set); None: no window. The window
+    used is kept in ``result.parameters`` and written with the funnels. Segments: the
+    segmentation stage's output unless ``segments_file`` names a customer_id, segment file."""
+    if conversion_window_days is not None and conversion_window_days < 0:
+        raise ParameterError(f"conversion_window_days={conversion_window_days}: a number of days above 0, "
+                             "0 for the study's window, or None for no window.")
+    window = study.conversion_window_days if conversion_window_days == 0 else conversion_window_days
+    window = None if window is None else float(window)
+    src = J.resolve(study)  # the event log, opened once and shared by every analysis below
     notes: list[str] = []
-    inv = inventory(study)
-    channels = inventory(study, by="channel")
+    inv = inventory(src)
+    channels = inventory(src, by="channel")
     # one pass gives the overall funnel and its breakdown by entry channel
-    sf_channel = stage_funnel(study, window_days=conversion_window_days, by="channel")
+    sf_channel = stage_funnel(src, window_days=window, by="channel")
     sf = sf_channel
-    tr = transitions(study, collapse_repeats=True, sankey_steps=sankey_steps)
+    tr = transitions(src, collapse_repeats=True, sankey_steps=sankey_steps)
     anchor = None
     if anchor_touchpoint:
         if anchor_touchpoint in set(inv.table.loc[inv.table.customers > 0, "touchpoint"]):
-            anchor = anchor_paths(study, anchor_touchpoint, before=anchor_steps, after=anchor_steps)
+            anchor = anchor_paths(src, anchor_touchpoint, before=anchor_steps, after=anchor_steps)
         else:
             notes.append(f"The anchor touchpoint '{anchor_touchpoint}' does not occur in the log; no paths around it.")
-    var = variants(study, top=top_variants)
-    att = attribution(study)
+    var = variants(src, top=top_variants)
+    att = attribution(src)
 
-    seg_path = _segments(study, segments_file)
+    segments, segments_source = _segments(study, segments_file)
     sf_seg = var_seg = inv_seg = tr_seg = None
-    if seg_path is not None:
-        sf_seg = stage_funnel(study, window_days=conversion_window_days, by="segment", segments=seg_path)
-        groups = [g for g in pd.read_parquet(seg_path, columns=["segment"])["segment"].astype(str).unique()]
+    if segments is not None:
+        sf_seg = stage_funnel(src, window_days=window, by="segment", segments=segments)
+        groups = segments["segment"].astype(str).unique()
         rows, inv_rows, tr_rows = [], [], []
         for g in sorted(groups):
-            seg_events = J.for_segment(study, g, seg_path)
+            seg_events = J.for_segment(src, g, segments)
             v = variants(seg_events, top=min(top_variants, 5))
             rows.append(v.table.assign(segment=g, segment_customers=v.customers))
             inv_rows.append(inventory(seg_events).table.assign(segment=g))
@@ -270,39 +307,8 @@ def analyze(
     cf = None
     if custom_funnel:
         steps = parse_funnel(custom_funnel) if isinstance(custom_funnel, str) else list(custom_funnel)
-        cf = funnel(study, steps, mode=funnel_mode, window_days=conversion_window_days)
+        cf = funnel(src, steps, mode=funnel_mode, window_days=window)
     return TouchpointStage(
-        study, conversion_window_days, inv, channels, sf, sf_channel, tr, anchor, var, att, sf_seg, var_seg,
-        str(seg_path) if seg_path is not None else None, cf, notes, inv_seg, tr_seg,
+        study, window, inv, channels, sf, sf_channel, tr, anchor, var, att, sf_seg, var_seg, segments_source, cf,
+        inv_seg, tr_seg, notes=notes, parameters={"conversion_window_days": window},
     )
-
-
-def write_outputs(result: TouchpointStage) -> dict[str, Path]:
-    """Save the stage's tables to data/processed/<study>/ (atomically); returns name -> path."""
-    study = result.study
-    tables = {
-        "inventory": result.inventory.table,
-        "channels": result.channels.table,
-        "funnel": result.funnel.table,
-        "funnel_by_channel": result.funnel_by_channel.by_group,
-        "time_to_convert": result.funnel.time_to_convert,
-        "transitions": result.transitions.table,
-        "variants": result.variants.table,
-        "attribution": result.attribution.table,
-    }
-    if result.funnel_by_segment is not None:
-        tables["funnel_by_segment"] = result.funnel_by_segment.by_group.rename(columns={"group": "segment"})
-    if result.variants_by_segment is not None:
-        tables["variants_by_segment"] = result.variants_by_segment
-    tables["inventory_by_segment"] = result.inventory_by_segment
-    tables["transitions_by_segment"] = result.transitions_by_segment
-    if result.anchor is not None:
-        tables["anchor"] = result.anchor.positions.assign(anchor=result.anchor.anchor)
-    if result.custom_funnel is not None:
-        tables["custom_funnel"] = result.custom_funnel.table
-    written = {}
-    for name, frame in tables.items():
-        if frame is None:
-            continue
-        written[name] = data.write_parquet(frame.reset_index(drop=True), study.processed(OUTPUT_FILES[name]))
-    return written
