@@ -1,11 +1,7 @@
 """What every stage notebook does first: open the study and set up plotting for the report."""
 from __future__ import annotations
 
-import datetime as dt
 import os
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from plotly.io.base_renderers import MimetypeRenderer
 
@@ -13,7 +9,7 @@ from .. import data
 from ..stages import stage_spec
 from ..study import Study
 
-__all__ = ["open_stage", "StageContext", "OfflineHtmlRenderer"]
+__all__ = ["open_stage", "OfflineHtmlRenderer"]
 
 def _setup_plotting() -> None:
     """Matplotlib looks for print and screen; plotly embeds its script so reports open offline."""
@@ -58,36 +54,7 @@ class OfflineHtmlRenderer(MimetypeRenderer):
         return {"text/html": html}
 
 
-@dataclass
-class StageContext:
-    """A stage notebook's handle while its stage has no ``StageResult`` yet: the study and the
-    summary writer. Stages with an ``analyze`` write their record with ``result.write()``."""
-
-    study: Study
-    stage: str
-
-    @property
-    def processed_dir(self) -> Path:
-        return self.study.processed_dir
-
-    def processed(self, filename: str) -> Path:
-        return self.study.processed(filename)
-
-    def write_summary(self, headlines: list[str], metrics: dict[str, Any] | None = None, **extra) -> None:
-        spec = stage_spec(self.stage)
-        payload = {
-            "stage": self.stage,
-            "title": spec.title,
-            "headlines": [str(h) for h in headlines],
-            "metrics": metrics or {},
-            "inputs": data.clean_fingerprint(self.study),
-            "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            **extra,
-        }
-        data.write_json(payload, self.study.processed(spec.record_file))
-
-
-def open_stage(study: str | os.PathLike | Study, stage: str) -> StageContext:
+def open_stage(study: str | os.PathLike | Study, stage: str) -> Study:
     """The study a stage notebook works on, loaded once (clean tables written if missing, except
     for the intake stage, which writes them), with plotting set up for the report.
 
@@ -95,5 +62,4 @@ def open_stage(study: str | os.PathLike | Study, stage: str) -> StageContext:
     JupyterLab, or in a test."""
     stage_spec(stage)
     _setup_plotting()
-    loaded = Study.load(study) if stage == "intake" else data.ensure_clean(study)
-    return StageContext(loaded, stage)
+    return Study.load(study) if stage == "intake" else data.ensure_clean(study)
