@@ -108,6 +108,8 @@ def write_index(study: Study, run_dir: Path, meta: dict) -> Path:
                     if s["status"] not in ("skipped", "blocked") else ""
                 ),
                 "headlines": [redact(h) for h in summary.get("headlines", [])],
+                # what the stage could not compute on this study's data, and why (named skips)
+                "notes": [redact(n) for n in summary.get("notes", [])],
                 "error": redact(s.get("error")) if s.get("error") else "",
             }
         )
