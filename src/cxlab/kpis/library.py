@@ -314,7 +314,7 @@ def kpi_stats(
     return out.sort_values(order).reset_index(drop=True) if order else out
 
 
-def estimates_from_stats(stats_: pd.DataFrame, kpi: str, label: str = "", level: float = 0.95) -> pd.DataFrame:
+def estimates_from_stats(stats_: pd.DataFrame, kpi: str, label: str = "", ci_level: float = 0.95) -> pd.DataFrame:
     """Turn kpi_stats' sufficient statistics into Estimate columns (estimate, ci_low, ci_high,
     p_value, n, method), one row per group, keeping the group columns."""
     spec = get_kpi(kpi)
@@ -332,7 +332,7 @@ def estimates_from_stats(stats_: pd.DataFrame, kpi: str, label: str = "", level:
         var_iid = p * (1 - p) / n
         with np.errstate(divide="ignore", invalid="ignore"):
             n_eff = np.where(repeated & (var_cl > 0), np.minimum(n, p * (1 - p) / var_cl), n)
-        lo, hi = wilson(p * n_eff, n_eff, level)
+        lo, hi = wilson(p * n_eff, n_eff, ci_level)
         if spec.complement:
             p, lo, hi = 1 - p, 1 - hi, 1 - lo
         method = np.where(repeated, "Wilson score interval at the design-effect sample size "
@@ -341,16 +341,16 @@ def estimates_from_stats(stats_: pd.DataFrame, kpi: str, label: str = "", level:
         del var_iid
     elif spec.kind == "mean":
         sd = np.sqrt(np.maximum(s["sum_sq"].to_numpy() - n * mean**2, 0) / np.maximum(n - 1, 1))
-        lo, hi = t_interval(mean, sd, n, level)
-        tq = stats.t.ppf(0.5 + level / 2, np.where(g > 1, g - 1, np.nan))
+        lo, hi = t_interval(mean, sd, n, ci_level)
+        tq = stats.t.ppf(0.5 + ci_level / 2, np.where(g > 1, g - 1, np.nan))
         lo = np.where(repeated, mean - tq * np.sqrt(var_cl), lo)
         hi = np.where(repeated, mean + tq * np.sqrt(var_cl), hi)
         method = np.where(repeated, "Student t interval, standard error clustered by customer",
                           "Student t interval")
         est = mean
     elif spec.kind == "nps":
-        est, lo, hi, se = nps_interval(s["promoters"], s["detractors"], n, level)
-        z = stats.norm.ppf(0.5 + level / 2)
+        est, lo, hi, se = nps_interval(s["promoters"], s["detractors"], n, ci_level)
+        z = stats.norm.ppf(0.5 + ci_level / 2)
         se_cl = np.sqrt(var_cl)
         lo = np.where(repeated, np.clip(est - z * se_cl, -1, 1), lo)
         hi = np.where(repeated, np.clip(est + z * se_cl, -1, 1), hi)

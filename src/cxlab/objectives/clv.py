@@ -87,7 +87,7 @@ def value_by_segment(
     segments: pd.DataFrame,
     by: str,
     value: str = "revenue",
-    confidence: float = 0.95,
+    ci_level: float = 0.95,
 ) -> pd.DataFrame:
     """Value per segment: customers, buyers, total and mean ``value`` per customer (customers who
     never bought count as 0) with a t-interval, and each segment's share of the total.
@@ -106,7 +106,7 @@ def value_by_segment(
     out = g.agg(customers=("customer_id", "size"), buyers=("_bought", "sum"), total=(value, "sum"),
                 mean=(value, "mean"), sd=(value, "std")).reset_index()
     se = out["sd"] / np.sqrt(out["customers"])
-    tcrit = stats.t.ppf(0.5 + confidence / 2, np.maximum(out["customers"] - 1, 1))
+    tcrit = stats.t.ppf(0.5 + ci_level / 2, np.maximum(out["customers"] - 1, 1))
     out["ci_low"] = out["mean"] - tcrit * se
     out["ci_high"] = out["mean"] + tcrit * se
     out["share_of_total"] = out["total"] / out["total"].sum() if out["total"].sum() else np.nan
