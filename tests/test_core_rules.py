@@ -177,3 +177,32 @@ def test_features_and_clv_share_one_lifetimes_summary(make_study):
     f = customer_features(study).set_index("customer_id").loc[days.index]
     for col in ("frequency", "recency", "T", "monetary_value"):
         assert f[col].tolist() == pytest.approx(days[col].tolist()), col
+
+
+def test_the_journey_table_is_kept_for_the_same_inputs_and_rebuilt_from_new_ones(make_study):
+    """journeys.parquet is keyed, like every table derived from the clean tables, by the
+    fingerprint of the inputs they were made from: a touched file keeps it, new data rebuilds it."""
+    import json
+    import os
+
+    from cxlab import data
+
+    def study_with(*rows):
+        customers = pd.DataFrame({"customer_id": sorted({r[0] for r in rows})})
+        return data.ensure_clean(make_study("journeys", events=log(*rows), customers=customers))
+
+    study = study_with(("c1", "2025-01-01 10:00", "ad"), ("c1", "2025-01-02 10:00", "buy", 5.0))
+    table = journeys.journey_table(journeys.resolve(study))
+    assert engine.to_pandas(table).shape[0] == 2
+    marker = study.processed("journeys.json")
+    assert json.loads(marker.read_text())["inputs"] == data.clean_fingerprint(study)
+    built = study.processed("journeys.parquet").stat().st_mtime_ns
+    clean = data.clean_path(study, "events")
+    os.utime(clean, ns=(clean.stat().st_atime_ns, clean.stat().st_mtime_ns + 10**9))
+    journeys.journey_table(journeys.resolve(study))
+    assert study.processed("journeys.parquet").stat().st_mtime_ns == built  # same inputs: kept
+    study = study_with(("c1", "2025-01-01 10:00", "ad"), ("c1", "2025-01-02 10:00", "buy", 5.0),
+                       ("c2", "2025-01-03 10:00", "ad"))
+    rows = engine.to_pandas(journeys.journey_table(journeys.resolve(study)))
+    assert sorted(rows.customer_id) == ["c1", "c1", "c2"]
+    engine.reset()

@@ -374,9 +374,7 @@ def journey_table(src: Source) -> ibis.Table:
     elif backend == "pyspark":
         from . import data
 
-        events_file = data.clean_path(study, "events")
-        st = events_file.stat()
-        key = (str(study.processed_dir), st.st_mtime_ns, st.st_size, tuple(src.goals), JOURNEY_VERSION)
+        key = (str(study.processed_dir), data.clean_fingerprint(study), tuple(src.goals), JOURNEY_VERSION)
         if key not in _SPARK_JOURNEYS:
             _SPARK_JOURNEYS[key] = expr.cache()
         table = _SPARK_JOURNEYS[key]
@@ -393,9 +391,8 @@ def _duckdb_journeys(src: Source, expr: ibis.Table) -> ibis.Table:
     from . import data
 
     study = src.study
-    events_file = data.clean_path(study, "events")
-    st = events_file.stat()
-    meta = {"version": JOURNEY_VERSION, "events": [st.st_mtime_ns, st.st_size], "goals": list(src.goals)}
+    # keyed, like every table derived from the clean tables, by the inputs they were made from
+    meta = {"version": JOURNEY_VERSION, "inputs": data.clean_fingerprint(study), "goals": list(src.goals)}
     target = study.processed("journeys.parquet")
     marker = study.processed("journeys.json")
     con = src.base_events.get_backend()
