@@ -38,6 +38,8 @@ from pathlib import Path
 
 from machine import describe
 
+from cxlab import paths
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 STUDIES = ROOT / "benchmarks" / "studies"
@@ -79,11 +81,11 @@ def build_study(size: str) -> float | None:
 
 
 def reports_dir(size: str) -> Path:
-    return ROOT / "reports" / study_dir(size).name
+    return paths.reports_dir(study_dir(size))  # reports/<name>-<hash>/: the study lives outside data/raw
 
 
 def processed_dir(size: str) -> Path:
-    return ROOT / "data" / "processed" / study_dir(size).name
+    return paths.published_dir(study_dir(size))
 
 
 def current_commit() -> str:

@@ -7,6 +7,7 @@ import hashlib
 import pandas as pd
 import pytest
 
+from cxlab.paths import published_dir
 from cxlab import data
 from cxlab.errors import DataError, ParameterError, StudyError
 from cxlab.study import Study
@@ -236,7 +237,7 @@ def test_intake_analyze_writes_the_clean_tables_and_its_record(make_study, proje
 
     folder = make_study(events=pd.concat([GOOD, log(("c2", "2025-01-04 08:00", "chat"))], ignore_index=True))
     result = intake.analyze(folder)
-    processed = project_home / "data" / "processed" / "tiny"
+    processed = published_dir(folder)
     assert (processed / "events.parquet").exists() and (processed / "clean.json").exists()  # by analyze itself
     assert result.write() == {}  # no output for later stages beyond the clean tables
     record = json.loads((processed / "summary_intake.json").read_text())
@@ -258,4 +259,4 @@ def test_intake_on_bad_data_stops_and_writes_no_record(make_study, project_home)
     folder = make_study(events=GOOD.drop(columns="touchpoint"))
     with pytest.raises(DataError, match="touchpoint"):
         intake.analyze(folder)
-    assert not (project_home / "data" / "processed" / "tiny" / "summary_intake.json").exists()
+    assert not (published_dir(folder) / "summary_intake.json").exists()

@@ -39,10 +39,13 @@ def customers():
 def test_runner_detects_the_planted_effect_and_reads_it_in_points(customers):
     r = test_hypotheses([hyp("H1", "conversion_rate", min_effect=0.02)], customers)
     row = r.table.iloc[0]
+    # the report's DiD compares regions (where the change was assigned): region and period fixed
+    # effects on the customers, the same estimate as the unit-level two-way regression
     ref = did(customers.assign(t=(customers.region == "North").astype(int),
                                p=(customers.period >= "2025-07-01").astype(int)),
-              "conversion_rate", "t", "p", time="period")
+              "conversion_rate", "t", "p", unit="region", time="period", event_study=False)
     assert row.estimate == pytest.approx(ref.estimate.estimate)
+    assert "randomization inference over 840 ways to assign the change to 1 of 4 region values" in row.method
     assert row.ci_low < 0.06 < row.ci_high
     assert row.decision == "supported"
     assert row.p_adjusted == pytest.approx(row.p_value)  # a family of one

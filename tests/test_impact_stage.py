@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from conftest import log
+from cxlab.paths import published_dir
 from cxlab import impact, objectives
 from cxlab.stages import read_record
 from cxlab.study import Study
@@ -77,7 +78,7 @@ def test_impact_tests_what_objectives_registered_and_records_its_parameters(stud
     assert result.registration == registered.registration
     written = result.write()
     assert set(written) == {"results"}
-    processed = project_home / "data" / "processed" / "tiny"
+    processed = published_dir(study)
     table = pd.read_parquet(processed / "impact_results.parquet")
     assert list(table["hypothesis"]) == ["H1", "H2"]
     assert list(table["kpi"]) == ["conversion_rate", "average_order_value"]
@@ -98,14 +99,15 @@ def test_impact_tests_what_objectives_registered_and_records_its_parameters(stud
 def test_without_objectives_run_the_page_says_so(study, monkeypatch, project_home):
     result = impact.analyze(study)
     assert result.results is None and result.registration is None
-    assert result.notes[0].startswith("Nothing was tested: the objectives stage has not registered any hypotheses")
+    assert result.notes[0].startswith("Not computed: tests of the hypotheses — needs hypotheses registered by the "
+                                      "objectives stage (the objectives stage has not registered any hypotheses")
     assert result.write() == {}
     record = read_record(Study.load(study), "impact")
     assert record["parameters"] == {"correction": "holm", "power": 0.8, "freq": "month"}
     assert record["headlines"] == result.notes and record["metrics"] == {}
     ns, shown = run_notebook("05_impact.ipynb", monkeypatch, study=str(study))
     assert _text(shown).count("the objectives stage has not registered any hypotheses") >= 2
-    assert not (project_home / "data" / "processed" / "tiny" / "impact_results.parquet").exists()
+    assert not (published_dir(study) / "impact_results.parquet").exists()
 
 
 def test_with_nothing_registered_the_page_says_so(make_study, monkeypatch):

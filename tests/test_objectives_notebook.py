@@ -8,6 +8,7 @@ import json
 import pandas as pd
 import pytest
 
+from cxlab.paths import published_dir
 from cxlab.report import run_study
 
 pytestmark = pytest.mark.slow
@@ -31,7 +32,7 @@ def test_objectives_stage_renders_and_writes_its_outputs(synthetic, project_home
         assert goal in page
     assert "still to go" in page or "is <strong>met</strong>" in page
     assert "H1: new_checkout (from 2025-07-01) increases the conversion rate for customers with region in North" in page
-    processed = project_home / "data" / "processed" / "small"
+    processed = published_dir(synthetic)
     hyps = json.loads((processed / "hypotheses.json").read_text())
     assert [h["kpi"] for h in hyps["hypotheses"]] == ["conversion_rate", "csat_mean"]
     objectives = pd.read_parquet(processed / "objectives.parquet")

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from conftest import log
+from cxlab.paths import published_dir
 from cxlab import objectives
 from cxlab.stages import read_output, read_record
 from cxlab.study import Study
@@ -85,7 +86,7 @@ def test_analyze_and_write_record_the_window_the_study_sets(study, project_home)
     result = objectives.analyze(study)
     written = result.write()
     assert set(written) == {"kpis", "objectives", "hypotheses"}  # no CLV on six customers: see the note
-    processed = project_home / "data" / "processed" / "tiny"
+    processed = published_dir(study)
     record = json.loads((processed / "summary_objectives.json").read_text())
     # 0 means "the study's window": the record states the 60 days study.yaml sets, not 0
     assert record["parameters"]["conversion_window_days"] == 60
@@ -120,7 +121,8 @@ def test_the_page_states_the_window_the_kpis_used(study, monkeypatch):
     text = _text(shown)
     assert "Conversion counts a goal touchpoint within 3 days of the first touch." in text
     assert "Grow online sales" in text and "H1: checkout (from 2025-03-15) increases the conversion rate" in text
-    assert "No predicted lifetime value: Only 2 customers" in text
+    assert ("Not computed: customer lifetime value — needs enough repeat buyers with revenue to fit the models "
+            "(Only 2 customers") in text
     assert read_record(Study.load(study), "objectives")["parameters"]["conversion_window_days"] == 3
 
 
@@ -130,12 +132,12 @@ def test_a_study_without_objectives_gets_a_page_not_a_crash(make_study, monkeypa
     path = make_study(name="plain", events=EVENTS, customers=CUSTOMERS, customer_attributes=ATTRIBUTES)
     result = objectives.analyze(path)
     assert result.objectives is None and result.trend_figure() is None and result.breakdown_figure() is None
-    assert result.note("objectives").startswith("The study defines no objectives")
+    assert result.note("objectives").startswith("Not computed: objectives against targets")
     assert result.headlines() == [result.note("objectives")] and result.metrics() == {}
     assert result.registration["hypotheses"] == []
     ns, shown = run_notebook("01_objectives.ipynb", monkeypatch, study=str(path))
-    assert _text(shown).count("The study defines no objectives") >= 3  # findings, table, trends, breakdowns
-    processed = project_home / "data" / "processed" / "plain"
+    assert _text(shown).count("Not computed: objectives against targets") >= 3  # findings, table, trends, breakdowns
+    processed = published_dir(path)
     assert not (processed / "objectives.parquet").exists()
     assert json.loads((processed / "hypotheses.json").read_text())["hypotheses"] == []
     assert len(pd.read_parquet(processed / "kpis.parquet")) == 6  # the event KPIs; no surveys
@@ -148,10 +150,10 @@ def test_a_log_without_revenue_gets_no_clv_and_says_why(make_study, monkeypatch)
                       customer_attributes=ATTRIBUTES)
     result = objectives.analyze(path)
     assert result.value is None and result.model_parameters() is None and result.value_by == {}
-    assert "Only 0 customers have repeat purchases with revenue" in result.note("clv")
+    assert result.note("clv") == "Not computed: customer lifetime value — needs revenue in the event log"
     assert result.value_findings() == ["So far 5 buyers ordered; the log records no revenue for their orders."]
     ns, shown = run_notebook("01_objectives.ipynb", monkeypatch, study=str(path))
     text = _text(shown)
-    assert "No predicted lifetime value: Only 0 customers have repeat purchases with revenue" in text
+    assert "Not computed: customer lifetime value — needs revenue in the event log" in text
     assert "Keep customers" in text
     assert not Study.load(path).processed("clv.parquet").exists()

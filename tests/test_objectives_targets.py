@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from conftest import log
+from cxlab.paths import published_dir
 from cxlab.errors import StudyError
 from cxlab.objectives import (
     analyze,
@@ -158,7 +159,7 @@ def test_hypotheses_from_objectives_and_intervention_kpis(study):
 
 
 def test_registration_is_written_once_and_kept_on_rerun(study, project_home):
-    path = project_home / "data" / "processed" / "tiny" / "hypotheses.json"
+    path = published_dir(study) / "hypotheses.json"
     register_hypotheses(study)
     assert not path.exists()  # building the registration writes nothing: the stage's write() does
     stage = analyze(study)

@@ -187,7 +187,8 @@ def test_study_sentiment_scores_a_text_once_across_processes_and_forgets_stale_s
     study = data.ensure_clean(Study.load(folder))
     texts = pd.Series(["Great app!", "The agent was rude.", "Great app!", None])
     first = text_module.study_sentiment(study, texts)
-    stored = pd.read_parquet(study.processed(text_module.SCORES_FILE)).set_index("text")["sentiment"]
+    stored = pd.read_parquet(study.processed(text_module.SCORES_FILE)).set_index(text_module.KEY_COLUMN)["sentiment"]
+    stored.index = stored.index.map({text_module.text_key(t): t for t in ["Great app!", "The agent was rude."]})
     assert sorted(stored.index) == ["Great app!", "The agent was rude."]
     assert stored["Great app!"] == pytest.approx(0.6588) == first[0] == first[2] and np.isnan(first[3])
 

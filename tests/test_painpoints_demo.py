@@ -9,6 +9,7 @@ import re
 import pandas as pd
 import pytest
 
+from cxlab.paths import published_dir
 from cxlab.painpoints import analyze
 from cxlab.report import run_study
 from cxlab.synth import EMAIL_RE, PHONE_RE, write_study
@@ -114,4 +115,4 @@ def test_the_report_shows_quotes_as_text_with_emails_and_phones_redacted(tmp_pat
     assert not PHONE_RE.search(text), PHONE_RE.search(text)
     assert "Traceback" not in page and "PosixPath" not in text
     for name in ("pain_points.parquet", "emotion_curve.parquet"):
-        assert (result.run_dir.parents[2] / "data" / "processed" / "small" / name).exists()
+        assert (published_dir(folder) / name).exists()

@@ -47,10 +47,13 @@ def test_makefile_and_ci_use_the_readme_commands():
 
 
 def test_notebooks_are_committed_without_outputs_and_with_parameters():
-    import json
+    # what git's index holds (the working tree may hold a run's outputs: the git filter strips them)
+    from test_notebooks_clean import committed_notebooks
 
-    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
-        nb = json.loads(path.read_text())
+    notebooks = committed_notebooks()
+    assert len(notebooks) == 7
+    for name, nb in sorted(notebooks.items()):
+        path = Path(name)
         assert nb["metadata"]["kernelspec"]["name"] == "python3", path.name
         code = [c for c in nb["cells"] if c["cell_type"] == "code"]
         assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), path.name
@@ -60,3 +63,31 @@ def test_notebooks_are_committed_without_outputs_and_with_parameters():
         assert lines[0].startswith("study: str = "), path.name
         for line in lines:  # typed and commented, so papermill --help-notebook documents them
             assert re.match(r"^\w+: [\w\[\], |]+ = .+  # .+", line), f"{path.name}: {line!r}"
+
+
+
+def test_make_install_runs_once_per_pyproject_and_extras_and_shows_each_phase(tmp_path):
+    import shutil
+    import subprocess
+
+    shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / ".venv").mkdir()
+    dry = subprocess.run(["make", "-s", "-n", "install"], cwd=tmp_path, capture_output=True, text=True,
+                         check=True).stdout
+    # a line per phase, and the long step (uv) shows its own progress: not silenced
+    assert re.findall(r'^echo "\[(\d)/4\] ', dry, re.M) == ["1", "2", "3", "4"]
+    install = next(line for line in dry.splitlines() if " -e '.[dev]'" in line)
+    assert install.startswith(".venv/bin/uv pip install ") and "--quiet" not in install.split()
+    stamp = re.search(r"^touch (\S+)$", dry, re.M).group(1)
+    assert stamp.startswith(".venv/.installed-")
+    (tmp_path / stamp).touch()  # as after an install
+
+    def up_to_date(*args: str) -> bool:
+        return subprocess.run(["make", "-s", "-q", "install", *args], cwd=tmp_path).returncode == 0
+
+    assert up_to_date()  # nothing changed: nothing to install
+    assert not up_to_date("EXTRAS=dev,spark")  # other extras: install again
+    with (tmp_path / "pyproject.toml").open("a") as f:
+        f.write("\n# a change\n")
+    assert not up_to_date()  # pyproject.toml changed: install again

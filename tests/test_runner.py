@@ -14,6 +14,7 @@ import pytest
 from cxlab.cli import main
 from cxlab.report import run_study
 from cxlab.errors import ParameterError
+from cxlab.paths import study_key
 from conftest import log
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,7 +73,7 @@ def test_run_renders_html_without_code_and_escapes_customer_text(small_study, pr
     assert "5 events from 2 of 2 customers" in index
     meta = json.loads((result.run_dir / "run.json").read_text())
     assert meta["stages"][0]["status"] == "ok" and len(meta["fingerprint"]) == 16
-    assert result.run_dir.parent == project_home / "reports" / small_study.name
+    assert result.run_dir.parent == project_home / "reports" / study_key(small_study)
 
 
 def test_html_shows_a_script_tag_as_text(small_study):
@@ -98,7 +99,7 @@ def test_failing_stage_exits_nonzero_and_still_renders(small_study, notebooks_wi
     assert code == 2
     err = capsys.readouterr().err
     assert "Stage 'objectives' failed: ValueError: planted failure at threshold 0.7" in err
-    run_dir = sorted((project_home / "reports" / small_study.name).iterdir())[-1]
+    run_dir = sorted((project_home / "reports" / study_key(small_study)).iterdir())[-1]
     assert (run_dir / "00_intake.html").exists()
     failed_page = (run_dir / "01_objectives.html").read_text()
     assert "planted failure at threshold 0.7" in failed_page
@@ -122,7 +123,7 @@ def test_a_failing_stage_blocks_only_the_stages_that_read_from_it(small_study, n
     assert "Stage 'objectives' failed: ValueError: planted failure at threshold 0.7" in err
     assert "Not run, as they read from a failed stage: impact." in err
     assert "Ran: intake, segmentation." in err
-    run_dir = sorted((project_home / "reports" / small_study.name).iterdir())[-1]
+    run_dir = sorted((project_home / "reports" / study_key(small_study)).iterdir())[-1]
     meta = json.loads((run_dir / "run.json").read_text())
     runs = {s["stage"]: s for s in meta["stages"]}
     # segmentation reads only intake: it runs; impact reads the objectives' hypotheses: blocked
@@ -198,32 +199,87 @@ def tracing_notebooks(tmp_path, monkeypatch):
 
 
 def test_independent_stages_run_side_by_side_in_two_kernels_with_the_cores_shared(small_study, tracing_notebooks):
+    """The scheduler's decisions, read from its records (run.json: each stage's kernel, start and
+    seconds) and from what each stage notebook saw, never from how wall-clock intervals overlap:
+    a busy machine stretches every interval but changes none of these.
+
+    Two barriers make "side by side" an event rather than a timing: intake, once its clean tables
+    are written, waits until segmentation has started (the stages that read the clean tables
+    start while intake still profiles them), and segmentation waits until objectives has started
+    (independent stages run at the same time, in two kernels). A runner that ran them one after
+    the other would leave a barrier unmet (it gives up after 120 s) and the stage records so."""
     import os
 
+    import nbformat
+
+    from cxlab.report.schedule import dependencies
+    from cxlab.study import Study
+
+    barrier_cell = """
+import json, os, time
+from pathlib import Path
+leftover = "left_by_earlier_stage" in dir()
+left_by_earlier_stage = True
+trace = Path(os.environ["CXLAB_TEST_TRACE"])
+t0 = time.time()
+if stage_name == "intake":  # like the real one: the clean tables first, then the profile
+    from cxlab import data
+    data.write_clean_tables(study)
+(trace / f"{stage_name}.started").touch()
+waits_for = {"intake": "segmentation", "segmentation": "objectives"}.get(stage_name)
+saw = None
+if waits_for:
+    deadline = time.time() + 120
+    while not (trace / f"{waits_for}.started").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    saw = (trace / f"{waits_for}.started").exists()
+(trace / f"{stage_name}.json").write_text(json.dumps({
+    "pid": os.getpid(), "threads": __import__("cxlab.engine").engine.configured_threads(),
+    "start": t0, "saw": saw, "leftover": leftover}))
+"""
+    for path in Path(os.environ["CXLAB_NOTEBOOKS"]).glob("*.ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        nb.cells[1] = nbformat.v4.new_code_cell(barrier_cell)
+        nbformat.write(nb, path)
+
+    stages = ["intake", "objectives", "segmentation", "touchpoints"]
     result = run_study(small_study, workers=2)
     assert [(s.status, s.error) for s in result.stages] == [("ok", None)] * 4
-    t = {s: json.loads((tracing_notebooks / f"{s}.json").read_text())
-         for s in ("intake", "objectives", "segmentation", "touchpoints")}
-    # objectives and segmentation need intake's clean tables: they start once those are written,
-    # while intake goes on profiling them
-    clean_written = (Path(os.environ["CXLAB_HOME"]) / "data" / "processed" / small_study.name / "clean.json").stat().st_mtime
-    assert clean_written <= t["segmentation"]["start"] < t["intake"]["end"]  # the longer chain goes first
-    assert t["objectives"]["start"] >= clean_written
-    # and they overlap, each in its own kernel
-    assert t["objectives"]["start"] < t["segmentation"]["end"] and t["segmentation"]["start"] < t["objectives"]["end"]
-    assert t["objectives"]["pid"] != t["segmentation"]["pid"]
-    # touchpoints reads segments.parquet: it waits for segmentation
-    assert t["touchpoints"]["start"] >= t["segmentation"]["end"]
-    # two kernels for four stages: a kernel runs several stages, each from an empty namespace
-    assert len({v["pid"] for v in t.values()}) == 2
+    t = {s: json.loads((tracing_notebooks / f"{s}.json").read_text()) for s in stages}
+    meta = json.loads((result.run_dir / "run.json").read_text())
+    rec = {s["stage"]: s for s in meta["stages"]}
+    assert meta["workers"] == 2 and sorted(rec) == sorted(stages)
+    # side by side: segmentation started while intake ran, objectives while segmentation ran
+    assert t["intake"]["saw"] is True and t["segmentation"]["saw"] is True
+    # which stage ran on which kernel: stages side by side had two kernels; objectives took the
+    # kernel intake left (the other one was busy with segmentation)
+    assert rec["segmentation"]["kernel"] != rec["intake"]["kernel"]
+    assert rec["objectives"]["kernel"] == rec["intake"]["kernel"]
+    # two kernels for four stages: a kernel a record names is one process, kept for several stages,
+    # each stage starting from an empty namespace
+    pids = {k: {t[s]["pid"] for s in stages if rec[s]["kernel"] == k} for k in {rec[s]["kernel"] for s in stages}}
+    assert sorted(pids) == [1, 2] and all(len(p) == 1 for p in pids.values())
+    assert len(set.union(*pids.values())) == 2
     assert not any(v["leftover"] for v in t.values())
+    # the order stages started in: intake; then, of the two stages its clean tables free,
+    # segmentation first (the longer chain: touchpoints reads it); touchpoints last
+    assert sorted(stages, key=lambda s: rec[s]["started_s"]) == ["intake", "segmentation", "objectives", "touchpoints"]
+    # dependencies respected, per the records: a stage starts after the stages it reads from
+    # finished (started_s and seconds are rounded to 0.01 s) ...
+    deps = dependencies(stages)
+    assert deps["touchpoints"] == ["intake", "segmentation"]
+    for stage in stages:
+        for dep in deps[stage]:
+            if dep != "intake":
+                assert rec[stage]["started_s"] >= rec[dep]["started_s"] + rec[dep]["seconds"] - 0.02, (stage, dep)
+    # ... and, for intake, after its clean tables were written
+    clean_written = (Study.load(small_study).processed_dir / "clean.json").stat().st_mtime
+    assert all(t[s]["start"] >= clean_written for s in stages if "intake" in deps[s])
     # DuckDB threads: every core for intake (its clean tables are written alone), half beside another stage
     cores = os.cpu_count()
-    assert t["intake"]["threads"] == cores
+    assert t["intake"]["threads"] == rec["intake"]["duckdb_threads"] == cores
     assert {t[s]["threads"] for s in ("objectives", "segmentation", "touchpoints")} == {max(1, cores // 2)}
-    meta = json.loads((result.run_dir / "run.json").read_text())
-    assert {s["stage"]: s["duckdb_threads"] for s in meta["stages"]}["intake"] == cores
-    assert meta["workers"] == 2
+    assert {rec[s]["duckdb_threads"] for s in ("objectives", "segmentation", "touchpoints")} == {max(1, cores // 2)}
 
 
 def test_duckdb_threads_follow_the_dependencies_and_respect_the_user():

@@ -8,6 +8,7 @@ import json
 import pandas as pd
 import pytest
 
+from cxlab.paths import published_dir
 from cxlab.report import run_study
 
 pytestmark = pytest.mark.slow
@@ -34,7 +35,7 @@ def test_touchpoint_stage_renders_and_writes_its_outputs(synthetic, project_home
     assert "Largest drop-off: Payment error (web or app) (payment_error)" in page
     assert page.count('"type":"sankey"') == 2  # the path diagram and the one around payment_error
     assert "store_loyalists" in page  # the segment breakdown
-    processed = project_home / "data" / "processed" / "small"
+    processed = published_dir(synthetic)
     inv = pd.read_parquet(processed / "touchpoint_inventory.parquet")
     assert inv.loc[inv.dropoff_rate.idxmax(), "touchpoint"] == "payment_error"
     funnel = pd.read_parquet(processed / "stage_funnel.parquet")

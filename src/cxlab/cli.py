@@ -7,8 +7,10 @@ from pathlib import Path
 
 from . import __version__
 from .errors import CxlabError
+from .privacy import redact
 
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130  # SIGINT or SIGTERM (as report.runner.EXIT_INTERRUPTED)
 
 
 def _parse_params(pairs: list[str]) -> dict:
@@ -21,12 +23,29 @@ def _parse_params(pairs: list[str]) -> dict:
     return params
 
 
+def _sigterm_as_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def cmd_run(args) -> int:
-    from .report.runner import raise_for_failure, run_study
+    """Run a study. SIGINT (Ctrl-C) or SIGTERM stops the stages' kernels, writes run.json with
+    status "interrupted", and exits 130; before the run has started, they exit 130 at once."""
+    import signal
+
+    from .report.runner import EXIT_INTERRUPTED, raise_for_failure, run_study
 
     stages = [s.strip() for s in args.stages.split(",") if s.strip()] if args.stages else None
-    result = run_study(args.study, stages=stages, overrides=_parse_params(args.param),
-                       progress=lambda msg: print(msg, flush=True))
+    before = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)  # the run replaces it while it runs
+    try:
+        result = run_study(args.study, stages=stages, overrides=_parse_params(args.param),
+                           progress=lambda msg: print(msg, flush=True))
+    finally:
+        signal.signal(signal.SIGTERM, before if before is not None else signal.SIG_DFL)
+    if result.interrupted:
+        stopped = [s.stage for s in result.stages if s.status == "interrupted"]
+        print(f"cxlab: interrupted ({result.signal}): stopped {', '.join(stopped) or 'before any stage ran'}; "
+              f"nothing of this run was published. run.json: {result.run_dir / 'run.json'}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     raise_for_failure(result)
     print(f"Report: {result.index}")
     return 0
@@ -80,6 +99,22 @@ def cmd_init(args) -> int:
     return 0
 
 
+def cmd_notebooks(args) -> int:
+    import shlex
+
+    from .report.notebooks import copy_notebooks
+
+    copies = copy_notebooks(args.folder)
+    folder = Path(args.folder).expanduser().resolve()
+    print(f"Copied {len(copies)} stage notebooks to {folder}: {', '.join(p.name for p in copies)}")
+    print("Edit them there (JupyterLab: jupyter lab " + shlex.quote(str(folder)) + "); cxlab run uses them once\n"
+          "CXLAB_NOTEBOOKS names the folder:\n"
+          f"  export CXLAB_NOTEBOOKS={shlex.quote(str(folder))}\n"
+          "  cxlab run <study>\n"
+          "Unset CXLAB_NOTEBOOKS to go back to the notebooks that come with cxlab.")
+    return 0
+
+
 def cmd_kpis(args) -> int:
     from .kpis import kpi_definitions
 
@@ -114,6 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     kpis = sub.add_parser("kpis", help="list every KPI id with its definition (for objectives and interventions)")
     kpis.set_defaults(func=cmd_kpis)
 
+    nbs = sub.add_parser("notebooks", help="copy the stage notebooks into a folder, to edit them "
+                         "(then set CXLAB_NOTEBOOKS to that folder)")
+    nbs.add_argument("folder", help="where to copy them (made if missing; a notebook there is never overwritten)")
+    nbs.set_defaults(func=cmd_notebooks)
+
     syn = sub.add_parser("synth", help="write a synthetic study with planted truths")
     syn.add_argument("--out", required=True, help="folder to write, e.g. data/raw/demo")
     syn.add_argument("--customers", type=int, default=20_000, help="number of customers (default 20,000)")
@@ -134,11 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except CxlabError as exc:
-        print(f"cxlab: error: {exc}", file=sys.stderr)
+        print(f"cxlab: error: {redact(str(exc))}", file=sys.stderr)  # messages may quote customer text
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("cxlab: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

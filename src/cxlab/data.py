@@ -17,11 +17,13 @@ tables, kept in the raw file), timestamps before 1990 or more than a year ahead 
 sets no ``study_period``, touchpoints in the log that the catalog lacks, catalogued touchpoints
 never seen, survey touchpoints or stages the study does not know.
 
-Clean tables are written to data/processed/<study>/ as parquet, atomically; raw files are only
-ever read. Timestamps there are UTC without a time zone, at microseconds, whatever the file held
-(an offset in the text, a time zone at ns, us or ms in parquet). The customers table keeps every
-column (each is an attribute segmentation, KPIs and interventions may use); events, surveys and
-tickets keep the contract's columns (and surveys their ``driver_*`` ratings).
+Only the event log is required: a study without a customers table gets a clean customers table of
+the log's customer ids. Clean tables are written to data/processed/<study>/ as parquet,
+atomically; raw files are only ever read. Timestamps there are UTC without a time zone, at
+microseconds, whatever the file held (an offset in the text, a time zone at ns, us or ms in
+parquet). The customers table keeps every column (each is an attribute segmentation, KPIs and
+interventions may use); events, surveys and tickets keep the contract's columns (and surveys
+their ``driver_*`` ratings).
 """
 from __future__ import annotations
 
@@ -48,6 +50,7 @@ __all__ = [
     "write_clean_tables",
     "ensure_clean",
     "clean_path",
+    "clean_tables",
     "load",
     "fingerprint",
     "write_parquet",
@@ -814,6 +817,12 @@ def fingerprint(study: Study | str | os.PathLike) -> str:
     return _FINGERPRINTS[key]
 
 
+def clean_tables(study: Study) -> list[str]:
+    """The clean tables a study has: those study.yaml names, and always customers (without a
+    customers table, the event log's customer ids: every customer, no attributes)."""
+    return [t for t in ("customers", "events", "surveys", "tickets") if t in study.tables or t == "customers"]
+
+
 def clean_path(study: Study, table: str) -> Path:
     return study.processed(f"{table}.parquet")
 
@@ -956,13 +965,17 @@ def write_clean_tables(study: Study | str | os.PathLike) -> ValidationReport:
     checker = _Checker(study)
     report = checker.run()
     report.raise_if_errors()
-    for table in study.tables:
+    # a customers table made from the log is written after the log
+    for table in sorted(clean_tables(study), key=lambda t: t not in study.tables):
+        if table in study.tables:
+            select = _clean_select(checker, table)
+        else:  # no customers table: the log's customer ids, in the order they first occur
+            select = (f"SELECT customer_id FROM read_parquet({_lit(clean_path(study, 'events'))}) "
+                      "GROUP BY customer_id ORDER BY min(seq)")
         target = clean_path(study, table)
         tmp = _atomic_target(target)
         try:
-            checker.con.execute(
-                f"COPY ({_clean_select(checker, table)}) TO {_lit(tmp)} (FORMAT parquet, COMPRESSION zstd)"
-            )
+            checker.con.execute(f"COPY ({select}) TO {_lit(tmp)} (FORMAT parquet, COMPRESSION zstd)")
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
@@ -984,7 +997,7 @@ def ensure_clean(study: Study | str | os.PathLike) -> Study:
     if marker.exists():
         try:
             if read_json(marker).get("fingerprint") == fingerprint(study) and all(
-                clean_path(study, t).exists() for t in study.tables
+                clean_path(study, t).exists() for t in clean_tables(study)
             ):
                 return study
         except (ValueError, OSError):
@@ -997,6 +1010,6 @@ def load(study: Study | str | os.PathLike, table: str) -> pd.DataFrame:
     """A clean table as a pandas DataFrame (for customers, surveys, tickets; events go through
     the engine). Returns an empty frame with no columns when the study has no such table."""
     study = ensure_clean(study)
-    if table not in study.tables:
+    if table not in clean_tables(study):
         return pd.DataFrame()
     return pd.read_parquet(clean_path(study, table))

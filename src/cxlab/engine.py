@@ -121,7 +121,7 @@ def _spark_connect(engine: dict) -> Any:
 def table(study: Study | str | os.PathLike, name: str) -> ibis.Table:
     """A clean table of the study (validated first if needed) as an Ibis table."""
     study = data.ensure_clean(study)
-    if name not in study.tables:
+    if name not in data.clean_tables(study):
         raise StudyError(f"Study '{study.name}' has no '{name}' table (study.yaml, tables).")
     con = connect(study)
     path = data.clean_path(study, name)

@@ -5,6 +5,7 @@ __all__ = [
     "CxlabError",
     "StudyError",
     "DataError",
+    "NotEnoughData",
     "ParameterError",
     "StageError",
 ]
@@ -24,6 +25,16 @@ class DataError(CxlabError):
     def __init__(self, problems):
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class NotEnoughData(DataError):
+    """The data lack what one analysis needs (too few repeat buyers, no survey with driver
+    ratings): a stage skips that analysis and says so. ``needs`` completes the sentence "needs
+    …" ("repeat purchases with revenue from at least 10 customers (2 have them)")."""
+
+    def __init__(self, message: str, needs: str):
+        super().__init__([message])
+        self.needs = needs
 
 
 class ParameterError(CxlabError):

@@ -49,7 +49,7 @@ def touchpoint_coverage(study: Study) -> pd.DataFrame:
 def missing_values(study: Study) -> pd.DataFrame:
     """Per table and column: rows, missing values and their share (computed in the engine)."""
     rows = []
-    for name in study.tables:
+    for name in data.clean_tables(study):
         t = engine.table(study, name)
         aggs = {"_rows": t.count()}
         for col in t.columns:
@@ -112,6 +112,9 @@ class IntakeProfile:
             )
         if len(never):
             lines.append(f"{len(never)} catalogued touchpoint(s) never occur: " + ", ".join(never.touchpoint))
+        if "customers" not in self.study.tables:
+            lines.append(f"The study has no customers table: its {self.customers:,} customers are the event log's "
+                         "customer ids, with no attributes.")
         lines.append(f"The data passed every contract check ({len(self.report.warnings)} warning(s)).")
         return lines
 
@@ -131,9 +134,10 @@ def profile(study: str | os.PathLike | Study) -> IntakeProfile:
         ev.aggregate(first=ev.timestamp.min(), last=ev.timestamp.max(), customers=ev.customer_id.nunique())
     ).iloc[0]
     overview = []
-    for name in study.tables:
+    for name in data.clean_tables(study):
         t = engine.table(study, name)
-        row = {"table": name, "file": study.tables[name].name, "rows": int(t.count().to_pyarrow().as_py())}
+        file = study.tables[name].name if name in study.tables else "(none: the event log's customer ids)"
+        row = {"table": name, "file": file, "rows": int(t.count().to_pyarrow().as_py())}
         if "customer_id" in t.columns:
             row["customers"] = int(t.customer_id.nunique().to_pyarrow().as_py())
         overview.append(row)
@@ -149,7 +153,7 @@ def profile(study: str | os.PathLike | Study) -> IntakeProfile:
         first_event=pd.Timestamp(span["first"]),
         last_event=pd.Timestamp(span["last"]),
         customers_with_events=int(span["customers"]),
-        customers=int(report.rows.get("customers", 0)),
+        customers=int(overview.loc[overview.table == "customers", "rows"].iloc[0]),
     )
 
 

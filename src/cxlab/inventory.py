@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.proportion import proportion_confint
 
 from .errors import ParameterError
-from .stats import two_proportions
+from .stats import two_proportions, wilson
 from .results import Estimate, estimates_frame
 from . import journeys as J
 
@@ -207,9 +206,8 @@ def inventory(
         table["dropoff_rate"] = np.where(n > 0, table["journey_ends"] / n, np.nan)
         nonconv = customers - converted
         table["share_of_dropoffs"] = table["journey_ends"] / nonconv if nonconv else np.nan
-    alpha = 1 - ci_level
     for prefix, kk, nn in (("conv_touched", k, n), ("conv_untouched", k0, n0)):
-        lo, hi = proportion_confint(kk, np.where(nn > 0, nn, 1), alpha=alpha, method="wilson")
+        lo, hi = wilson(kk, np.where(nn > 0, nn, 1), ci_level)
         table[f"{prefix}_ci_low"] = np.where(nn > 0, lo, np.nan)
         table[f"{prefix}_ci_high"] = np.where(nn > 0, hi, np.nan)
 

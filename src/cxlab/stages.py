@@ -35,7 +35,7 @@ from typing import Any, Callable, ClassVar, Mapping
 
 import pandas as pd
 
-from . import data
+from . import data, paths
 from .errors import CxlabError, ParameterError
 from .study import Study
 
@@ -52,6 +52,7 @@ __all__ = [
     "read_record",
     "output_parameters",
     "stage_analysis",
+    "not_computed",
 ]
 
 
@@ -193,10 +194,13 @@ def _check_fresh(study: Study, stage: str, record: dict | None, what: str) -> No
     made_from = (record or {}).get("inputs")
     current = data.clean_fingerprint(study)
     if made_from and current and made_from != current:
+        words, cli = stage.replace("_", " "), paths.study_argument(study.root)
         raise StaleOutputError(
-            f"{what} was computed by the {stage.replace('_', ' ')} stage from other input data "
-            f"(fingerprint {made_from}) than the clean tables now in {study.processed_dir} ({current}). "
-            f"Run the {stage.replace('_', ' ')} stage again (cxlab run {study.name} --stages {stage},…)."
+            f"{what} was computed by the {words} stage from other input data "
+            f"(fingerprint {made_from}) than the clean tables now made from the study's files in "
+            f"{study.root} ({current}); it is not used with them. Run the {words} stage again "
+            f"together with the stages that read it (cxlab run {cli} --stages {stage},…), "
+            f"or the whole study (cxlab run {cli})."
         )
 
 
@@ -214,6 +218,15 @@ def read_output(study: Study, stage: str, key: str) -> Any:
 def output_parameters(study: Study, stage: str) -> dict:
     """The parameters the stage's outputs were computed with (its record; empty before it ran)."""
     return dict((read_record(study, stage) or {}).get("parameters") or {})
+
+
+# --------------------------------------------------------------------------- skipped sections
+def not_computed(section: str, needs: str) -> str:
+    """The one line a stage puts in its notes (and its page) for a section the study's data does
+    not allow: "Not computed: customer lifetime value — needs revenue in the event log". The run
+    index lists these lines per stage. A section that fails on data it should handle is a bug,
+    not a skip: it raises."""
+    return f"Not computed: {section} — needs {needs}"
 
 
 # --------------------------------------------------------------------------- the face
@@ -261,7 +274,8 @@ class StageResult:
         return {}
 
     def write(self) -> dict[str, Path]:
-        """Write the stage's outputs to data/processed/<study>/ (atomically), then its record.
+        """Write the stage's outputs to data/processed/<study>/ (atomically; inside ``cxlab run``,
+        the run's workspace, published when the run ends), then its record, which names the run.
         An output the result does not have (None) is removed, so no later stage reads one left
         by an earlier run. Returns output key -> path."""
         spec = stage_spec(self.stage)
@@ -282,6 +296,7 @@ class StageResult:
             "metrics": self.metrics() or {},
             "parameters": _plain(self.parameters),
             "inputs": data.clean_fingerprint(self.study),
+            "run_id": paths.run_id(self.study.root),  # the `cxlab run` that computed it (None: outside a run)
             "outputs": {k: p.name for k, p in written.items()},
             "notes": [str(n) for n in self.notes],
             "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -1,12 +1,15 @@
 """A study: one journey-mapping project, described by its study.yaml.
 
 A study folder holds ``study.yaml`` and the input tables it names. The file is read with
-safe YAML only and validated here; every problem is reported at once, naming the key.
+safe YAML only (UTF-8, no duplicate keys, no alias bombs), every value checked against the
+shape its key takes (``cxlab.schema``), then validated here; every problem is reported at once,
+naming the key.
 
     name: demo                          # optional; the folder name is used for outputs
     title: Demo retail study
     tables:                             # paths relative to the study folder: .csv, .csv.gz,
-      customers: customers.csv          #   .csv.zst, .parquet, or a folder of parquet files
+      customers: customers.csv          #   .csv.zst, .parquet, or a folder of parquet files;
+                                        #   optional: without it, the log's customer ids
       events:                           # or a mapping: the file and the export's column names
         file: export.csv.gz
         columns: {customer_id: user_id, touchpoint: event, timestamp: ts}   # contract: export
@@ -50,10 +53,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
+from . import paths, schema
 from .errors import StudyError
-from .paths import inside, project_root, resolve_study_dir
+from .paths import inside, resolve_study_dir
 
 __all__ = ["Study", "Objective", "Intervention", "TABLE_NAMES", "DESIGNS", "TABLE_SUFFIXES", "table_format",
            "ENCODINGS", "EPOCH_UNITS"]
@@ -67,7 +70,9 @@ TABLE_KEYS = ("file", "columns", "encoding", "epoch")
 ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "utf-16": "utf-16", "utf16": "utf-16", "latin-1": "latin-1",
              "latin1": "latin-1", "iso-8859-1": "latin-1", "iso8859-1": "latin-1"}
 EPOCH_UNITS = ("s", "ms", "us")
-REQUIRED_TABLES = ("customers", "events")
+# only the event log is required: without a customers table the customers are the log's ids
+# (data.write_clean_tables writes that table), with no attributes
+REQUIRED_TABLES = ("events",)
 DESIGNS = ("ab", "pre_post", "did", "its")
 DEFAULT_CONVERSION_WINDOW_DAYS = 30
 CHANNELS_HINT = "web, app, email, store, call_centre"
@@ -252,10 +257,8 @@ class Study:
             return study
         root = resolve_study_dir(study)
         file = root / "study.yaml"
-        try:
-            config = yaml.safe_load(file.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise StudyError(f"{file} is not valid YAML: {exc}") from None
+        # UTF-8, safe YAML, no duplicate keys, no alias bombs (cxlab.schema)
+        config = schema.read_study_yaml(file)
         if not isinstance(config, dict):
             raise StudyError(f"{file} must hold a mapping of keys (tables, stages, touchpoints …).")
         return cls._from_config(root, config)
@@ -264,6 +267,12 @@ class Study:
     def _from_config(cls, root: Path, config: dict) -> "Study":
         file = root / "study.yaml"
         problems = _Problems(file)
+        # every value of the shape its key takes (cxlab.schema), before anything reads one
+        for key, message in schema.shape_problems(config):
+            problems.add(key, message)
+        problems.raise_if_any()
+        for key, message in schema.reference_problems(config):
+            problems.add(key, message)
 
         tables: dict[str, Path] = {}
         raw_tables = config.get("tables") or {}
@@ -341,8 +350,8 @@ class Study:
         catalog = pd.DataFrame(rows, columns=["touchpoint", "stage", "channel", "label", "stage_order"])
 
         goals = config.get("goal_touchpoints") or []
-        if isinstance(goals, str):
-            goals = [goals]
+        if not isinstance(goals, list):
+            goals = [goals]  # goal_touchpoints: web_purchase is [web_purchase]
         if not goals:
             problems.add("goal_touchpoints", "name at least one touchpoint that counts as reaching the goal")
         for g in goals:
@@ -371,7 +380,9 @@ class Study:
             design = spec.get("design", "pre_post")
             if design not in DESIGNS:
                 problems.add(f"{key}.design", f"'{design}' must be one of {', '.join(DESIGNS)}")
-            treated = spec.get("treated") or {}
+            treated = dict(spec.get("treated") or {})
+            if treated.get("values") is not None and not isinstance(treated["values"], list):
+                treated["values"] = [treated["values"]]  # values: North is values: [North]
             alpha = spec.get("alpha", 0.05)
             if not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
                 problems.add(f"{key}.alpha", f"'{alpha}' must be a number between 0 and 1")
@@ -379,6 +390,8 @@ class Study:
             if design in ("ab", "did") and not treated.get("column"):
                 problems.add(f"{key}.treated", f"a '{design}' design needs treated: {{column, values}}")
             kpis = spec.get("kpis") or []
+            if not isinstance(kpis, list):
+                kpis = [kpis]  # kpis: nps is kpis: [nps]
             if not kpis:
                 problems.add(f"{key}.kpis", "name the KPIs the intervention should move")
             interventions.append(
@@ -471,13 +484,14 @@ class Study:
     # ------------------------------------------------------------------ places
     @property
     def processed_dir(self) -> Path:
-        """data/processed/<study>/ of the project: what stages write for later stages."""
-        return project_root() / "data" / "processed" / self.name
+        """data/processed/<identity>/ of the project: what stages write for later stages (inside
+        a run, the run's workspace; ``cxlab.paths`` says how a study's identity is made)."""
+        return paths.processed_dir(self.root)
 
     @property
     def reports_dir(self) -> Path:
-        """reports/<study>/ of the project: one folder per run."""
-        return project_root() / "reports" / self.name
+        """reports/<identity>/ of the project: one folder per run."""
+        return paths.reports_dir(self.root)
 
     def path(self, relative: str | os.PathLike) -> Path:
         """A path inside the study folder; anything escaping it is refused."""

@@ -17,6 +17,7 @@ from ..results import Estimate
 from ._common import _Result, _after, _axes, _kind, _require, is_binary
 from .did import DiDResult, did
 from .its import ITSResult, its
+from ..stats import wilson
 from ..stats.power import with_power
 from ..stats.twosample import mcnemar, paired_t, two_proportions, welch_t
 
@@ -140,9 +141,7 @@ def ab(
     weights = weights / weights.sum()
     counts = np.array([len(t), len(c)], dtype=float)
     chi2, p_srm = stats.chisquare(counts, f_exp=weights * counts.sum())
-    from statsmodels.stats.proportion import proportion_confint
-
-    lo, hi = proportion_confint(int(counts[0]), int(counts.sum()), alpha=1 - ci_level, method="wilson")
+    lo, hi = wilson(int(counts[0]), int(counts.sum()), ci_level)
     srm = Estimate(
         f"share of units in {treatment} (expected {weights[0]:.2f})", float(counts[0] / counts.sum()),
         float(lo), float(hi), float(p_srm), int(counts.sum()),

@@ -2,6 +2,7 @@
 standard errors, an event study (leads and lags) and a joint test of pre-period trends."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -24,6 +25,70 @@ def _fmt_time(t) -> str:
 
 def _codes(values: pd.Series) -> np.ndarray:
     return pd.factorize(values, sort=True)[0]
+
+
+_QUARTER = [re.compile(p, re.IGNORECASE) for p in (
+    r"^\s*Q([1-4])[\s\-/_]*((?:19|20)\d\d)\s*$",      # Q42010, Q4 2010, Q4-2010
+    r"^\s*((?:19|20)\d\d)[\s\-/_]*Q([1-4])\s*$",      # 2010Q4, 2010-Q4
+)]
+
+
+def _parse_label(label: str):
+    """A period label as a pandas Period or Timestamp, or None."""
+    m = _QUARTER[0].match(label)
+    if m:
+        return pd.Period(f"{m.group(2)}Q{m.group(1)}", freq="Q")
+    m = _QUARTER[1].match(label)
+    if m:
+        return pd.Period(f"{m.group(1)}Q{m.group(2)}", freq="Q")
+    return None
+
+
+def period_order(values: pd.Series, column: str = "time", where: str = "did") -> np.ndarray:
+    """The position of each row's period in time (0 = the earliest period).
+
+    Periods are ordered by time, never as text: datetimes, pandas Periods and numbers by their
+    value, an ordered categorical by its categories, and text labels only when every label reads
+    as a date or a quarter ("2025-07-01", "Jul 2025", "Q42010", "2010Q4", "2010-Q4"). Any other
+    text (e.g. "spring", "wave B") is refused with a DataError: sorting it as text would put
+    post-periods among the pre-periods."""
+    s = pd.Series(values)
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        if not s.cat.ordered:
+            raise DataError([f"{where}: the period column '{column}' is an unordered categorical; make it ordered "
+                             "(pd.Categorical(..., ordered=True)) or give dates"])
+        return s.cat.codes.to_numpy().astype(int)
+    if (pd.api.types.is_datetime64_any_dtype(s) or isinstance(s.dtype, pd.PeriodDtype)
+            or pd.api.types.is_numeric_dtype(s)):
+        return pd.factorize(s, sort=True)[0]
+    labels = pd.unique(s.dropna())
+    numbers = pd.to_numeric(pd.Series(labels, dtype=object).astype(str), errors="coerce")
+    if len(labels) and numbers.notna().all():  # "1", "2", "10": numbers written as text
+        rank = {label: i for i, label in enumerate(np.asarray(labels)[np.argsort(numbers.to_numpy(), kind="stable")])}
+        return s.map(rank).to_numpy().astype(int)
+    keys = {}
+    bad = []
+    for label in labels:
+        if isinstance(label, (pd.Timestamp, pd.Period, np.datetime64)):
+            keys[label] = pd.Timestamp(label.start_time if isinstance(label, pd.Period) else label)
+            continue
+        text = str(label)
+        parsed = _parse_label(text)
+        if parsed is None:
+            try:
+                parsed = pd.Timestamp(text)
+            except (ValueError, TypeError):
+                bad.append(text)
+                continue
+        keys[label] = parsed.start_time if isinstance(parsed, pd.Period) else parsed
+    if bad:
+        raise DataError([f"{where}: the period column '{column}' holds labels that are not dates or quarters "
+                         f"({', '.join(map(repr, bad[:5]))}); periods must be ordered by time, not as text: give "
+                         "datetimes, numbers, an ordered categorical, or labels such as '2025-07' or 'Q42010'"])
+    rank = {label: i for i, label in enumerate(sorted(keys, key=lambda k: keys[k]))}
+    if len({keys[k] for k in keys}) < len(keys):
+        raise DataError([f"{where}: two labels of the period column '{column}' name the same period"])
+    return s.map(rank).to_numpy().astype(int)
 
 
 def _absorb(matrix: np.ndarray, factors: list[np.ndarray], tol: float = 1e-10, max_iter: int = 10_000) -> np.ndarray:
@@ -67,8 +132,56 @@ def _design_matrix(d: pd.DataFrame, columns: dict[str, np.ndarray], controls: Se
     return X
 
 
+def nested_in(inner: np.ndarray, outer: np.ndarray) -> bool:
+    """Whether every level of ``inner`` lies within one level of ``outer`` (a unit within one
+    cluster, a county within one state)."""
+    pairs = pd.DataFrame({"i": inner, "o": outer}).drop_duplicates()
+    return not pairs["i"].duplicated().any()
+
+
+def _set_cov(res, cov: np.ndarray, df_resid: float | None = None):
+    """Give a statsmodels results object another covariance matrix (and t degrees of freedom);
+    its standard errors, tests and intervals are recomputed from it."""
+    inner = getattr(res, "_results", res)  # the wrapper forwards reads, not writes
+    inner.cov_params_default = np.asarray(cov, dtype=float)
+    inner.use_t = True
+    if df_resid is not None:
+        inner.df_resid_inference = df_resid
+    inner._cache = {}  # bse, tvalues, pvalues are cached from the old covariance
+    return res
+
+
+def _fe_leverage(factors: list[np.ndarray]) -> np.ndarray:
+    """Diagonal of the projection on the absorbed fixed effects: 1/n_g for one factor; for two
+    factors on a balanced panel (every unit in every period once) 1/n_unit + 1/n_period - 1/N."""
+    if len(factors) == 1:
+        counts = np.bincount(factors[0])
+        return 1.0 / counts[factors[0]]
+    a, b = factors
+    n = len(a)
+    ca, cb = np.bincount(a), np.bincount(b)
+    balanced = (ca.size * cb.size == n and (ca == cb.size).all() and (cb == ca.size).all()
+                and not pd.DataFrame({"a": a, "b": b}).duplicated().any())
+    if not balanced:
+        raise ParameterError("did: cov_type HC2/HC3 with unit and time fixed effects needs a balanced panel "
+                             "(every unit once in every period) to compute the leverages of the fixed-effect "
+                             "model; use cov_type='HC1' or cluster-robust errors")
+    return 1.0 / ca[a] + 1.0 / cb[b] - 1.0 / n
+
+
 def _fit_ols(y, X: pd.DataFrame, factors: list[np.ndarray], absorbed_dof: int, cov_type: str,
-             groups: np.ndarray | None, add_const: bool):
+             groups: np.ndarray | None, add_const: bool, nested_dof: int = 0):
+    """OLS of y on X with the fixed effects in ``factors`` absorbed (demeaned).
+
+    Degrees of freedom and small-sample factors are those of the regression with explicit
+    dummies, except for clustered errors (below):
+    - nonrobust: s^2 (X'X)^-1 with s^2 on N - K_full residual degrees of freedom;
+    - HC1: N / (N - K_full); HC2/HC3: on the leverages of the full dummy model (the demeaned
+      model's leverages plus those of the fixed effects), t on N - K_full;
+    - cluster: G/(G-1) (N-1)/(N-K) with K the regressors plus the fixed effects that are *not*
+      nested in the clusters (``nested_dof`` is the number of absorbed parameters that are), t
+      on G - 1: the convention of reghdfe and fixest (``ssc(fixef.K = "nested")``).
+    """
     import statsmodels.api as sm
 
     names = list(X.columns)
@@ -81,16 +194,32 @@ def _fit_ols(y, X: pd.DataFrame, factors: list[np.ndarray], absorbed_dof: int, c
     keep = [c for c in XX.columns if c == "const" or np.abs(XX[c].to_numpy()).max() > 1e-9]
     XX = XX[keep]
     model = sm.OLS(yy, XX)
+    n = len(yy)
+    k = int(np.linalg.matrix_rank(XX.to_numpy()))
     if absorbed_dof:
-        model.df_resid = len(yy) - np.linalg.matrix_rank(XX.to_numpy()) - absorbed_dof
-        model.df_model = float(np.linalg.matrix_rank(XX.to_numpy()) + absorbed_dof - 1)
+        model.df_resid = n - k - absorbed_dof
+        model.df_model = float(k + absorbed_dof - 1)
     if cov_type == "cluster":
         res = model.fit(cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
-    elif cov_type == "nonrobust":
+        # statsmodels' factor is G/(G-1) (N-1)/(N-k) with k the columns of the demeaned design;
+        # count the absorbed effects that are not nested in the clusters as well
+        k_ss = k + absorbed_dof - nested_dof
+        if k_ss != k:
+            _set_cov(res, res.cov_params_default * (n - k) / (n - k_ss))
+        return res
+    if cov_type == "nonrobust":
+        return model.fit()
+    if cov_type in ("HC2", "HC3") and factors:
         res = model.fit()
-    else:
-        res = model.fit(cov_type=cov_type, use_t=True)
-    return res
+        Xm = XX.to_numpy()
+        bread = np.linalg.pinv(Xm.T @ Xm)
+        h = np.einsum("ij,jk,ik->i", Xm, bread, Xm) + _fe_leverage(factors)
+        u2 = np.asarray(res.resid) ** 2 / (1.0 - np.minimum(h, 1 - 1e-12)) ** (1 if cov_type == "HC2" else 2)
+        meat = (Xm * u2[:, None]).T @ Xm
+        res = _set_cov(res, bread @ meat @ bread)
+        getattr(res, "_results", res).cov_type = cov_type
+        return res
+    return model.fit(cov_type=cov_type, use_t=True)
 
 
 # --------------------------------------------------------------------------- DiD
@@ -182,13 +311,28 @@ def did(
         level is removed (the treated main effect is then absorbed); with ``time`` each
         period's common shock is removed (the post main effect is absorbed). Fixed effects are
         absorbed by demeaning, so many units are cheap; degrees of freedom count them.
+        Periods are put in time order by ``period_order``: datetimes, numbers, ordered
+        categoricals, or text labels that read as dates or quarters ("Q42010", "2025-07");
+        other text is refused rather than sorted alphabetically.
     controls: further columns (numeric, or categorical turned into dummies).
     cluster: column whose groups may share errors (customer, region, store);
-        standard errors are cluster-robust on it (with the usual G/(G-1) (N-1)/(N-K) small-
-        sample factor and t with G-1 degrees of freedom).
+        standard errors are cluster-robust on it, with t on G-1 degrees of freedom and the
+        small-sample factor G/(G-1) (N-1)/(N-K). K counts the regressors and the absorbed
+        fixed effects that are *not* nested in the clusters: unit effects inside unit clusters
+        are not counted, period effects are (the convention of Stata's reghdfe and R's fixest,
+        ``ssc(fixef.K = "nested")``). Why: a cluster-robust variance already allows any
+        correlation within a cluster, so an effect constant within a cluster uses up no
+        information the variance relies on; counting it as statsmodels does with explicit
+        dummies (K = every dummy) inflates the factor by (N-1)/(N-K_full), which with many
+        small clusters (a customer panel) is large and spurious, while counting nothing
+        understates it when there are many period effects.
     cov_type: "auto" (default) clusters on ``cluster``, else on ``unit`` when given, else uses
         heteroskedasticity-robust HC1; or name one: "cluster", "nonrobust" (the textbook OLS
-        standard errors), "HC1", "HC3".
+        standard errors), "HC0", "HC1", "HC2", "HC3". With absorbed fixed effects HC1 uses the
+        dummy model's N/(N-K) and HC2/HC3 the leverages of the full dummy model (the demeaned
+        regressors' leverage plus the fixed effects': 1/n_unit, or 1/n_unit + 1/n_period -
+        1/N on a balanced panel); HC2/HC3 with two sets of effects on an unbalanced panel are
+        refused (ParameterError).
 
     With ``time`` given, an event study is fitted as well: treated x period for every period
     but the last one before the intervention, with the same fixed effects and standard
@@ -220,14 +364,21 @@ def did(
         groups = _codes(d[cl])
         if groups.max() + 1 < 2:
             raise DataError([f"did: only one cluster in '{cl}'"])
-    factors, absorbed = [], 0
+    if cov_type not in ("cluster", "nonrobust", "HC0", "HC1", "HC2", "HC3"):
+        raise ParameterError(f"did: cov_type '{cov_type}' must be auto, cluster, nonrobust, HC0, HC1, HC2 or HC3")
+    order = period_order(d[time], time) if time is not None else None
+    factors, levels, nested = [], [], []
     for col in (unit, time):
         if col is not None:
-            codes = _codes(d[col])
+            codes = order if col == time else _codes(d[col])
             factors.append(codes)
-            absorbed += int(codes.max()) + 1
-    if len(factors) == 2:
-        absorbed -= 1  # one level is shared by the two sets of effects
+            levels.append(int(codes.max()) + 1)
+            nested.append(groups is not None and nested_in(codes, groups))
+    # absorbed parameters: the levels of each set of effects, less one per further set (one level
+    # is shared); for the clustered small-sample factor, effects nested in the clusters do not count
+    absorbed = sum(levels) - max(len(levels) - 1, 0)
+    not_nested = [lv for lv, ns in zip(levels, nested) if not ns]
+    nested_dof = absorbed - max(sum(not_nested) - max(len(levels) - 1, 0), 0) if any(nested) else 0
 
     y = d[outcome].astype(float).to_numpy()
     cols = {"treated_x_post": tr * po}
@@ -236,7 +387,7 @@ def did(
     if time is None:
         cols["post"] = po
     X = _design_matrix(d, cols, controls)
-    res = _fit_ols(y, X, factors, absorbed, cov_type, groups, add_const=not factors)
+    res = _fit_ols(y, X, factors, absorbed, cov_type, groups, add_const=not factors, nested_dof=nested_dof)
     if "treated_x_post" not in res.params.index:
         raise DataError(["did: treated x post is absorbed by the fixed effects (does treatment vary within units over time?)"])
     b = float(res.params["treated_x_post"])
@@ -244,8 +395,7 @@ def did(
     if cov_type == "cluster":
         se_desc = f"cluster-robust SE by {cluster or unit} ({int(groups.max()) + 1} clusters)"
     else:
-        se_desc = {"nonrobust": "conventional SE", "HC1": "robust SE (HC1)",
-                   "HC3": "robust SE (HC3)"}.get(cov_type, f"{cov_type} SE")
+        se_desc = {"nonrobust": "conventional SE"}.get(cov_type, f"robust SE ({cov_type})")
     fe = " + ".join(f"{c} fixed effects" for c in (unit, time) if c)
     method = "difference-in-differences, OLS" + (f" with {fe}" if fe else "") + f", {se_desc}"
     n_units = int(d[unit].nunique()) if unit else len(d)
@@ -258,47 +408,56 @@ def did(
 
     result = DiDResult(est, res, means)
     if event_study and time is not None:
-        _event_study(result, d, y, tr, po, unit, time, controls, factors, absorbed, cov_type, groups, ci_level)
+        _event_study(result, d, y, tr, po, unit, time, order, controls, factors, absorbed, cov_type, groups,
+                     ci_level, nested_dof)
     return result
 
 
-def _event_study(result: DiDResult, d, y, tr, po, unit, time, controls, factors, absorbed, cov_type, groups,
-                 ci_level) -> None:
-    times = np.sort(d[time].unique())
-    post_times = np.unique(d.loc[po == 1, time])
-    pre_times = np.unique(d.loc[po == 0, time])
-    if np.intersect1d(post_times, pre_times).size:
+def _event_study(result: DiDResult, d, y, tr, po, unit, time, order, controls, factors, absorbed, cov_type, groups,
+                 ci_level, nested_dof=0) -> None:
+    """Treated x period for every period but the last one before the intervention (the
+    reference), periods in time order (``period_order``)."""
+    post_pos = np.unique(order[po == 1])
+    pre_pos = np.unique(order[po == 0])
+    if np.intersect1d(post_pos, pre_pos).size:
         result.notes.append("event study skipped: 'post' is not a function of the period (staggered timing?)")
         return
-    if len(times) < 3:
+    if pre_pos.size and post_pos.size and pre_pos.max() > post_pos.min():
+        result.notes.append("event study skipped: some periods marked 'post' come before periods marked before "
+                            "the intervention")
         return
-    ref = pre_times.max()
-    first_post = post_times.min()
+    positions = np.unique(order)
+    if len(positions) < 3:
+        return
+    label_of = pd.Series(d[time].to_numpy(), index=order).groupby(level=0).first()
+    ref = pre_pos.max()
+    first_post = post_pos.min()
     cols = {}
     names = []
-    for t in times:
+    for t in positions:
         if t == ref:
             continue
-        name = f"treated_x_{t}"
-        cols[name] = tr * (d[time].to_numpy() == t)
+        name = f"treated_x_{_fmt_time(label_of[t])}"
+        cols[name] = tr * (order == t)
         names.append((t, name))
     if unit is None:
         cols["treated"] = tr
     X = _design_matrix(d, cols, controls)
-    res = _fit_ols(y, X, factors, absorbed, cov_type, groups, add_const=not factors)
+    res = _fit_ols(y, X, factors, absorbed, cov_type, groups, add_const=not factors, nested_dof=nested_dof)
     ci = res.conf_int(alpha=1 - ci_level)
+    rank = {t: i for i, t in enumerate(positions)}
     rows = []
-    pos = {t: i for i, t in enumerate(times)}
-    for t in times:
-        rel = pos[t] - pos[first_post]
+    for t in positions:
+        rel = rank[t] - rank[first_post]
         if t == ref:
-            rows.append({"time": t, "rel": rel, "coef": 0.0, "ci_low": 0.0, "ci_high": 0.0, "reference": True})
+            rows.append({"time": label_of[t], "rel": rel, "coef": 0.0, "ci_low": 0.0, "ci_high": 0.0,
+                         "reference": True})
             continue
-        name = f"treated_x_{t}"
+        name = dict(names)[t]
         if name not in res.params.index:
             continue
-        rows.append({"time": t, "rel": rel, "coef": float(res.params[name]), "ci_low": float(ci.loc[name, 0]),
-                     "ci_high": float(ci.loc[name, 1]), "reference": False})
+        rows.append({"time": label_of[t], "rel": rel, "coef": float(res.params[name]),
+                     "ci_low": float(ci.loc[name, 0]), "ci_high": float(ci.loc[name, 1]), "reference": False})
     result.event_study = pd.DataFrame(rows)
     leads = [name for t, name in names if t < ref and name in res.params.index]
     if leads:

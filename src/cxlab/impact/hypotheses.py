@@ -30,17 +30,18 @@ import pandas as pd
 
 from .. import engine
 from ..errors import CxlabError, DataError, ParameterError, StudyError
-from ..kpis import PERIOD_INDEX, check_registration, kpi_units
-from ..periods import period_start
+from ..kpis import PERIOD_INDEX, check_registration, conversion_window_days, kpi_units
+from ..periods import period_index_of, period_start
 from ..results import Estimate
 from ..stages import output_path, read_output
 from ..stats.multiplicity import METHODS, adjust_pvalues
 from ..stats.power import with_power
 from ..study import Study
+from .assignment import PRETREND_ALPHA, did_by_assignment
 from .designs import ab, did, is_binary, its, pre_post
 
 __all__ = ["test_hypotheses", "test_study_hypotheses", "unit_table", "HypothesisResults", "normalize_hypothesis",
-           "read_registration", "KPI_NAMES", "reading", "RESULTS_FILE"]
+           "read_registration", "KPI_NAMES", "reading", "RESULTS_FILE", "CHECK_FAILED", "design_check_failed"]
 
 #: KPI id -> (name in a sentence, kind): "rate" is reported in percentage points, "points"
 #: (NPS) in its own points, "mean" in the KPI's units.
@@ -65,7 +66,7 @@ KPI_NAMES = {
 }
 
 TABLE_COLUMNS = ["hypothesis", "kpi", "design", "estimate", "ci_low", "ci_high", "p_value", "p_adjusted",
-                 "alpha", "decision", "mde", "n", "method", "reading"]
+                 "alpha", "decision", "mde", "n", "method", "reading", "check_p", "straddlers"]
 
 
 # --------------------------------------------------------------------------- input
@@ -204,7 +205,8 @@ def _p_text(p: float) -> str:
     return f"adjusted p = {p:.3f}" if p < 0.01 else f"adjusted p = {p:.2f}"
 
 
-def reading(h: dict, est: Estimate, p_adj: float, decision: str, kind: str, kpi_name: str) -> str:
+def reading(h: dict, est: Estimate, p_adj: float, decision: str, kind: str, kpi_name: str,
+            check_p: float | None = None) -> str:
     """The plain-language sentence for one tested hypothesis."""
     design = h["design"]
     where = ""
@@ -223,11 +225,17 @@ def reading(h: dict, est: Estimate, p_adj: float, decision: str, kind: str, kpi_
     x = est.estimate
     size = f"{_fmt(abs(x), kind)}{_unit(kind, round(abs(x) * (100 if kind == 'rate' else 1), 1))}"
     ci = f"[{_fmt(est.ci_low, kind)}, {_fmt(est.ci_high, kind)}]"
-    if decision == "not detected":
+    if not (np.isfinite(est.ci_low) and np.isfinite(est.ci_high)):
+        ci = "[no finite interval]"
+    if decision in ("not detected", CHECK_FAILED):
         verb = f"changed by {'+' if x >= 0 else '-'}{size} {ci}"
     else:
         verb = f"{'rose' if x > 0 else 'fell'} by {size} {ci}"
     sentence = f"{kpi_name} {verb}{context}"
+    if decision == CHECK_FAILED:
+        return (sentence + f" ({_p_text(p_adj)}), but this is not supported: the design check failed — the groups "
+                f"already diverged before the change (joint test of the pre-period gaps p = {_p_plain(check_p)}), so "
+                f"the difference cannot be attributed to {iv}.")
     if decision == "supported":
         sentence += f"; this is unlikely to be chance ({_p_text(p_adj)})."
     elif decision == "opposite":
@@ -288,7 +296,7 @@ class HypothesisResults:
 
     def headlines(self) -> list[str]:
         """One sentence per hypothesis, supported ones first: the run index's findings."""
-        order = {"supported": 0, "opposite": 1, "not detected": 2, "not tested": 3}
+        order = {"supported": 0, "opposite": 1, CHECK_FAILED: 2, "not detected": 3, "not tested": 4}
         t = self.table.assign(_o=self.table["decision"].map(order)).sort_values(["_o", "hypothesis"], kind="stable")
         return [f"{r.hypothesis}: {r.reading}" for r in t.itertuples()]
 
@@ -300,6 +308,9 @@ class HypothesisResults:
         text = f"{len(sup)} of {tested} tested hypotheses supported"
         if sup:
             text += f" ({', '.join(sup)})"
+        failed = t.loc[t["decision"] == CHECK_FAILED, "hypothesis"].tolist()
+        if failed:
+            text += f"; {', '.join(failed)} not supported: design check failed"
         return text + f", p-values adjusted by {METHODS[self.correction][1]}."
 
     def metrics(self) -> dict:
@@ -322,15 +333,22 @@ class HypothesisResults:
             if isinstance(res, DiDResult):
                 pt = res.pretrend
                 if pt is None:
-                    text = ("Too few periods before the change to test whether the groups moved in parallel; "
-                            "the estimate rests on that assumption unchecked.")
-                elif pt["p_value"] >= 0.05:
+                    why = next((n.split(": ", 1)[-1] for n in res.notes if n.startswith("the joint test")), None)
+                    text = ("Whether the groups moved in parallel before the change could not be tested ("
+                            + (why or "too few periods before the change")
+                            + "); the estimate rests on that assumption unchecked.")
+                elif pt["p_value"] >= PRETREND_ALPHA:
                     text = (f"Before the change the two groups moved in parallel: the gaps in the "
                             f"{pt['df_num'] + 1} pre-periods do not differ beyond chance (joint test p = "
                             f"{_p_plain(pt['p_value'])}).")
                 else:
                     text = (f"The groups already diverged before the change (joint test of the pre-period gaps "
-                            f"p = {_p_plain(pt['p_value'])}): read this estimate with caution.")
+                            f"p = {_p_plain(pt['p_value'])}): the design check failed, so the hypothesis is not "
+                            "supported whatever its p-value.")
+                straddlers = res.estimate.extra.get("straddlers")
+                if straddlers:
+                    text += (f" {straddlers:,} units whose outcome window straddles the change date were left out of "
+                             "both periods.")
                 check = "parallel trends"
             elif isinstance(res, ABResult):
                 check = "sample ratio"
@@ -378,7 +396,7 @@ class HypothesisResults:
         t = self.table.dropna(subset=["estimate"])
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 0.6 * max(len(t), 2) + 1))
-        colors = {"supported": "C2", "opposite": "C3", "not detected": "grey"}
+        colors = {"supported": "C2", "opposite": "C3", "not detected": "grey", CHECK_FAILED: "C1"}
         for i, r in enumerate(t.itertuples()):
             scale = 100.0 if r.display_kind == "rate" else 1.0
             ax.errorbar(r.estimate * scale, i, xerr=[[(r.estimate - r.ci_low) * scale], [(r.ci_high - r.estimate) * scale]],
@@ -414,13 +432,62 @@ def _table_for(data, h: dict, kpi_columns: Mapping[str, str]) -> tuple[pd.DataFr
     return table, column
 
 
-def _prepare(data: pd.DataFrame, h: dict, column: str, unit: str | None, time: str) -> pd.DataFrame:
+#: Columns of a unit table that give each unit's outcome window (``unit_table`` adds them).
+WINDOW_START, WINDOW_END = "window_start", "window_end"
+
+
+def _before_after(d: pd.DataFrame, h: dict, time: str) -> tuple[pd.Series, pd.Series]:
+    """Each unit before (0) or after (1) the intervention date by its whole outcome window, and
+    whether the window straddles the date (then the unit belongs to neither period).
+
+    With ``window_start``/``window_end`` columns (a customer's first touch and the end of its
+    conversion window, a customer-month and the end of the next month for retention) a unit is
+    *before* when its window ends before the date, *after* when it starts on or after it, and a
+    straddler otherwise: a June first touch with a 30-day window may convert after a July launch.
+    Without them a unit's window is its period: the units of a period that contains the date
+    (starts before it, ends after it) straddle it."""
+    date = h["date"]
+    if WINDOW_END in d.columns and pd.api.types.is_datetime64_any_dtype(d[WINDOW_END]):
+        start = d[WINDOW_START] if WINDOW_START in d.columns else d[time]
+        date = pd.Timestamp(date)
+        after = pd.to_datetime(start) >= date
+        before = d[WINDOW_END] < date
+        return after.astype(int), ~(after | before)
+    if pd.api.types.is_datetime64_any_dtype(d[time]):
+        date = pd.Timestamp(date)
+        after = d[time] >= date
+        starts = np.sort(d[time].dropna().unique())
+        straddle = pd.Series(False, index=d.index)
+        before_starts = starts[starts < np.datetime64(date)]
+        if len(before_starts) and np.datetime64(date) not in set(starts):
+            last = before_starts[-1]
+            later = starts[starts > last]
+            if len(later):
+                inside = later[0] > np.datetime64(date)
+            else:  # the last period: does the date fall within a typical period length of its start?
+                step = np.median(np.diff(starts)) if len(starts) > 1 else np.timedelta64(0, "ns")
+                inside = np.datetime64(date) < last + step
+            if inside:
+                straddle = d[time] == last
+        return after.astype(int), straddle
+    try:
+        after = d[time] >= date
+    except TypeError:
+        raise DataError([f"hypothesis '{h['id']}': the period column '{time}' cannot be compared with the "
+                         f"date {date} (make it a datetime column)"]) from None
+    return after.astype(int), pd.Series(False, index=d.index)
+
+
+def _prepare(data: pd.DataFrame, h: dict, column: str, unit: str | None, time: str) -> tuple[pd.DataFrame, int]:
+    """The rows of one hypothesis' test with ``_treated`` and ``_post``, and how many units were
+    left out because their outcome window straddles the intervention date."""
     need = [c for c in (column, unit, time, h.get("treated_column")) if c]
     missing = [c for c in need if c not in data.columns]
     if missing:
         raise DataError([f"hypothesis '{h['id']}': column(s) {', '.join(map(repr, missing))} not in the table "
                          f"(it has {', '.join(map(str, data.columns[:20]))})"])
-    d = data[list(dict.fromkeys(need))].copy()
+    windows = [c for c in (WINDOW_START, WINDOW_END) if c in data.columns and c not in need]
+    d = data[list(dict.fromkeys(need + windows))].copy()
     if str(h["kpi"]) == "nps" or h.get("kind") == "nps":
         vals = d[column].dropna()
         if vals.isin([-1, 0, 1]).all():
@@ -431,28 +498,31 @@ def _prepare(data: pd.DataFrame, h: dict, column: str, unit: str | None, time: s
     d[column] = d[column].astype(float)
     if h.get("treated_column"):
         d["_treated"] = d[h["treated_column"]].isin(h["treated_values"]).astype(int)
-    if pd.api.types.is_datetime64_any_dtype(d[time]):
-        d["_post"] = (d[time] >= pd.Timestamp(h["date"])).astype(int)
-    else:
-        try:
-            d["_post"] = (d[time] >= h["date"]).astype(int)
-        except TypeError:
-            raise DataError([f"hypothesis '{h['id']}': the period column '{time}' cannot be compared with the "
-                             f"date {h['date']} (make it a datetime column)"]) from None
+    post, straddle = _before_after(d, h, time)
+    d["_post"] = post
+    straddlers = int(straddle.sum())
+    d = d[~straddle.to_numpy()]
     if d.empty:
-        raise DataError([f"hypothesis '{h['id']}': no rows with a value of '{column}'"])
-    return d
+        raise DataError([f"hypothesis '{h['id']}': no rows with a value of '{column}'"
+                         + (f" whose outcome window lies wholly before or after {h['date']:%Y-%m-%d} "
+                            f"({straddlers} straddle it)" if straddlers else "")])
+    return d, straddlers
 
 
-def _run_one(data, h, column, unit, time, cluster, unit_effects, power, ci_level):
+def _run_one(data, h, column, unit, time, cluster, unit_effects, power, ci_level, did_inference="assignment"):
     design = h["design"]
     if time is None:
         raise ParameterError(f"hypothesis '{h['id']}': pass time= (the period column) to split before/after")
-    d = _prepare(data, h, column, unit, time)
+    d, straddlers = _prepare(data, h, column, unit, time)
     alpha, me = h["alpha"], h.get("min_effect")
     label = f"{_kpi_info(h, d[column])[0]}, {h['id']}"
     repeated = unit is not None and unit in d and d[unit].duplicated().any()
-    if design == "did":
+    if design == "did" and did_inference == "assignment":
+        res = did_by_assignment(d, column, "_treated", "_post", cluster=cluster or h["treated_column"], time=time,
+                                ci_level=ci_level, label=f"{label}: difference in differences")
+        est = with_power(res.estimate, alpha=alpha, power=power, min_effect=me)
+        res.estimate = est
+    elif design == "did":
         res = did(d, column, "_treated", "_post", unit=unit if (repeated and unit_effects) else None, time=time,
                   cluster=cluster or (unit if repeated else None), ci_level=ci_level,
                   label=f"{label}: difference in differences")
@@ -480,10 +550,31 @@ def _run_one(data, h, column, unit, time, cluster, unit_effects, power, ci_level
         res = its(series, column, time, h["date"], ci_level=ci_level, label=label)
         est = with_power(res.estimate, alpha=alpha, power=power, min_effect=me)
         res.estimate = est
+    if straddlers:
+        est.extra["straddlers"] = straddlers
+        if hasattr(res, "notes"):
+            res.notes.append(f"{straddlers:,} units whose outcome window straddles {h['date']:%Y-%m-%d} were left "
+                             "out of both periods")
     return est, res
 
 
-def _decision(h: dict, est: Estimate, p_adj: float) -> str:
+#: The decision when the design's own check failed (DiD: the groups diverged before the change).
+CHECK_FAILED = "not supported: design check failed"
+
+
+def design_check_failed(res) -> bool:
+    """Whether a design's assumption check failed: for difference-in-differences, the joint
+    test of the pre-period gaps rejects parallel trends (p < ``PRETREND_ALPHA``)."""
+    from .designs import DiDResult
+
+    return isinstance(res, DiDResult) and res.pretrend is not None and res.pretrend["p_value"] < PRETREND_ALPHA
+
+
+def _decision(h: dict, est: Estimate, p_adj: float, check_failed: bool = False) -> str:
+    """supported / opposite / not detected by the adjusted p and the direction; a failed design
+    check overrides all three: the estimate cannot be read as the change's effect either way."""
+    if check_failed:
+        return CHECK_FAILED
     if not (p_adj < h["alpha"]):
         return "not detected"
     if h["direction"] == "change":
@@ -504,14 +595,20 @@ def test_hypotheses(
     correction: str = "holm",
     power: float = 0.8,
     ci_level: float = 0.95,
+    did_inference: str = "assignment",
 ) -> HypothesisResults:
     """Test exactly the given pre-registered hypotheses on one unit x period table.
 
     data: one unit table, or a dict KPI -> unit table (see the module docstring).
     For each hypothesis the KPI column (``kpi_columns[kpi]``, else the KPI's own name, else
-    ``y``) is analysed with its design: ``did`` (treated x after with period fixed effects;
-    standard errors clustered by ``cluster``, else by unit when units repeat, else HC1;
-    ``unit_effects=True`` adds unit fixed effects for a true panel), ``ab`` (treated vs the rest after
+    ``y``) is analysed with its design: ``did`` (by default ``did_inference="assignment"``:
+    ``cxlab.impact.assignment.did_by_assignment`` on the cells of the treated column (or
+    ``cluster``) x period, with randomization inference over the ways the change could have been
+    assigned, because the change was assigned to whole regions, not to customers;
+    ``did_inference="unit"`` is the unit-level regression with period fixed effects and standard
+    errors clustered by ``cluster``, else by unit when units repeat, else HC1 -- valid only when
+    treatment was assigned unit by unit; ``unit_effects=True`` adds unit fixed effects there),
+    ``ab`` (treated vs the rest after
     the date, one row per unit), ``pre_post`` (the treated rows, or all rows, before vs after,
     paired by unit when possible), ``its`` (the treated rows' per-period mean, segmented
     regression; the level change is tested). p-values are two-sided and adjusted over the
@@ -521,9 +618,18 @@ def test_hypotheses(
     says which effects the data could have detected (the minimum detectable effect at
     ``power``) so a null result is not read as "no effect".
 
+    Units are placed before or after the date by their whole outcome window (``window_start``
+    and ``window_end`` columns when the table has them, else their period); units whose window
+    straddles the date are left out of both periods and counted (column ``straddlers``).
+    When a design's own check fails (DiD: the groups already diverged before the change, joint
+    test of the pre-period gaps p < 0.05, column ``check_p``) the decision is "not supported:
+    design check failed", whatever the p-value.
+
     A hypothesis that cannot be tested (a missing column, no rows after the date) gets a row
     whose decision is "not tested" and whose reading says why; the others still run.
     """
+    if did_inference not in ("assignment", "unit"):
+        raise ParameterError(f"did_inference '{did_inference}' must be 'assignment' or 'unit'")
     if correction not in METHODS:
         raise ParameterError(f"correction '{correction}' must be one of {', '.join(METHODS)}")
     if isinstance(hypotheses, Mapping):
@@ -540,7 +646,8 @@ def test_hypotheses(
         try:
             table, column = _table_for(data, h, kpi_columns)
             values = table[column]
-            est, res = _run_one(table, h, column, unit, time, cluster, unit_effects, power, ci_level)
+            est, res = _run_one(table, h, column, unit, time, cluster, unit_effects, power, ci_level,
+                                did_inference)
             details[h["id"]] = res
             rows.append((h, est, None, values))
         except (DataError, ParameterError) as exc:
@@ -554,15 +661,21 @@ def test_hypotheses(
                         "decision": "not tested", "reading": f"Not tested: {err.split(': ', 1)[-1] if err.startswith('hypothesis') else err}",
                         "display_kind": kind})
             continue
-        decision = _decision(h, est, pa)
+        res = details[h["id"]]
+        pretrend = getattr(res, "pretrend", None)
+        check_p = pretrend["p_value"] if pretrend is not None else None
+        decision = _decision(h, est, pa, design_check_failed(res))
         out.append({
             "hypothesis": h["id"], "kpi": h["kpi"], "design": h["design"], "estimate": est.estimate,
             "ci_low": est.ci_low, "ci_high": est.ci_high, "p_value": est.p_value, "p_adjusted": float(pa),
             "alpha": h["alpha"], "decision": decision, "mde": est.extra.get("mde"), "n": est.n,
-            "method": est.method, "reading": reading(h, est, pa, decision, kind, name), "display_kind": kind,
+            "method": est.method, "reading": reading(h, est, pa, decision, kind, name, check_p=check_p),
+            "display_kind": kind, "check_p": check_p, "straddlers": est.extra.get("straddlers", 0),
         })
     table = pd.DataFrame(out, columns=TABLE_COLUMNS + ["display_kind"])
     table["n"] = table["n"].astype("Int64")
+    table["straddlers"] = table["straddlers"].astype("Int64")
+    table["check_p"] = table["check_p"].astype(float)
     return HypothesisResults(table, details, correction)
 
 
@@ -598,6 +711,9 @@ def unit_table(study, kpi: str, *, freq: str = "month", treated_column: str | No
     study = Study.load(study)
     units = kpi_units(study, kpi, freq=freq, **kpi_options)
     cols = ["customer_id", PERIOD_INDEX, "y"]
+    window = _window_of(study, kpi, units, kpi_options)
+    if window is not None:
+        cols.append(window[0])
     if treated_column:
         cust = engine.table(study, "customers")
         if treated_column not in cust.columns:
@@ -608,7 +724,39 @@ def unit_table(study, kpi: str, *, freq: str = "month", treated_column: str | No
         cols.append(treated_column)
     frame = engine.to_pandas(units.select(*cols))
     frame["period"] = period_start(frame[PERIOD_INDEX].to_numpy(), freq).to_numpy()
+    if window is not None:
+        frame[WINDOW_START], frame[WINDOW_END] = window[1](frame.pop(window[0]))
     return frame.drop(columns=PERIOD_INDEX)
+
+
+def _window_of(study, kpi: str, units, kpi_options: dict):
+    """How to get each unit's outcome window from its unit table: (column, function returning
+    (start, end)), or None when the unit's period is its window (a survey answer). Conversion:
+    the first touch and the end of the conversion window; retention and churn: the customer's
+    period and the next one, whose activity is the outcome."""
+    columns = set(units.columns)
+    if kpi in ("conversion_rate", "conversion") and "first_touch" in columns:
+        days = conversion_window_days(study, **kpi_options)
+
+        def conversion(first):
+            first = pd.to_datetime(first)
+            if getattr(first.dt, "tz", None) is not None:
+                first = first.dt.tz_convert(None)
+            if days is None:  # no window: any later goal counts, the window never closes
+                return first, pd.Series(pd.Timestamp.max, index=first.index)
+            return first, first + pd.to_timedelta(days, unit="D")
+        return "first_touch", conversion
+    if kpi in ("retention_rate", "retention", "churn_rate", "churn") and "period_middle" in columns:
+        period = kpi_options.get("retention_period") or "month"
+
+        def retention(middle):
+            idx = np.array([period_index_of(t, period) for t in pd.to_datetime(middle)])
+            start = pd.Series(period_start(idx, period), index=middle.index)
+            # the outcome is activity in the next period: the window closes at the end of it
+            end = pd.Series(period_start(idx + 2, period), index=middle.index) - pd.Timedelta(microseconds=1)
+            return start, end
+        return "period_middle", retention
+    return None
 
 
 def test_study_hypotheses(study, hypotheses=None, *, freq: str = "month", correction: str = "holm",

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..errors import ParameterError
 from ..kpis import hypotheses_frame
-from ..stages import StageResult, stage_analysis
+from ..stages import StageResult, not_computed, stage_analysis
 from ..stats.multiplicity import METHODS
 from ..study import Study
 from .hypotheses import HypothesisResults, read_registration, test_study_hypotheses
@@ -83,11 +83,14 @@ def analyze(study: Study, *, correction: str = "holm", power: float = 0.8, freq:
     skipped: dict[str, str] = {}
     results = None
     if registration is None:
-        skipped["results"] = ("Nothing was tested: the objectives stage has not registered any hypotheses for this "
-                              f"study yet (run it first: cxlab run {study.name} --stages objectives,impact).")
+        skipped["results"] = not_computed(
+            "tests of the hypotheses", "hypotheses registered by the objectives stage (the objectives stage has "
+            "not registered any hypotheses for this study yet: run it first, "
+            f"cxlab run {study.name} --stages objectives,impact)")
     elif not registration.get("hypotheses"):
-        skipped["results"] = ("Nothing was tested: no hypotheses were registered, because no objective or "
-                              "intervention in study.yaml names a change to test.")
+        skipped["results"] = not_computed(
+            "tests of the hypotheses", "an intervention in study.yaml to test (no hypotheses were registered, "
+            "because no objective or intervention names a change to test)")
     else:
         results = test_study_hypotheses(study, registration, freq=freq, correction=correction, power=power)
     return ImpactStage(study, registration=registration, results=results, skipped=skipped,

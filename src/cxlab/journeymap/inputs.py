@@ -29,7 +29,7 @@ import pandas as pd
 from ..errors import DataError
 from ..journeys import NO_ACTIVITY
 from ..privacy import redact
-from ..stages import output_parameters, output_path, read_output, read_record, stage_spec
+from ..stages import not_computed, output_parameters, output_path, read_output, read_record, stage_spec
 from ..study import Study
 from .lanes import describe_actions
 from .opportunities import OPPORTUNITY_COLUMNS, derive_opportunities
@@ -79,7 +79,8 @@ class JourneyMapData:
     title saying what its numbers are (e.g. the funnel's conversion window); objectives: one
     short line per objective of the study, its KPI now against its target (shown under the
     title of the all-customer map); missing: lanes whose stage output was not there (drawn
-    as "not computed", not as "none found")."""
+    as "not computed", not as "none found"); skipped: one "Not computed: … — needs …" line per
+    missing lane, for the stage's record and the run index."""
 
     study: str
     title: str
@@ -99,6 +100,7 @@ class JourneyMapData:
     lane_notes: dict[str, str] = field(default_factory=dict)
     objectives: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------ reading
     def top_touchpoints(self, stage: str, n: int = 4) -> pd.DataFrame:
@@ -222,6 +224,7 @@ def from_frames(
     lane_notes: dict | None = None,
     objectives: Iterable[str] = (),
     missing: Iterable[str] = (),
+    skipped: Iterable[str] = (),
     stage_of: dict | None = None,
 ) -> JourneyMapData:
     """A JourneyMapData from lane tables (see the module doc for their columns).
@@ -257,6 +260,7 @@ def from_frames(
         lane_notes=dict(lane_notes or {}),
         objectives=[str(o) for o in objectives],
         missing=list(missing),
+        skipped=list(skipped),
         **lanes,
     )
 
@@ -281,10 +285,13 @@ def _absent(out: dict, study, stage: str, key: str, lane: str, name: str) -> Non
     if read_record(study, stage) is None:
         out.setdefault("notes", []).append(f"{name}: not drawn — {file} is missing (run the {words} stage first)")
         out.setdefault("lane_notes", {})[lane] = f"not computed: run the {words} stage"
+        why = f"run the {words} stage first"
     else:
         out.setdefault("notes", []).append(f"{name}: not drawn — the {words} stage wrote no {file} "
                                            f"(see its page for why)")
         out.setdefault("lane_notes", {})[lane] = f"not computed by the {words} stage"
+        why = f"the {words} stage computed none: see its notes"
+    out.setdefault("skipped", []).append(not_computed(f"the {name} lane of the map", f"{file} ({why})"))
     out.setdefault("missing", []).append(lane)
 
 

@@ -87,4 +87,5 @@ def analyze(
     maps = load_journey_maps(study, segments=segments, max_segments=max_segments)
     figures = {key: journey_map_figure(m, top_touchpoints=top_touchpoints) for key, m in maps.items()}
     out_dir = Path(report_dir) if report_dir else study.processed_dir
-    return JourneyMapStage(study, maps, figures, out_dir, notes=list(maps[None].notes))
+    # the record's notes (and the run index) list the lanes not computed; the other notes are drawn under the map
+    return JourneyMapStage(study, maps, figures, out_dir, notes=list(maps[None].skipped))

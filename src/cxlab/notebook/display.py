@@ -1,22 +1,29 @@
 """Showing findings in a notebook so the HTML report reads well and is safe to share.
 
-Customer text is data: everything shown here is HTML-escaped and emails and phone numbers are
-redacted (``cxlab.privacy``). Numbers are formatted for people: 1,234; 12.3%; CI in brackets.
+Customer text is data, and so is every text a study brings (objective goals, intervention ids,
+treated values from the data): everything shown here is redacted (``cxlab.privacy``: emails,
+phones, cards, IBANs, names, addresses …) and escaped — for HTML, and in Markdown also every
+Markdown sign, so a value never becomes a link or an image. Only links the template itself holds
+(written by us) are links, and only to http(s) addresses or files of the report; an image in a
+template loads only from the report itself, never from the network. Numbers are formatted for
+people: 1,234; 12.3%; CI in brackets.
 """
 from __future__ import annotations
 
 import html
 import math
+import re
 from typing import Any, Callable, Iterable, Mapping
 
 import pandas as pd
 
-from ..privacy import redact, safe_text
+from ..privacy import markdown_text, redact, safe_text
 from ..results import ESTIMATE_COLUMNS, Estimate
 
 __all__ = [
     "redact",
     "safe_text",
+    "markdown_text",
     "fmt_int",
     "fmt_num",
     "fmt_pct",
@@ -27,6 +34,8 @@ __all__ = [
     "show_table",
     "show_findings",
     "show_markdown",
+    "markdown_source",
+    "safe_links",
     "caption",
     "show_figure",
 ]
@@ -111,7 +120,7 @@ def table_html(
         columns.append(cells.tolist())
         numeric.append(bool(is_number))
     head = "".join(
-        f'<th class="{"num" if num else "txt"}">{html.escape(str(c).replace("_", " "))}</th>'
+        f'<th class="{"num" if num else "txt"}">{safe_text(str(c).replace("_", " "))}</th>'
         for c, num in zip(shown.columns, numeric)
     )
     rows = "".join(
@@ -119,7 +128,7 @@ def table_html(
         for i in range(len(shown))
     )
     body = f'<table class="cx-table"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
-    cap = f'<p class="cx-caption">{html.escape(caption)}</p>' if caption else ""
+    cap = f'<p class="cx-caption">{safe_text(caption)}</p>' if caption else ""
     more = (
         f'<p class="cx-note">Showing {max_rows:,} of {len(frame):,} rows.</p>'
         if len(frame) > max_rows
@@ -134,22 +143,79 @@ def show_table(frame, caption: str | None = None, formats=None, max_rows: int = 
 
 
 def show_findings(findings: Iterable[str], title: str = "Key findings") -> None:
-    """A box of headline sentences (escaped; write numbers in with the fmt_* helpers)."""
-    items = "".join(f"<li>{html.escape(str(f))}</li>" for f in findings)
-    _display(f'<div class="cx-findings"><strong>{html.escape(title)}</strong><ul>{items}</ul></div>')
+    """A box of headline sentences (redacted and escaped; write numbers in with the fmt_* helpers)."""
+    items = "".join(f"<li>{safe_text(f)}</li>" for f in findings)
+    _display(f'<div class="cx-findings"><strong>{safe_text(title)}</strong><ul>{items}</ul></div>')
+
+
+# an inline link or image of a template: [text](destination "title"), ![alt](source); the
+# destination in <…>, or bare with balanced brackets as CommonMark reads it
+_LINK = re.compile(
+    r"(?P<image>!?)\[(?P<text>(?:\\.|[^\]\\])*)\]\(\s*"
+    r"(?:<(?P<angled>(?:\\.|[^<>\n\\])*)>|(?P<dest>(?:\\.|[^\s()<>\\]|\((?:\\.|[^\s()<>\\])*\))*))"
+    r"(?:\s+(?:\"[^\"]*\"|'[^']*'|\([^)]*\)))?\s*\)"
+)
+# [label]: destination (a link reference definition) and <scheme:…> (an autolink)
+_DEFINITION = re.compile(r"^[ ]{0,3}\[(?:\\.|[^\]\\])+\]:[ \t]*(?:<(?P<angled>[^<>\n]*)>|(?P<dest>\S+)).*$", re.M)
+_AUTOLINK = re.compile(r"<(?P<dest>[A-Za-z][A-Za-z0-9+.\-]{1,31}:[^\s<>]*)>")
+_SCHEME = re.compile(r"([a-z][a-z0-9+.\-]*):")
+
+
+def _destination(match: re.Match) -> str:
+    dest = match.group("angled") if match.group("angled") is not None else match.group("dest") or ""
+    dest = re.sub(r"\\(.)", r"\1", dest)
+    return re.sub(r"[\x00-\x20\x7f]", "", html.unescape(dest)).lower()
+
+
+def _unsafe(bare: str, image: bool = False) -> bool:
+    """A destination that may not be a link (a scheme other than http(s)) or, for an image,
+    that would load from outside the report (any scheme, or //host)."""
+    scheme = _SCHEME.match(bare)
+    if image:
+        return bool(scheme) or bare.startswith("//") or bare.startswith("\\\\")
+    return bool(scheme) and scheme.group(1) not in ("http", "https")
+
+
+def safe_links(markdown: str) -> str:
+    """Markdown whose links go only to http(s) addresses or to files and anchors of the report
+    (any other scheme, ``javascript:`` or ``data:`` say, leaves the link's text as plain text),
+    and whose images load only from the report's own files (an image from an address, which
+    would load when the page opens, leaves its alt text)."""
+
+    def inline(match: re.Match) -> str:
+        return match.group("text") if _unsafe(_destination(match), bool(match.group("image"))) else match.group(0)
+
+    def definition(match: re.Match) -> str:
+        return "" if _unsafe(_destination(match)) else match.group(0)
+
+    def autolink(match: re.Match) -> str:
+        bare = re.sub(r"[\x00-\x20\x7f]", "", match.group("dest")).lower()
+        return markdown_text(match.group("dest")) if _unsafe(bare) else match.group(0)
+
+    markdown = _DEFINITION.sub(definition, markdown)
+    markdown = _AUTOLINK.sub(autolink, markdown)
+    return _LINK.sub(inline, markdown)
 
 
 def show_markdown(template: str, **values: Any) -> None:
-    """Markdown written by us with values filled in escaped: ``show_markdown('We saw {n}
-    customers', n=fmt_int(n))``. Customer text passed as a value is redacted and escaped."""
+    """Markdown written by us with values filled in as text: ``show_markdown('We saw {n}
+    customers', n=fmt_int(n))``. Every value is redacted and every Markdown and HTML sign in it
+    escaped (``cxlab.privacy.markdown_text``): a goal, an id or a customer's comment holding
+    ``[x](javascript:…)`` or ``![](https://…)`` shows as written, never as a link or an image.
+    Links of the template itself pass ``safe_links``."""
     from IPython.display import Markdown, display
 
-    display(Markdown(template.format(**{k: safe_text(v) for k, v in values.items()})))
+    display(Markdown(markdown_source(template, **values)))
+
+
+def markdown_source(template: str, **values: Any) -> str:
+    """The Markdown ``show_markdown`` displays (values as text, links checked)."""
+    return safe_links(template.format(**{k: markdown_text(v) for k, v in values.items()}))
 
 
 def caption(text: str) -> None:
-    """A figure caption (shown under the figure that precedes it)."""
-    _display(f'<p class="cx-caption">{html.escape(text)}</p>')
+    """A figure caption (shown under the figure that precedes it); redacted and escaped."""
+    _display(f'<p class="cx-caption">{safe_text(text)}</p>')
 
 
 def show_figure(fig, text: str) -> None:

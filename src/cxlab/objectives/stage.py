@@ -26,7 +26,7 @@ from ..errors import DataError, ParameterError
 from ..kpis import conversion_window_days as resolve_window
 from ..kpis import format_value, get_kpi, kpi_table, window_phrase
 from ..periods import check_freq
-from ..stages import StageResult, stage_analysis
+from ..stages import StageResult, not_computed, stage_analysis
 from ..study import Study
 from .clv import CLVResult, clv, historical_value, value_by_segment
 from .cohorts import Lifecycle, RetentionTable, lifecycle, retention_table
@@ -240,24 +240,32 @@ def analyze(
                 breakdowns[(r["id"], attr)] = kpi_breakdown(study, r["kpi"], attr, r["current_start"],
                                                             r["current_end"], **options)
     else:
-        skipped["objectives"] = ("The study defines no objectives (study.yaml `objectives:`), so no KPI is tracked "
-                                 "against a target, and there are no trends or breakdowns by customer group.")
+        skipped["objectives"] = not_computed("objectives against targets, their KPI trends and breakdowns",
+                                             "objectives in study.yaml (`objectives:`); the study defines none")
     if study.objectives and not attributes:
-        skipped["breakdowns"] = "The study names no category attributes of its customers, so there is no breakdown."
+        skipped["breakdowns"] = not_computed("KPI breakdowns by customer group", "category attributes of the "
+                                             "customers (customer_attributes in study.yaml)")
 
     retention = recurring = None
     try:
         retention = retention_table(study, retention_period, cohort_by=cohort_by, activity=activity)
         recurring = retention_table(study, retention_period, mode="recurring", activity=activity)
-    except ParameterError as exc:  # no cohort with a complete period yet
-        skipped["retention"] = f"No retention by cohort: {exc}"
+    except ParameterError:  # no cohort with a complete period yet
+        skipped["retention"] = not_computed("retention by cohort",
+                                            f"a cohort of customers with a complete {retention_period} of data")
 
     history = historical_value(study)
     value, value_by = None, {}
-    try:
-        value = clv(study, months=clv_months, monthly_discount_rate=discount_rate)
-    except DataError as exc:  # no orders, or too few repeat buyers with revenue to fit the models
-        skipped["clv"] = f"No predicted lifetime value: {exc}"
+    if history.empty:
+        skipped["clv"] = not_computed("customer lifetime value", "orders: customers who reached a goal touchpoint")
+    elif not (history["revenue"] > 0).any():
+        skipped["clv"] = not_computed("customer lifetime value", "revenue in the event log")
+    else:
+        try:
+            value = clv(study, months=clv_months, monthly_discount_rate=discount_rate)
+        except DataError as exc:  # too few repeat buyers with revenue to fit the models
+            skipped["clv"] = not_computed("customer lifetime value",
+                                          f"enough repeat buyers with revenue to fit the models ({exc})")
     if value is not None and attributes:
         customers = data.load(study, "customers")
         value_by = {attr: value_by_segment(value.customers, customers, attr, value="clv") for attr in attributes}

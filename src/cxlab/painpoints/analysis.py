@@ -24,10 +24,10 @@ from typing import Any, ClassVar, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from ..errors import CxlabError
+from ..errors import NotEnoughData
 from ..journeys import SESSION_GAP_MINUTES, name_list
 from ..journeys import support_touchpoints as support_rule
-from ..stages import StageResult, stage_analysis
+from ..stages import StageResult, not_computed, stage_analysis
 from ..study import Study
 from .churn import ChurnAfterTicket, churn_after_tickets
 from .drivers import KeyDrivers, key_drivers
@@ -160,11 +160,11 @@ def by_segment(
         if drivers:
             try:
                 kd = key_drivers(part, driver_outcome)
-            except CxlabError as exc:
-                skipped.append(f"{segment} ({exc})")
+            except NotEnoughData as exc:
+                skipped.append(not_computed(f"key drivers of {driver_outcome.upper()} in segment {segment}", exc.needs))
                 continue
             driver_rows.append(kd.table.assign(outcome=kd.outcome, segment=segment))
-    notes = [f"key drivers not estimated for segment {s}" for s in skipped]
+    notes = skipped
 
     def stack(rows: list[pd.DataFrame]) -> pd.DataFrame | None:
         if not rows:
@@ -212,8 +212,9 @@ def analyze(
     if fb_possible:
         voice = voice_of_customer(study, taxonomy, n_topics=n_topics, max_fit_docs=max_fit_docs, seed=seed)
         if voice.feedback.empty:
-            notes.append("no comments or ticket texts: no sentiment or topics")
             voice = None
+    if voice is None:
+        notes.append(not_computed("sentiment and complaint topics", "survey comments or ticket texts"))
     if not responses.empty:
         if voice is not None:
             s = voice.feedback.loc[voice.feedback.source == "survey", ["id", "sentiment"]]
@@ -224,16 +225,15 @@ def analyze(
         emotion = emotion_curve(responses, study.stages)
         try:
             drivers = key_drivers(responses, driver_outcome)
-        except CxlabError as exc:
-            notes.append(f"key drivers not estimated: {exc}")
+        except NotEnoughData as exc:
+            notes.append(not_computed(f"key drivers of {driver_outcome.upper()}", exc.needs))
     else:
-        notes.append("no survey responses: no emotion curve or key drivers")
+        notes.append(not_computed("emotion curve and key drivers", "survey responses (a surveys table)"))
     churn = None
-    if "tickets" in study.tables:
-        try:
-            churn = churn_after_tickets(study, horizon_days=horizon_days)
-        except CxlabError as exc:
-            notes.append(f"churn after tickets not estimated: {exc}")
+    try:
+        churn = churn_after_tickets(study, horizon_days=horizon_days)
+    except NotEnoughData as exc:
+        notes.append(not_computed("churn after tickets", exc.needs))
     segments = segment_frame(study)
     register = build_register(study, friction, responses if not responses.empty else None, voice, churn,
                               segments=segments, min_customers=min_customers, min_responses=min_responses)
@@ -243,7 +243,7 @@ def analyze(
                                                          driver_outcome=driver_outcome, drivers=drivers is not None)
         notes += seg_notes
     elif segments is None:
-        notes.append("no segments yet (run the segmentation stage): no emotion curve or key drivers by segment")
+        notes.append(not_computed("emotion curve and key drivers by segment", "the segmentation stage's segments"))
     result = PainPointAnalysis(study, friction, register, responses, voice, emotion, drivers, churn,
                                emotion_seg, drivers_seg, notes=notes + register.notes)
     result.parameters = {"support_touchpoints": support, "topics": taxonomy or DEFAULT_TOPICS}

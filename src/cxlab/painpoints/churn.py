@@ -37,7 +37,7 @@ import pandas as pd
 from scipy import stats
 
 from .. import data, engine
-from ..errors import DataError
+from ..errors import NotEnoughData
 from ..journeys import DAY, seconds
 from ..results import Estimate
 from ..study import Study
@@ -183,13 +183,17 @@ def churn_after_tickets(
 
     study = data.ensure_clean(study)
     if "tickets" not in study.tables:
-        raise DataError(f"Study '{study.name}' has no tickets table: churn after tickets needs one.")
+        raise NotEnoughData(f"Study '{study.name}' has no tickets table: churn after tickets needs one.",
+                            needs="a tickets table")
     table = survival_table(engine.events(study), engine.table(study, "tickets"), study.goal_touchpoints, end)
     if len(table) < 20 or table["unresolved"].nunique() < 2 or table["event"].sum() < 5:
-        raise DataError(
+        found = (f"{len(table)} such customers, {int(table['unresolved'].sum())} unresolved, "
+                 f"{int(table['event'].sum())} bought again")
+        raise NotEnoughData(
             f"Churn after tickets needs tickets opened after a purchase, both resolved and unresolved, "
-            f"and some later purchases; found {len(table)} such customers "
-            f"({int(table['unresolved'].sum())} unresolved, {int(table['event'].sum())} bought again)."
+            f"and some later purchases; found {found}.",
+            needs=f"tickets opened after a purchase from at least 20 customers, resolved and unresolved, and at "
+                  f"least 5 later purchases (found {found})",
         )
     exog = table[["unresolved", "prior_purchases"]].astype(float).to_numpy()
     fit = sm.PHReg(table["day"].to_numpy(float), exog, status=table["event"].to_numpy(int),

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, ParameterError
+from ..errors import NotEnoughData, ParameterError
 from ..results import Estimate, estimates_frame
 
 __all__ = ["r2_from_corr", "lmg", "KeyDrivers", "key_drivers", "select_complete"]
@@ -70,11 +70,13 @@ def lmg(
     R² when the column joins the model, over all orders of entry. Sums to the full model's R²."""
     data = pd.concat([y.rename("__y__"), x], axis=1).dropna()
     if len(data) < x.shape[1] + 2:
-        raise DataError(f"Relative importance needs more complete responses than drivers ({len(data)}).")
+        raise NotEnoughData(f"Relative importance needs more complete responses than drivers ({len(data)}).",
+                            needs=f"more complete survey responses than drivers (there are {len(data)})")
     sd = data.std(ddof=0)
     if (sd == 0).any():
         constant = ", ".join(map(str, sd.index[sd == 0]))
-        raise DataError(f"Relative importance: {constant} does not vary in the complete responses.")
+        raise NotEnoughData(f"Relative importance: {constant} does not vary in the complete responses.",
+                            needs=f"driver ratings that vary ({constant} does not)")
     corr = np.corrcoef(data.to_numpy(dtype="float64"), rowvar=False)
     p = x.shape[1]
     cache: dict[frozenset, float] = {}
@@ -207,12 +209,14 @@ def key_drivers(
     method, the complete-response rule and the quadrants."""
     import statsmodels.api as sm
 
-    if outcome not in responses:
-        raise ParameterError(f"key drivers: the surveys have no '{outcome}' column (use nps or csat)")
+    if outcome not in responses or responses[outcome].isna().all():
+        raise NotEnoughData(f"key drivers: the surveys have no '{outcome}' scores (use nps or csat)",
+                            needs=f"{outcome} scores in the surveys")
     if drivers is None:
         drivers = [c for c in responses.columns if str(c).startswith("driver_")]
     if not drivers:
-        raise DataError("key drivers: the surveys have no driver rating columns (driver_*).")
+        raise NotEnoughData("key drivers: the surveys have no driver rating columns (driver_*).",
+                            needs="driver ratings in the surveys (driver_* columns)")
     missing = [d for d in drivers if d not in responses]
     if missing:
         raise ParameterError(f"key drivers: no column {', '.join(missing)} in the surveys")
@@ -224,10 +228,12 @@ def key_drivers(
         notes.append(
             f"left out {', '.join(dropped)}: too few responses rated it together with the others"
         )
-    if len(data) < max(len(kept) + 10, 30):
-        raise DataError(
+    least = max(len(kept) + 10, 30)
+    if len(data) < least:
+        raise NotEnoughData(
             f"key drivers: only {len(data)} responses rated {', '.join(kept)} and gave {outcome}; "
-            "at least 30 are needed."
+            f"at least {least} are needed.",
+            needs=f"at least {least} survey responses that rate the drivers and give {outcome} (there are {len(data)})",
         )
     y, x = data[outcome], data[kept]
     fit = sm.OLS(y.to_numpy(float), sm.add_constant(x.to_numpy(float))).fit(cov_type="HC3")

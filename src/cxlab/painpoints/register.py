@@ -45,7 +45,7 @@ import pandas as pd
 
 from .. import data, engine
 from ..errors import ParameterError
-from ..stages import read_output
+from ..stages import not_computed, read_output
 from ..stats import welch_t
 from ..study import Study
 from .churn import ChurnAfterTicket
@@ -312,7 +312,7 @@ def build_register(
     if churn is not None:
         rows.append(_ticket_item(study, churn, customers, friction, segments, min_customers))
     elif "tickets" in study.tables:
-        notes.append("unresolved tickets not ranked: churn after tickets was not estimated")
+        notes.append(not_computed("unresolved tickets as a ranked pain point", "churn after tickets (not computed)"))
     table = pd.concat(rows, ignore_index=True)
     for col in REGISTER_COLUMNS:
         if col not in table:

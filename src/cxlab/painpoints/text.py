@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ParameterError
-from ..privacy import redact
+from ..privacy import PLACEHOLDER, redact
 from ..sentiment import sentiment, sentiment_label, study_sentiment
 
 __all__ = [
@@ -65,7 +65,6 @@ DEFAULT_TOPICS: dict[str, list[str]] = {
 
 _TAG = re.compile(r"<[^>]*>")
 _ENTITY = re.compile(r"&[a-z]+;|&#\d+;")
-_PLACEHOLDER = re.compile(r"\[(?:email|phone)\]")
 
 
 def _texts(texts: Iterable) -> pd.Series:
@@ -79,7 +78,7 @@ def clean_for_model(texts: Iterable) -> pd.Series:
     unique = pd.unique(s)
     cleaned = {}
     for t in unique:
-        x = _PLACEHOLDER.sub(" ", redact(t))
+        x = PLACEHOLDER.sub(" ", redact(t))  # "[name]", "[card]" … never become topic words
         x = _ENTITY.sub(" ", _TAG.sub(" ", x))
         cleaned[t] = re.sub(r"\s+", " ", x).strip().lower()
     return s.map(cleaned)

@@ -2,13 +2,63 @@
 from __future__ import annotations
 
 import copy
+import errno
 import html as _html
+import os
 import re
+import tempfile
 from pathlib import Path
 
 import nbformat
 
-__all__ = ["render_notebook", "REPORT_CSS"]
+from ..errors import CxlabError
+
+__all__ = ["render_notebook", "write_page", "ReportWriteError", "REPORT_CSS"]
+
+
+class ReportWriteError(CxlabError):
+    """A report file could not be written (disk full, no permission); nothing half-written is
+    left under its name."""
+
+
+_WHY = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+        errno.EROFS: "the file system is read-only", errno.EACCES: "no permission to write there",
+        errno.EPERM: "no permission to write there"}
+
+
+def write_error(path: Path, exc: OSError) -> ReportWriteError:
+    """The named error for a report file that could not be written."""
+    why = _WHY.get(exc.errno or 0, "the system refused the write")
+    reason = exc.strerror or str(exc)
+    return ReportWriteError(
+        f"Could not write {path}: {why} ({reason}, errno {exc.errno}). Free space or fix the folder's "
+        "permissions and run again; no partial file was left under that name."
+    )
+
+
+def _write(fh, text: str) -> None:
+    fh.write(text)
+
+
+def write_page(target: Path, text: str) -> Path:
+    """Write a page atomically: to a temporary file beside ``target``, then renamed onto it, so a
+    reader never finds a truncated page under the page's name. A failed write (disk full, no
+    permission) removes the temporary file and raises ``ReportWriteError`` naming the page."""
+    target = Path(target)
+    tmp = None
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        tmp = Path(name)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            _write(fh, text)
+        os.replace(tmp, target)
+        tmp = None
+    except OSError as exc:
+        raise write_error(target, exc) from None
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+    return target
 
 REPORT_CSS = """
 <style>
@@ -83,7 +133,8 @@ def _with_toc(body: str) -> str:
 
 def render_notebook(executed: Path, target: Path, *, failed: bool = False, nav: str = "") -> Path:
     """Render an executed notebook to ``target`` without code; ``nav`` is HTML placed on top
-    (links back to the run index)."""
+    (links back to the run index). Written atomically (``write_page``): a full disk raises
+    ``ReportWriteError`` and leaves no truncated page."""
     from nbconvert import HTMLExporter
 
     nb = _prepare(nbformat.read(executed, as_version=4), failed)
@@ -104,8 +155,7 @@ def render_notebook(executed: Path, target: Path, *, failed: bool = False, nav: 
             head, rest = body.split("<body", 1)
             tag_end = rest.index(">") + 1
             body = head + "<body" + rest[:tag_end] + nav + rest[tag_end:]
-    target.write_text(body, encoding="utf-8")
-    return target
+    return write_page(target, body)
 
 
 def nav_html(index_href: str, title: str) -> str:

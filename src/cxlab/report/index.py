@@ -36,8 +36,9 @@ def run_history(study: Study) -> list[dict]:
 
 
 def previous_run(study: Study, run_id: str) -> dict | None:
-    """The latest earlier run that wrote summaries."""
-    earlier = [m for m in run_history(study) if m.get("run_id") != run_id and m.get("summaries")]
+    """The latest earlier run that wrote summaries (an interrupted run published nothing: never)."""
+    earlier = [m for m in run_history(study)
+               if m.get("run_id") != run_id and m.get("summaries") and m.get("status") != "interrupted"]
     earlier = [m for m in earlier if m.get("run_id", "") < run_id] or earlier
     return earlier[-1] if earlier else None
 
@@ -123,11 +124,16 @@ def write_index(study: Study, run_dir: Path, meta: dict) -> Path:
     run = dict(meta)
     run["duration"] = _duration(meta.get("duration_seconds", 0))
     blocked = [s["stage"] for s in meta["stages"] if s["status"] == "blocked"]
-    run["status_text"] = (
-        f"stage {', '.join(s['stage'] for s in failed)} failed"
-        + (f"; not run, as they read from it: {', '.join(blocked)}" if blocked else "")
-        if failed else f"{len(meta['stages'])} stage(s) ran"
-    )
+    if meta.get("status") == "interrupted":
+        run["status_text"] = (f"interrupted ({meta.get('interrupted_by') or 'stopped'}): nothing of this run "
+                              "was published; the stages' pages below are what ran before the stop")
+    elif failed:
+        run["status_text"] = (f"stage {', '.join(s['stage'] for s in failed)} failed"
+                              + (f"; not run, as they read from it: {', '.join(blocked)}" if blocked else ""))
+    elif meta.get("error"):
+        run["status_text"] = f"failed: {redact(meta['error'])}"
+    else:
+        run["status_text"] = f"{len(meta['stages'])} stage(s) ran"
     prev = previous_run(study, meta["run_id"])
     changes = metric_changes(prev, meta) if prev else []
     page = _env().get_template("index.html.j2").render(
@@ -138,6 +144,6 @@ def write_index(study: Study, run_dir: Path, meta: dict) -> Path:
         changes=changes,
         changes_since=prev.get("run_id") if prev else "",
     )
-    target = run_dir / "index.html"
-    target.write_text(page, encoding="utf-8")
-    return target
+    from .html import write_page  # atomic; a full disk is a named ReportWriteError
+
+    return write_page(run_dir / "index.html", page)

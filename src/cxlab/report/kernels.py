@@ -2,7 +2,10 @@
 namespace emptied between stages), and a watch on their memory."""
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
+from typing import Callable, Mapping
 
 __all__ = ["PeakMemory", "SharedKernel", "RESET_CODE", "WARM_CODE", "WARM_ALL_CODE", "threads_code"]
 
@@ -122,16 +125,36 @@ class SharedKernel:
     DuckDB, Ibis, statsmodels, scikit-learn, matplotlib: seconds per stage) are paid once.
     Between stages the namespace is reset, the engine's connections closed and freed memory
     handed back to the system (``RESET_CODE``); each stage still gets its own executed
-    notebook, HTML, time and peak memory."""
+    notebook, HTML, time and peak memory. (With ``warm=""`` it is the fresh kernel of one stage.)
 
-    def __init__(self, cwd: Path, warm: str = WARM_CODE):
+    ``env`` is the kernel's environment (default: this process's); ``connection_file`` where its
+    connection file goes (default: Jupyter's runtime folder); ``on_start`` is called with the
+    kernel as soon as its process exists, before the imports, so a run that is stopped can
+    ``kill`` it. ``close`` shuts it down and removes its connection file."""
+
+    def __init__(self, cwd: Path, warm: str = WARM_CODE, *, env: Mapping[str, str] | None = None,
+                 connection_file: Path | None = None, on_start: Callable[["SharedKernel"], None] | None = None):
         from jupyter_client import AsyncKernelManager
         from jupyter_core.utils import run_sync
 
         self._run_sync = run_sync
         self.km = AsyncKernelManager(kernel_name="python3")
-        run_sync(self.km.start_kernel)(cwd=str(cwd), extra_arguments=["--IPKernelApp.log_level=ERROR"])
-        self.execute(warm)
+        if connection_file is not None:
+            self.km.connection_file = str(connection_file)
+        extra = {"env": dict(env)} if env is not None else {}
+        try:
+            run_sync(self.km.start_kernel)(cwd=str(cwd), extra_arguments=["--IPKernelApp.log_level=ERROR"], **extra)
+        except BaseException:
+            self._run_sync(self.km.cleanup_resources)()
+            raise
+        try:
+            if on_start is not None:
+                on_start(self)
+            if warm:
+                self.execute(warm)
+        except BaseException:
+            self.close()
+            raise
 
     def execute(self, code: str) -> None:
         """Run a snippet in the kernel (through nbclient, as papermill does)."""
@@ -151,12 +174,29 @@ class SharedKernel:
     def alive(self) -> bool:
         return bool(self._run_sync(self.km.is_alive)())
 
+    def kill(self) -> None:
+        """Stop the kernel at once (SIGKILL to its process group: the kernel and what it started).
+        Safe to call from a signal handler and from another thread; ``close`` still tidies up."""
+        process = getattr(self.km.provisioner, "process", None)
+        if process is None or process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # jupyter_client starts kernels in their own session
+        except OSError:
+            try:
+                process.kill()
+            except OSError:
+                pass
+
     def close(self) -> None:
         try:
             if self.alive():
                 self._run_sync(self.km.shutdown_kernel)(now=True)
         finally:
             self._run_sync(self.km.cleanup_resources)()
+            # a connection file of a kernel that was killed is removed too
+            if self.km.connection_file:
+                Path(self.km.connection_file).unlink(missing_ok=True)
 
 
 def threads_code(threads: int | None) -> str:

@@ -4,25 +4,38 @@ A run writes reports/<study>/<run-id>/: each executed notebook, its HTML (no cod
 (metadata) and index.html (the study's headline findings, linking to each stage). A failing
 stage stops only the stages that read from it (they are marked blocked, naming it); the others
 still run, and everything that ran, the failed notebook included, is rendered.
+
+Each run computes in a workspace of its own (``workspace.Workspace``): its stages write and read
+there, and what they wrote is published to data/processed/<study>/ when the run ends. run.json
+and the index show the records the run's own stages wrote, never what another run published
+meanwhile. SIGINT or SIGTERM stops the run's kernels at once; the run is recorded as
+"interrupted" (run.json, index) and nothing of it is published. A report file that cannot be
+written (disk full) fails the stage or the run with a message naming the file; no truncated page
+is left under a page's name.
 """
 from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import yaml
 
-from .. import __version__, data
+from .. import __version__, data, paths
 from ..errors import ParameterError, StageError, StudyError
-from ..stages import STAGES, read_record
+from ..privacy import redact_error, redact_notebook_file
+from ..stages import STAGES
 from ..study import Study
-from .kernels import RESET_CODE, WARM_ALL_CODE, PeakMemory, SharedKernel, threads_code
+from .kernels import RESET_CODE, WARM_ALL_CODE, WARM_CODE, PeakMemory, SharedKernel, threads_code
 from .schedule import (dependencies, last_run_seconds, shared_kernel_default, stage_priority, stage_threads,
                        workers_default)
+from .workspace import Workspace
 
 # .html (nbformat -> jsonschema -> rfc3987_syntax, 1.5 s to import) and .index (jinja2) are
 # imported where they are used: every stage kernel imports cxlab.report for the display
@@ -36,21 +49,49 @@ __all__ = [
     "run_study",
     "RunResult",
     "StageRun",
+    "EXIT_INTERRUPTED",
 ]
+
+EXIT_INTERRUPTED = 130  # the exit code of a run stopped by SIGINT or SIGTERM (128 + SIGINT)
+STOP_GRACE_SECONDS = 20.0  # how long a stopped run waits for its workers before writing run.json
 
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict}
 
 
 def notebooks_dir() -> Path:
-    """The stage notebooks: CXLAB_NOTEBOOKS, else notebooks/ of the checkout cxlab runs from."""
+    """The stage notebooks: the folder CXLAB_NOTEBOOKS names (a copy made by ``cxlab notebooks``,
+    say); else notebooks/ of the source checkout cxlab runs from (an editable install); else the
+    copy an installed cxlab carries, <prefix>/share/cxlab/notebooks (pyproject.toml's data-files)."""
     env = os.environ.get("CXLAB_NOTEBOOKS")
-    folder = Path(env) if env else Path(__file__).resolve().parents[3] / "notebooks"
-    if not folder.is_dir():
-        raise StudyError(
-            f"No stage notebooks at {folder}. Run cxlab from its source checkout "
-            "(pip install -e .) or set CXLAB_NOTEBOOKS to the notebooks folder."
-        )
-    return folder
+    if env:
+        folder = Path(env).expanduser()
+        if not folder.is_dir():
+            raise StudyError(f"CXLAB_NOTEBOOKS names {folder}, which is not a folder of stage notebooks.")
+        return folder
+    checkout = Path(__file__).resolve().parents[3]
+    if (checkout / "notebooks").is_dir() and (checkout / "pyproject.toml").is_file():
+        return checkout / "notebooks"
+    import site
+    import sys
+    from importlib import metadata
+
+    first = STAGES["intake"].notebook
+    candidates = []
+    try:  # where the installer put the data files, whatever the scheme (a venv, --user, --prefix)
+        dist = metadata.distribution("cxlab")
+        candidates += [Path(dist.locate_file(f)).parent for f in dist.files or () if f.name == first]
+    except metadata.PackageNotFoundError:
+        pass
+    prefix = Path(sys.prefix) / "share" / "cxlab" / "notebooks"
+    candidates += [prefix, Path(site.getuserbase()) / "share" / "cxlab" / "notebooks"]
+    for folder in candidates:
+        if (folder / first).is_file():
+            return folder.resolve()
+    raise StudyError(
+        f"No stage notebooks: CXLAB_NOTEBOOKS is not set, cxlab does not run from a source checkout, and "
+        f"{prefix} (where installing cxlab puts them) holds none. Reinstall cxlab, or set CXLAB_NOTEBOOKS "
+        "to a folder of stage notebooks (`cxlab notebooks <folder>` copies them out)."
+    )
 
 
 def available_stages() -> list[str]:
@@ -140,7 +181,7 @@ def _add_report_dir(parameters: dict[str, dict], run_dir: Path) -> None:
 @dataclass
 class StageRun:
     stage: str
-    status: str  # ok | failed | blocked (a stage it reads from failed) | skipped
+    status: str  # ok | failed | blocked (a stage it reads from failed) | skipped | interrupted
     seconds: float = 0.0
     notebook: str | None = None
     html: str | None = None
@@ -159,10 +200,17 @@ class RunResult:
     run_dir: Path
     index: Path
     stages: list[StageRun] = field(default_factory=list)
+    status: str = "ok"  # ok | failed (a stage failed, or a report file could not be written) | interrupted
+    error: str | None = None  # what failed the run itself (the index or run.json could not be written)
+    signal: str | None = None  # SIGINT or SIGTERM, when interrupted
 
     @property
     def ok(self) -> bool:
-        return all(s.status == "ok" for s in self.stages)
+        return self.status == "ok" and all(s.status == "ok" for s in self.stages)
+
+    @property
+    def interrupted(self) -> bool:
+        return self.status == "interrupted"
 
     @property
     def failed(self) -> StageRun | None:
@@ -173,19 +221,71 @@ class RunResult:
         return [s for s in self.stages if s.status == "blocked"]
 
 
-def _new_run_id(reports: Path) -> str:
+def _make_run_dir(reports: Path, run_id: str | None) -> tuple[str, Path]:
+    """reports/<study>/<run-id>/, made here: a run id two runs started in the same second cannot
+    share (the second takes the next free suffix)."""
+    reports.mkdir(parents=True, exist_ok=True)
+    if run_id:
+        (reports / run_id).mkdir()
+        return run_id, reports / run_id
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_id, k = stamp, 1
-    while (reports / run_id).exists():
-        k += 1
-        run_id = f"{stamp}-{k}"
-    return run_id
+    k = 1
+    while True:
+        candidate = stamp if k == 1 else f"{stamp}-{k}"
+        try:
+            (reports / candidate).mkdir()
+            return candidate, reports / candidate
+        except FileExistsError:
+            k += 1
 
 
 def _error_text(exc: BaseException) -> str:
-    ename = getattr(exc, "ename", type(exc).__name__)
-    evalue = getattr(exc, "evalue", str(exc))
-    return f"{ename}: {evalue}".strip()
+    """``ename: evalue`` of a stage's error, redacted: it reaches run.json, the index and the
+    terminal, and a failing stage may have been printing customer text."""
+    return redact_error(exc)
+
+
+class _Stop:
+    """A run's stop switch. SIGINT/SIGTERM (or ``trigger``) sets it and kills every kernel of the
+    run at once; workers take no further stage, and the stage a killed kernel was running ends
+    within a second or two (nbclient notices the dead kernel) and is recorded "interrupted"."""
+
+    def __init__(self):
+        self.event = threading.Event()
+        self.signal: str | None = None
+        self.kernels: list[SharedKernel] = []
+
+    def is_set(self) -> bool:
+        return self.event.is_set()
+
+    def trigger(self, signum: int = signal.SIGINT, frame: Any = None) -> None:
+        if not self.event.is_set():
+            self.signal = signal.Signals(signum).name
+        self.event.set()
+        for kernel in list(self.kernels):
+            kernel.kill()
+
+    def register(self, kernel: SharedKernel) -> None:
+        self.kernels.append(kernel)
+        if self.event.is_set():
+            kernel.kill()
+
+
+@contextmanager
+def _stopped_by_signals(stop: _Stop) -> Iterator[None]:
+    """While the run runs, SIGINT and SIGTERM stop it (only the main thread can handle signals; a
+    run started from another thread can be stopped only by its caller)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in before:
+        signal.signal(sig, stop.trigger)
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
 def run_study(
@@ -206,7 +306,11 @@ def run_study(
     CXLAB_PARALLEL_STAGES) is how many kernels run stages at the same time: a stage starts
     when the stages it reads from are done (``schedule.DEPENDS``), the one with the longest
     chain of stages after it first (``schedule.stage_priority``); with kernels per stage,
-    stages run one at a time."""
+    stages run one at a time.
+
+    The result's ``status`` is "ok", "failed" (a stage failed, or a report file could not be
+    written: ``raise_for_failure`` says which) or "interrupted" (SIGINT/SIGTERM: nothing
+    published; the CLI exits 130)."""
     say = progress or (lambda msg: None)
     study = Study.load(study)
     available = available_stages()
@@ -223,10 +327,15 @@ def run_study(
         selected = [s for s in STAGES if s in selected]  # method order
     parameters = resolve_parameters(study, selected, overrides)
 
-    reports = study.reports_dir
-    run_id = run_id or _new_run_id(reports)
-    run_dir = reports / run_id
-    run_dir.mkdir(parents=True, exist_ok=False)
+    stop = _Stop()
+    with _stopped_by_signals(stop):  # from here on a signal is recorded in the run, never lost
+        return _run(study, selected, parameters, run_id, say, shared_kernel, workers, stop)
+
+
+def _run(study: Study, selected: list[str], parameters: dict, run_id: str | None, say: Callable[[str], None],
+         shared_kernel: bool | None, workers: int | None, stop: _Stop) -> RunResult:
+    """``run_study`` once the stages and their parameters are known."""
+    run_id, run_dir = _make_run_dir(study.reports_dir, run_id)
     _add_report_dir(parameters, run_dir)
     started = dt.datetime.now().astimezone()
     t_run = time.perf_counter()
@@ -234,6 +343,7 @@ def run_study(
         "run_id": run_id,
         "study": study.name,
         "study_root": str(study.root),
+        "study_key": paths.study_key(study.root),
         "started": started.isoformat(timespec="seconds"),
         "version": __version__,
         "fingerprint": data.fingerprint(study),
@@ -247,30 +357,84 @@ def run_study(
     workers = (workers or workers_default()) if shared else 1
     meta["kernel"] = "shared" if shared else "per stage"
     meta["workers"] = workers
-    with PeakMemory() as memory:
-        _run_stages(study, selected, parameters, run_dir, result, memory, say, shared=shared, workers=workers)
+    workspace = Workspace(study, run_id, selected)
+    published: dict = {}
+    try:
+        try:
+            workspace.open()
+        except OSError as exc:
+            from .html import write_error
+
+            raise write_error(workspace.dir, exc) from None
+        with PeakMemory() as memory:
+            _run_stages(study, selected, parameters, run_dir, result, memory, say, shared=shared,
+                        workers=workers, workspace=workspace, stop=stop)
+        # the run's own records: what its stages wrote, whatever another run published since
+        meta["summaries"] = {s.stage: workspace.record(s.stage) for s in result.stages if s.status == "ok"}
+        if stop.is_set():
+            result.status, result.signal = "interrupted", stop.signal or "SIGINT"
+        else:
+            try:
+                published = workspace.publish([s.stage for s in result.stages if s.status == "ok"])
+            except OSError as exc:
+                from .html import write_error
+
+                result.status = "failed"
+                result.error = f"its outputs could not be published: {write_error(workspace.published, exc)}"
+            for stage, why in published.get("held_back", {}).items():
+                say(f"[!] {stage} {why}")
+    finally:
+        workspace.close()
+    if result.status == "ok" and result.failed:
+        result.status = "failed"
+    if result.error:
+        meta["error"] = result.error
     meta["runner_peak_mb"] = round(memory.peak_self_mb, 1)
     meta["duration_seconds"] = round(time.perf_counter() - t_run, 2)
     meta["stages"] = [asdict(s) for s in result.stages]
-    meta["summaries"] = {s.stage: read_record(study, s.stage) for s in result.stages if s.status == "ok"}
-    data.write_json(meta, run_dir / "run.json")
-    from .index import write_index
-
-    write_index(study, run_dir, meta)
+    meta["status"] = result.status
+    if result.interrupted:
+        meta["interrupted_by"] = result.signal
+    meta["published"] = {"to": str(workspace.published), "files": published.get("files", []),
+                         "removed": published.get("removed", []), "held_back": published.get("held_back", {})}
+    _write_report(study, run_dir, meta, result)
     return result
 
 
-def _run_stages(study, selected, parameters, run_dir, result, memory, say, shared=False, workers=1) -> None:
+def _write_report(study: Study, run_dir: Path, meta: dict, result: RunResult) -> None:
+    """The index, then run.json (which says whether the index could be written). A file that
+    cannot be written fails the run with a message naming it; no truncated index is left."""
+    from .html import ReportWriteError, write_error
+    from .index import write_index
+
+    try:
+        write_index(study, run_dir, meta)
+    except (OSError, ReportWriteError) as exc:
+        (run_dir / "index.html").unlink(missing_ok=True)
+        message = str(write_error(run_dir / "index.html", exc)) if isinstance(exc, OSError) else str(exc)
+        result.error = f"the run index could not be written: {message}"
+        if result.status == "ok":
+            result.status = "failed"
+        meta["status"], meta["error"] = result.status, result.error
+    try:
+        data.write_json(meta, run_dir / "run.json")
+    except OSError as exc:
+        raise write_error(run_dir / "run.json", exc) from None
+
+
+def _run_stages(study, selected, parameters, run_dir, result, memory, say, shared=False, workers=1,
+                workspace: Workspace | None = None, stop: _Stop | None = None) -> None:
     """Run the selected stages (see ``run_study``): up to ``workers`` at a time, each worker
     with its own shared kernel. A failed stage blocks the stages that read from it, directly or
-    through another (status "blocked", naming it); every other stage still runs."""
-    import threading
-
+    through another (status "blocked", naming it); every other stage still runs. Once ``stop``
+    is set no stage starts; the stage a killed kernel ran is "interrupted", those never started
+    are "skipped"."""
     import papermill  # noqa: F401  (imported before the worker threads start)
     from papermill.exceptions import PapermillExecutionError  # noqa: F401
 
     from .html import nav_html, render_notebook  # noqa: F401
 
+    stop = stop or _Stop()
     t_run = time.perf_counter()
     duckdb_threads = stage_threads(selected, workers) if shared else {s: None for s in selected}
     priority = stage_priority(selected, last_run_seconds(run_dir.parent))
@@ -283,7 +447,8 @@ def _run_stages(study, selected, parameters, run_dir, result, memory, say, share
 
     # The intake stage's work that others wait for is the clean tables: once it has written them
     # (clean.json is written last) the stages that read them may start while intake profiles.
-    clean_marker, t_wall = study.processed_dir / "clean.json", time.time()
+    processed = workspace.dir if workspace is not None else study.processed_dir
+    clean_marker, t_wall = processed / "clean.json", time.time()
 
     def clean_written() -> bool:
         try:
@@ -321,6 +486,8 @@ def _run_stages(study, selected, parameters, run_dir, result, memory, say, share
     def take() -> tuple[str, int] | None:
         with cond:
             while True:
+                if stop.is_set():
+                    return None
                 block_dependents()
                 if not pending:
                     return None
@@ -333,24 +500,26 @@ def _run_stages(study, selected, parameters, run_dir, result, memory, say, share
                     return stage, state["started"]
                 if not running:  # nothing left can become ready
                     return None
-                cond.wait(timeout=0.5 if "intake" in running else None)
+                cond.wait(timeout=0.5)
 
     def worker(slot: int) -> None:
         kernel = None
         try:
-            if shared and slot > 1:
+            if shared and slot > 1 and not stop.is_set():
                 # start (and import) while the first stage runs, not when the first job comes
                 try:
-                    kernel = SharedKernel(run_dir, warm=WARM_ALL_CODE)
+                    kernel = _start_kernel(run_dir, workspace, stop, WARM_ALL_CODE)
                 except Exception:  # the stage that gets this worker will try again and report it
                     kernel = None
             while (job := take()) is not None:
                 stage, i = job
                 try:
                     run, kernel = _run_stage(study, stage, i, len(selected), parameters, run_dir, memory, say,
-                                             shared, kernel, slot, t_run, duckdb_threads[stage])
-                except Exception as exc:  # rendering failed: still report the stage, never hang the others
-                    run = StageRun(stage, "failed", error=_error_text(exc), kernel=slot)
+                                             shared, kernel, slot, t_run, duckdb_threads[stage],
+                                             workspace=workspace, stop=stop)
+                except Exception as exc:  # never hang the others
+                    status = "interrupted" if stop.is_set() else "failed"
+                    run = StageRun(stage, status, error=_error_text(exc), kernel=slot)
                 with cond:
                     done[stage] = run
                     running.discard(stage)
@@ -359,65 +528,112 @@ def _run_stages(study, selected, parameters, run_dir, result, memory, say, share
             if kernel is not None:
                 kernel.close()
 
-    threads = [threading.Thread(target=worker, args=(k + 1,), name=f"cxlab-stage-{k + 1}")
+    threads = [threading.Thread(target=worker, args=(k + 1,), name=f"cxlab-stage-{k + 1}", daemon=True)
                for k in range(max(1, min(workers, len(selected))))]
     for t in threads:
         t.start()
-    for t in threads:
-        t.join()
-    result.stages.extend(done.get(s) or StageRun(s, "skipped") for s in selected)
+    deadline = None
+    while any(t.is_alive() for t in threads):
+        for t in threads:
+            t.join(timeout=0.2)
+        if stop.is_set():
+            deadline = deadline or time.monotonic() + STOP_GRACE_SECONDS
+            if time.monotonic() > deadline:  # a worker that does not stop is left behind (daemon)
+                break
+    with cond:
+        why = f"not run: the run was interrupted ({stop.signal})" if stop.is_set() else None
+        for s in selected:
+            if s in done:
+                result.stages.append(done[s])
+            elif s in running:
+                result.stages.append(StageRun(s, "interrupted", error=f"stopped by {stop.signal}"))
+            else:
+                result.stages.append(StageRun(s, "skipped", error=why))
 
 
-def _run_stage(study, stage, i, n, parameters, run_dir, memory, say, shared, kernel, slot, t_run, threads=None):
+def _start_kernel(run_dir: Path, workspace: Workspace | None, stop: _Stop, warm: str) -> SharedKernel:
+    """A kernel of the run: its stages see the run's workspace (environment), its connection file
+    lives in the workspace, and the run's stop switch can kill it from the moment it exists."""
+    if workspace is None:
+        return SharedKernel(run_dir, warm=warm, on_start=stop.register)
+    return SharedKernel(run_dir, warm=warm, env={**os.environ, **workspace.env()},
+                        connection_file=workspace.connection_file(), on_start=stop.register)
+
+
+def _run_stage(study, stage, i, n, parameters, run_dir, memory, say, shared, kernel, slot, t_run, threads=None,
+               *, workspace: Workspace | None = None, stop: _Stop | None = None):
     """Run one stage notebook and render it; returns (StageRun, the worker's kernel)."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from .html import nav_html, render_notebook
+    from .html import ReportWriteError, nav_html, render_notebook
 
+    stop = stop or _Stop()
     say(f"[{i}/{n}] {stage} …")
     executed = run_dir / STAGES[stage].notebook
-    # a summary left by an earlier run must not pass for this run's findings
-    (study.processed_dir / f"summary_{stage}.json").unlink(missing_ok=True)
     t0 = time.perf_counter()
     error = None
     start_mb = None
+    own = None  # the stage's own kernel, when kernels are not shared
+    peak = 0.0
     try:
         if shared:
             if kernel is None:
-                kernel = SharedKernel(run_dir)  # start-up counts towards the worker's first stage
+                # start-up counts towards the worker's first stage
+                kernel = _start_kernel(run_dir, workspace, stop, WARM_CODE)
                 if threads is not None:
                     kernel.execute(threads_code(threads))
             else:
                 kernel.execute(RESET_CODE + threads_code(threads))
             start_mb = memory.start_stage(kernel.pid) if kernel.pid else memory.children_mb()
-            papermill.execute_notebook(
-                str(notebooks_dir() / STAGES[stage].notebook), str(executed), parameters=parameters[stage],
-                kernel_name="python3", progress_bar=False, km=kernel.km,
-            )
+            km = kernel.km
         else:
-            memory.peak_child_mb = 0.0
-            papermill.execute_notebook(
-                str(notebooks_dir() / STAGES[stage].notebook), str(executed), parameters=parameters[stage],
-                kernel_name="python3", progress_bar=False, cwd=str(run_dir),
-                # the kernel's own start-up warnings are noise in a scheduled job's log
-                extra_arguments=["--IPKernelApp.log_level=ERROR"],
-            )
+            own = _start_kernel(run_dir, workspace, stop, "")
+            if own.pid:
+                memory.start_stage(own.pid)
+            km = own.km
+        papermill.execute_notebook(
+            str(notebooks_dir() / STAGES[stage].notebook), str(executed), parameters=parameters[stage],
+            kernel_name="python3", progress_bar=False, km=km,
+        )
     except PapermillExecutionError as exc:
         error = _error_text(exc)
     except Exception as exc:  # kernel died, notebook unreadable: still report the stage
         error = _error_text(exc)
+    finally:
+        if own is not None:
+            peak = memory.peak_of(own.pid) if own.pid else memory.peak_child_mb
+            own.close()
     seconds = time.perf_counter() - t0
     if shared and kernel is not None and kernel.pid:
         peak = memory.peak_of(kernel.pid)
-    else:
-        peak = memory.peak_child_mb
-    html_name = executed.with_suffix(".html").name
-    title = STAGES[stage].title if stage in STAGES else stage
+    if stop.is_set() and error is not None:
+        # stopped: no page for a half-run stage; the executed notebook shows how far it got
+        say(f"[{i}/{n}] {stage} interrupted after {seconds:.1f} s")
+        return StageRun(stage, "interrupted", round(seconds, 2), executed.name if executed.exists() else None,
+                        None, f"stopped by {stop.signal}", round(peak, 1), None, round(t0 - t_run, 2), slot,
+                        threads), kernel
+    html_name = None
     if executed.exists():
-        render_notebook(executed, run_dir / html_name, failed=error is not None, nav=nav_html("index.html", title))
-    run = StageRun(stage, "failed" if error else "ok", round(seconds, 2), executed.name,
-                   html_name if executed.exists() else None, error, round(peak, 1),
+        # what a stage printed (stdout, stderr, a traceback quoting a comment) stays in the
+        # executed notebook and its page: redacted first, on every stage, failed or not
+        try:
+            redact_notebook_file(executed)
+        except Exception:  # an unreadable notebook: rendering it below reports the problem
+            pass
+        title = STAGES[stage].title if stage in STAGES else stage
+        target = run_dir / executed.with_suffix(".html").name
+        try:
+            render_notebook(executed, target, failed=error is not None, nav=nav_html("index.html", title))
+            html_name = target.name
+        except ReportWriteError as exc:  # disk full, no permission: no page under its name
+            page = f"its report page could not be written: {exc}"
+            error = f"{error}; {page}" if error else page
+        except Exception as exc:  # an executed notebook cut short (written on a full disk)
+            page = f"its report page could not be made from {executed.name}: {_error_text(exc)}"
+            error = f"{error}; {page}" if error else page
+    run = StageRun(stage, "failed" if error else "ok", round(seconds, 2),
+                   executed.name if executed.exists() else None, html_name, error, round(peak, 1),
                    round(start_mb, 1) if start_mb is not None else None,
                    round(t0 - t_run, 2), slot, threads)
     say(f"[{i}/{n}] {stage} {'FAILED' if error else 'done'} in {seconds:.1f} s"
@@ -426,6 +642,8 @@ def _run_stage(study, stage, i, n, parameters, run_dir, memory, say, shared, ker
 
 
 def raise_for_failure(result: RunResult) -> None:
+    """Raise a ``StageError`` naming what failed (a stage, a report file) or that the run was
+    interrupted; nothing when the run is ok."""
     failed = result.failed
     if failed:
         failures = [s for s in result.stages if s.status == "failed"]
@@ -434,8 +652,17 @@ def raise_for_failure(result: RunResult) -> None:
         not_run = (f"\nNot run, as they read from a failed stage: {', '.join(s.stage for s in blocked)}."
                    if blocked else "")
         ran = [s.stage for s in result.stages if s.status == "ok"]
+        also = f"\nAnd {result.error}" if result.error else ""
         raise StageError(
-            f"Stage '{failed.stage}' failed: {failed.error}{more}{not_run}\n"
+            f"Stage '{failed.stage}' failed: {failed.error}{more}{not_run}{also}\n"
             f"Ran: {', '.join(ran) or 'nothing'}. "
             f"The executed notebooks and their HTML are in {result.run_dir}; index: {result.index}"
         )
+    if result.interrupted:
+        stopped = [s.stage for s in result.stages if s.status == "interrupted"]
+        raise StageError(
+            f"The run was interrupted ({result.signal}); stopped: {', '.join(stopped) or 'no stage was running'}. "
+            f"Nothing of it was published; run.json: {result.run_dir / 'run.json'}"
+        )
+    if result.status == "failed":
+        raise StageError(f"Every stage ran, but {result.error}. Run folder: {result.run_dir}")

@@ -36,6 +36,7 @@
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Sequence
@@ -53,6 +54,8 @@ __all__ = [
     "ClusterResult",
     "assign",
     "choose_k",
+    "single_cluster",
+    "MIN_CLUSTER_CUSTOMERS",
     "cluster_customers",
     "clustering_matrix",
     "default_cluster_columns",
@@ -72,6 +75,7 @@ LOG_COLUMNS = {
     "days_since_last_event", "tenure_days", "recency", "T",
 }
 _STYLE_COLUMNS = ["events_per_active_day", "avg_order_value"]
+MIN_CLUSTER_CUSTOMERS = 3  # fewer customers with events than this form one segment
 BLOCK_PREFIXES = ("share_channel_", "share_stage_")
 
 
@@ -374,6 +378,32 @@ class ClusterResult:
         return ax
 
 
+def single_cluster(features: pd.DataFrame, columns: Sequence[str] | None = None,
+                   reason: str = "one segment") -> ClusterResult:
+    """Every customer in one cluster (0), for a study whose customers cannot be clustered (too
+    few of them, or no feature that differs between them): the same result type, k = 1, a
+    selection table with no scores, a profile of zeros. ``reason`` becomes ``chosen_by``."""
+    cols = [c for c in (columns if columns is not None else default_cluster_columns(features))
+            if c in features.columns]
+    n = len(features)
+    values = clustering_matrix(features, cols).to_numpy() if cols and n else np.zeros((n, len(cols)))
+    scaler = BlockScaler(cols)
+    with warnings.catch_warnings():  # a column missing for every customer has no mean: centre 0
+        warnings.simplefilter("ignore", RuntimeWarning)
+        scaler.fit(values if n else np.full((1, len(cols)), np.nan))
+    scaler.mean_ = np.nan_to_num(scaler.mean_)
+    model = KMeansFit(np.zeros((1, len(cols))), np.zeros(n, dtype=int), 0.0)
+    profile = pd.DataFrame(np.zeros((1, len(cols))), columns=cols, index=pd.Index([0], name="cluster"))
+    selection = pd.DataFrame({"k": [1], "silhouette": [np.nan], "stability": [np.nan], "stability_min": [np.nan],
+                              "inertia_per_customer": [np.nan]})
+    return ClusterResult(
+        labels=pd.DataFrame({"customer_id": features["customer_id"].astype(str).to_numpy(),
+                             "cluster": np.zeros(n, dtype=int)}),
+        k=1, selection=selection, columns=cols, profile=profile, scaler=scaler, model=model, fit_size=n,
+        chosen_by=reason,
+    )
+
+
 def feature_label(column: str) -> str:
     """A feature's name in words ('share of events on app', 'events per active day (pace)')."""
     for prefix, words in (("share_channel_", "share of events on "), ("share_stage_", "share of events in ")):
@@ -397,7 +427,7 @@ def cluster_customers(
     """Cluster customers by behaviour (see the module doc). ``k`` fixes the number of clusters
     (the selection table is still computed for ``ks``); ``columns`` chooses features (default:
     ``default_cluster_columns``). Leave customers without events out beforehand."""
-    if len(features) < 3:
+    if len(features) < MIN_CLUSTER_CUSTOMERS:
         raise ParameterError(f"{len(features)} customers are too few to cluster")
     # the matrices are thin (customers × a few features): one BLAS thread is faster, and does
     # not spin against other processes on a busy machine

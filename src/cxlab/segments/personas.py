@@ -70,9 +70,13 @@ class PersonaCard:
     kpis: dict = field(default_factory=dict)                   # title -> formatted value
     quotes: list[str] = field(default_factory=list)
 
+    def _revenue(self) -> str:
+        """', 12% of revenue' (nothing when the log records no revenue)."""
+        return "" if math.isnan(self.revenue_share) else f", {self.revenue_share:.0%} of revenue"
+
     def summary(self) -> str:
         return (f"{self.name} (cluster {self.cluster}): {self.customers:,} customers "
-                f"({self.share:.0%}), {self.revenue_share:.0%} of revenue. {self.description}")
+                f"({self.share:.0%}){self._revenue()}. {self.description}")
 
     def to_html(self) -> str:
         e = lambda x: html.escape(str(x), quote=True)
@@ -87,8 +91,8 @@ class PersonaCard:
             '<div class="cx-persona" style="border:1px solid #ccd;border-radius:6px;padding:10px 14px;'
             'margin:10px 0;">'
             f"<h3 style='margin-top:0'>{e(self.name)}</h3>"
-            f"<p><strong>{self.customers:,} customers ({self.share:.0%})</strong>, "
-            f"{self.revenue_share:.0%} of revenue. {e(self.description)}</p>"
+            f"<p><strong>{self.customers:,} customers ({self.share:.0%})</strong>"
+            f"{self._revenue()}. {e(self.description)}</p>"
             f"<p><strong>What sets them apart</strong></p><ul>{traits}</ul>"
             f"<p><strong>Channels</strong>: {chs}<br><strong>Top touchpoints</strong>: {tps}</p>"
             f"<p><strong>KPIs</strong></p><ul>{kpis}</ul>"
@@ -118,11 +122,12 @@ def segment_touchpoints(study: Study | str | os.PathLike, assignments: pd.DataFr
 def nearest_to_centre(clusters: ClusterResult, features: pd.DataFrame, per_cluster: int = 200) -> pd.DataFrame:
     """customer_id, cluster, distance: the ``per_cluster`` customers nearest their cluster's
     centre (over the features they have), nearest first — a cluster's most typical members."""
-    X = clustering_matrix(features, clusters.columns)
-    Z = clusters.scaler.transform(X.to_numpy())
     labels = clusters.labels.set_index("customer_id").loc[features.customer_id.astype(str), "cluster"].to_numpy()
-    centres = clusters.model.cluster_centers_[labels]
-    d = np.sqrt(np.nansum((Z - centres) ** 2, axis=1))
+    if clusters.columns:
+        Z = clusters.scaler.transform(clustering_matrix(features, clusters.columns).to_numpy())
+        d = np.sqrt(np.nansum((Z - clusters.model.cluster_centers_[labels]) ** 2, axis=1))
+    else:  # one segment of customers who do not differ: all equally typical
+        d = np.zeros(len(labels))
     frame = pd.DataFrame({"customer_id": features.customer_id.astype(str).to_numpy(), "cluster": labels, "distance": d})
     return frame.sort_values(["cluster", "distance"]).groupby("cluster").head(per_cluster).reset_index(drop=True)
 
@@ -231,13 +236,13 @@ def persona_cards(
     cards, used = [], set()
     for cl in sorted(set(labels)):
         mask = labels == cl
-        name, words = _name(clusters, cl, f, mask)
+        name, words = ("All customers", []) if clusters.k == 1 else _name(clusters, cl, f, mask)
         i = 2
         while name in used:
             name = ", ".join(words[:1] + words[i:i + 1]) if i < len(words) else f"{name} ({cl + 1})"
             i += 1
         used.add(name)
-        z = clusters.distinctive(cl, top=n_traits)
+        z = clusters.distinctive(cl, top=n_traits) if clusters.k > 1 else pd.Series(dtype=float)
         traits = [_trait(c, z[c], _typical(f, c, mask), _typical(f, c)) for c in z.index]
         tps, chs = [], []
         if touchpoints is not None and len(touchpoints):
@@ -263,8 +268,8 @@ def persona_cards(
         kpis = _kpis(f, mask)
         rev_share = float(f.loc[mask, "revenue"].sum() / total_rev) if total_rev else math.nan
         top_traits = [feature_label(c) + (" high" if z[c] > 0 else " low") for c in z.index[:2]]
-        description = (f"Most distinctive: {top_traits[0]}" + (f", {top_traits[1]}" if len(top_traits) > 1 else "")
-                       + f". {kpis.get('reached the goal', '–')} reached the goal.")
+        description = (f"Most distinctive: {', '.join(top_traits)}. " if top_traits else "Every customer. ") + \
+            f"{kpis.get('reached the goal', '–')} reached the goal."
         cards.append(PersonaCard(
             cluster=int(cl), name=name, customers=int(mask.sum()), share=float(mask.mean()),
             revenue_share=rev_share, description=description, traits=traits, top_touchpoints=tps,

@@ -17,8 +17,9 @@ read them with ``cxlab.stages.read_output(study, "segmentation", key)``.
 """
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Sequence
 
 import pandas as pd
@@ -26,9 +27,9 @@ import pandas as pd
 from .. import data
 from ..errors import DataError
 from ..journeys import NO_ACTIVITY, name_list, support_touchpoints as support_rule
-from ..stages import StageResult, output_path, read_output, stage_analysis, stage_spec
+from ..stages import StageResult, not_computed, output_path, read_output, stage_analysis, stage_spec
 from ..study import Study
-from .clustering import ClusterResult, cluster_customers
+from .clustering import MIN_CLUSTER_CUSTOMERS, ClusterResult, cluster_customers, default_cluster_columns, single_cluster
 from .compare import SegmentComparison, compare_segments
 from .demographic import demographic_segments
 from .features import customer_features
@@ -61,6 +62,17 @@ class Segmentation(StageResult):
     comparison: SegmentComparison
     touchpoints: pd.DataFrame | None = None
     agreement: dict | None = None
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def note(self, *parts: str) -> str:
+        """The line saying why the first of ``parts`` that was not computed is missing ('' when
+        all were): 'clusters', 'demographics', 'rfm', 'revenue'."""
+        return next((self.skipped[p] for p in parts if p in self.skipped), "")
+
+    @property
+    def has_revenue(self) -> bool:
+        """Whether the log records any revenue (revenue shares and the M score need it)."""
+        return "revenue" not in self.skipped
 
     def tables(self) -> dict[str, Any]:
         """What later stages read: customer → segment, the persona cards, the features."""
@@ -154,18 +166,24 @@ class Segmentation(StageResult):
         return "\n".join([self.clusters.summary()] + [c.summary() for c in self.cards])
 
     def headlines(self) -> list[str]:
-        sel = self.clusters.selection.set_index("k").loc[self.clusters.k]
         cards = sorted(self.cards, key=lambda c: -c.customers)
-        lines = [f"{self.clusters.k} behavioural segments: " + "; ".join(f"{c.name} {c.share:.0%}" for c in cards) + "."]
-        how = (f"silhouette {sel.silhouette:.2f}, stability {sel.stability:.2f} (mean ARI between bootstrap refits, "
-               f"smallest {sel.stability_min:.2f})")
-        if self.clusters.chosen_by.startswith("no number"):
-            lines.append(f"Read these segments with caution: {self.clusters.chosen_by}; {how}.")
+        if self.clusters.k == 1:
+            lines = [f"All {len(self.clusters.labels):,} customers with events are one segment, "
+                     "not split into behavioural segments."]
         else:
-            lines.append(f"The number of segments was {self.clusters.chosen_by.replace('k fixed', 'fixed')}: {how}.")
-        top = max(self.cards, key=lambda c: c.revenue_share - c.share)
-        if top.revenue_share > top.share:
-            lines.append(f"{top.name} are {top.share:.0%} of customers and bring {top.revenue_share:.0%} of revenue.")
+            sel = self.clusters.selection.set_index("k").loc[self.clusters.k]
+            lines = [f"{self.clusters.k} behavioural segments: "
+                     + "; ".join(f"{c.name} {c.share:.0%}" for c in cards) + "."]
+            how = (f"silhouette {sel.silhouette:.2f}, stability {sel.stability:.2f} (mean ARI between bootstrap "
+                   f"refits, smallest {sel.stability_min:.2f})")
+            if self.clusters.chosen_by.startswith("no number"):
+                lines.append(f"Read these segments with caution: {self.clusters.chosen_by}; {how}.")
+            else:
+                lines.append(f"The number of segments was {self.clusters.chosen_by.replace('k fixed', 'fixed')}: {how}.")
+        if self.has_revenue:
+            top = max(self.cards, key=lambda c: c.revenue_share - c.share)
+            if top.revenue_share > top.share:
+                lines.append(f"{top.name} are {top.share:.0%} of customers and bring {top.revenue_share:.0%} of revenue.")
         conv = self.comparison.by_segment[self.comparison.by_segment.kpi == "conversion"]
         conv = conv[conv.segment != NO_ACTIVITY]
         if len(conv) >= 2 and conv.estimate.max() - conv.estimate.min() >= 0.01:
@@ -174,13 +192,15 @@ class Segmentation(StageResult):
                          f"({hi.segment}).")
         rfm = self.rfm_table().set_index("rfm_segment")
         buyers = rfm.drop(index="no purchase yet", errors="ignore")
-        if len(buyers) and "champions" in buyers.index:
+        if len(buyers) and "champions" in buyers.index and self.has_revenue:
             ch = buyers.loc["champions"]
             lines.append(f"RFM champions are {ch.customers / buyers.customers.sum():.0%} of buyers and bring "
                          f"{ch.revenue_share:.0%} of revenue.")
         return lines
 
     def metrics(self) -> dict:
+        """Numbers later runs compare against; a score that was not computed (one segment: no
+        silhouette; no revenue: no revenue shares) is left out."""
         sel = self.clusters.selection.set_index("k").loc[self.clusters.k]
         out = {
             "customers": int(len(self.features)),
@@ -193,7 +213,7 @@ class Segmentation(StageResult):
         for c in self.cards:
             out[f"share: {c.name}"] = float(c.share)
             out[f"revenue share: {c.name}"] = float(c.revenue_share)
-        return out
+        return {k: v for k, v in out.items() if not (isinstance(v, float) and math.isnan(v))}
 
 
 def segment_customers(
@@ -223,14 +243,40 @@ def segment_customers(
     features = customer_features(study, observation_end=observation_end, unit=unit, sentiment=sentiment or None,
                                  support_touchpoints=support_touchpoints)
     active = features[features["events"] > 0].reset_index(drop=True)
-    if len(active) < 3:
-        raise DataError([f"Study '{study.name}' has {len(active)} customers with events; at least 3 are "
-                         "needed to form segments."])
+    if active.empty:
+        raise DataError([f"Study '{study.name}' has no customer with events: there is nobody to segment."])
+    skipped: dict[str, str] = {}
     demographics = demographic_segments(study, bins=bins, quantiles=quantiles,
                                         as_of=features.attrs.get("observation_end"))
+    if len(demographics.columns) <= 1:
+        skipped["demographics"] = not_computed(
+            "bands of customer attributes", "customer attributes (a customers table with columns such as age or "
+            "region, named under customer_attributes in study.yaml)")
     rfm = rfm_scores(features)
-    clusters = cluster_customers(active, k=k, columns=names_list(columns), ks=ks, fit_sample=fit_sample,
-                                 random_state=random_state)
+    if not (features["orders"] > 0).any():
+        skipped["rfm"] = not_computed("RFM scores", "orders: customers who reached a goal touchpoint")
+    if not (features["revenue"] > 0).any():
+        skipped["revenue"] = not_computed("revenue shares and the monetary (M) score",
+                                          "revenue in the event log")
+    columns = names_list(columns)
+    varying = columns or default_cluster_columns(active)
+    if len(active) < MIN_CLUSTER_CUSTOMERS:
+        skipped["clusters"] = not_computed(
+            "behavioural segments", f"at least {MIN_CLUSTER_CUSTOMERS} customers with events (the study has "
+            f"{len(active)}); every customer is in one segment")
+    elif not varying:
+        skipped["clusters"] = not_computed(
+            "behavioural segments", "customers who differ in channel mix, pace or order value (every customer "
+            "has the same); every customer is in one segment")
+    elif k is not None and k >= len(active):
+        skipped["clusters"] = not_computed(
+            f"{k} behavioural segments", f"more than {k} customers with events (the study has {len(active)}); "
+            "every customer is in one segment")
+    if "clusters" in skipped:
+        clusters = single_cluster(active, columns or None, reason="every customer in one segment")
+    else:
+        clusters = cluster_customers(active, k=k, columns=columns, ks=ks, fit_sample=fit_sample,
+                                     random_state=random_state)
     touchpoints = segment_touchpoints(study, clusters.labels, segment="cluster")
     cards = persona_cards(active, clusters, study=study, touchpoints=touchpoints, n_quotes=n_quotes)
     names = {c.cluster: c.name for c in cards}
@@ -244,7 +290,8 @@ def segment_customers(
     comparison = compare_segments(features, assignments[["customer_id", "segment"]], means_test=means_test)
     touchpoints = touchpoints.assign(segment=touchpoints["cluster"].astype(int).map(names))
     return Segmentation(study=study, features=features, demographics=demographics, rfm=rfm, clusters=clusters,
-                        cards=cards, assignments=assignments, comparison=comparison, touchpoints=touchpoints)
+                        cards=cards, assignments=assignments, comparison=comparison, touchpoints=touchpoints,
+                        skipped=skipped, notes=list(skipped.values()))
 
 
 @stage_analysis("segmentation")

@@ -26,7 +26,9 @@ def z_value(ci_level: float = 0.95) -> float:
 
 
 def wilson(successes, n, ci_level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for a proportion k / n (vectorised); NaN where n = 0."""
+    """Wilson score interval for a proportion k / n (vectorised); NaN where n = 0. At k = 0 the
+    lower bound is exactly 0 and at k = n the upper bound exactly 1 (as in exact arithmetic;
+    in floating point they come out as 3.5e-18 or 0.9999999999999999)."""
     k = np.asarray(successes, dtype=float)
     n = np.asarray(n, dtype=float)
     z = z_value(ci_level)
@@ -34,7 +36,9 @@ def wilson(successes, n, ci_level: float = 0.95) -> tuple[np.ndarray, np.ndarray
         p = k / n
         centre = (p + z * z / (2 * n)) / (1 + z * z / n)
         half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+        lo = np.where((k == 0) & (n > 0), 0.0, np.clip(centre - half, 0, 1))
+        hi = np.where((k == n) & (n > 0), 1.0, np.clip(centre + half, 0, 1))
+    return lo[()], hi[()]
 
 
 def t_interval(mean, sd, n, ci_level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:

@@ -147,7 +147,7 @@ def with_power(estimate: Estimate, *, alpha: float = 0.05, power: float = 0.8,
             z = stats.norm.ppf(0.5 + estimate.ci_level / 2)
             se = (estimate.ci_high - estimate.ci_low) / (2 * z)
         mde = mde_from_se(se, alpha=alpha, power=power)
-        if min_effect and se > 0:
+        if min_effect and 0 < se < math.inf:  # an infinite SE (no interval) says nothing about n
             # the SE shrinks like 1/sqrt(n): units needed for the MDE to reach min_effect
             n_needed = int(math.ceil(estimate.n * (mde / abs(min_effect)) ** 2))
         how = "from the standard error"

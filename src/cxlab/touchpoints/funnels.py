@@ -12,10 +12,10 @@ from typing import Sequence
 import ibis
 import numpy as np
 import pandas as pd
-from statsmodels.stats.proportion import proportion_confint
 
 from ..errors import ParameterError
 from ..results import Estimate
+from ..stats import wilson
 from .. import journeys as J
 
 __all__ = ["Funnel", "funnel", "stage_funnel", "MODES"]
@@ -60,7 +60,7 @@ class Funnel:
         if start == 0:
             return Estimate("funnel conversion", float("nan"), float("nan"), float("nan"), None, 0,
                             "Wilson score interval")
-        lo, hi = proportion_confint(end, start, alpha=1 - self.ci_level, method="wilson")
+        lo, hi = wilson(end, start, self.ci_level)
         return Estimate(
             f"funnel conversion, {self.labels[0]} to {self.labels[-1]}", end / start, float(lo), float(hi),
             None, start, "Wilson score interval", self.ci_level,
@@ -275,7 +275,7 @@ def _steps_frame(raw: pd.DataFrame, sets, labels, ci_level) -> pd.DataFrame:
             row["share_of_start"] = n / int(rec["n1"]) if rec["n1"] else np.nan
             row["conversion"] = n / prev_n if prev_n else np.nan
             if prev_n:
-                lo, hi = proportion_confint(n, prev_n, alpha=1 - ci_level, method="wilson")
+                lo, hi = (float(b) for b in wilson(n, prev_n, ci_level))
             else:
                 lo = hi = np.nan
             row["conversion_ci_low"], row["conversion_ci_high"] = lo, hi

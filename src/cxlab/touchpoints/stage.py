@@ -10,7 +10,7 @@ whose parameters state the conversion window actually used.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,7 +20,7 @@ import pandas as pd
 from .. import journeys as J
 from ..errors import ParameterError
 from ..inventory import Inventory, inventory
-from ..stages import StageResult, read_output, stage_analysis
+from ..stages import StageResult, not_computed, read_output, stage_analysis
 from ..study import Study
 from .attribution import Attribution, attribution
 from .funnels import Funnel, funnel, stage_funnel
@@ -46,8 +46,8 @@ class TouchpointStage(StageResult):
     window_days: float | None
     inventory: Inventory
     channels: Inventory
-    funnel: Funnel
-    funnel_by_channel: Funnel
+    funnel: Funnel | None  # None: fewer than two journey stages (see ``skipped``)
+    funnel_by_channel: Funnel | None
     transitions: Transitions
     anchor: AnchorPaths | None
     variants: Variants
@@ -60,6 +60,12 @@ class TouchpointStage(StageResult):
     # rather than in the journey map, which runs alone at the end of a run)
     inventory_by_segment: pd.DataFrame | None = None
     transitions_by_segment: pd.DataFrame | None = None
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def note(self, *parts: str) -> str:
+        """The line saying why the first of ``parts`` that was not computed is missing ('' when
+        all were): 'funnel', 'anchor', 'segments', 'attribution'."""
+        return next((self.skipped[p] for p in parts if p in self.skipped), "")
 
     # ------------------------------------------------------------------ words
     def window_phrase(self) -> str:
@@ -78,7 +84,7 @@ class TouchpointStage(StageResult):
     def headlines(self) -> list[str]:
         inv = self.inventory
         top = inv.largest_dropoff()
-        f = self.funnel.table
+        f = self.funnel.table if self.funnel is not None else pd.DataFrame()
         lines = [
             f"{inv.customers:,} customers in the log; {inv.converted:,} ({inv.conversion:.1%}) reached a goal "
             f"({', '.join(self.study.goal_touchpoints)}).",
@@ -123,7 +129,7 @@ class TouchpointStage(StageResult):
         """One sentence per stage: customers reaching it in the funnel, its busiest touchpoint
         and the touchpoint there after which most journeys end without the goal."""
         t = self.inventory.table
-        f = self.funnel.table.set_index("label")
+        f = self.funnel.table.set_index("label") if self.funnel is not None else pd.DataFrame()
         out = []
         for stage in self.study.stages:
             rows = t[(t.stage == stage) & (t.customers > 0)]
@@ -177,17 +183,19 @@ class TouchpointStage(StageResult):
     def metrics(self) -> dict:
         inv = self.inventory
         top = inv.largest_dropoff()
-        f = self.funnel.conversion()
-        return {
+        out = {
             "customers": inv.customers,
             "conversion_rate": inv.conversion,
             "largest_dropoff_touchpoint": str(top.touchpoint),
             "largest_dropoff_rate": float(top.dropoff_rate),
-            "stage_funnel_completion": {"value": f.estimate, "ci_low": f.ci_low, "ci_high": f.ci_high},
             "distinct_variants": self.variants.distinct_variants,
             "top_variants_coverage": self.variants.coverage,
             "markov_conversion_probability": self.attribution.conversion_probability,
         }
+        if self.funnel is not None:
+            f = self.funnel.conversion()
+            out["stage_funnel_completion"] = {"value": f.estimate, "ci_low": f.ci_low, "ci_high": f.ci_high}
+        return out
 
     def tables(self) -> dict[str, Any]:
         """The outputs later stages read (keys of the registry); the funnels carry their window
@@ -196,13 +204,14 @@ class TouchpointStage(StageResult):
         by_segment = None
         if self.funnel_by_segment is not None:
             by_segment = self.funnel_by_segment.by_group.rename(columns={"group": "segment"}).assign(window_days=window)
+        funnel, by_channel = self.funnel, self.funnel_by_channel
         return {
             "inventory": self.inventory.table,
             "channels": self.channels.table,
-            "funnel": self.funnel.table.assign(window_days=window),
+            "funnel": None if funnel is None else funnel.table.assign(window_days=window),
             "funnel_by_segment": by_segment,
-            "funnel_by_channel": self.funnel_by_channel.by_group.assign(window_days=window),
-            "time_to_convert": self.funnel.time_to_convert,
+            "funnel_by_channel": None if by_channel is None else by_channel.by_group.assign(window_days=window),
+            "time_to_convert": None if funnel is None else funnel.time_to_convert,
             "transitions": self.transitions.table,
             "anchor": None if self.anchor is None else self.anchor.positions.assign(anchor=self.anchor.anchor),
             "variants": self.variants.table,
@@ -270,26 +279,35 @@ def analyze(
     window = study.conversion_window_days if conversion_window_days == 0 else conversion_window_days
     window = None if window is None else float(window)
     src = J.resolve(study)  # the event log, opened once and shared by every analysis below
-    notes: list[str] = []
+    skipped: dict[str, str] = {}
     inv = inventory(src)
     channels = inventory(src, by="channel")
     # one pass gives the overall funnel and its breakdown by entry channel
-    sf_channel = stage_funnel(src, window_days=window, by="channel")
-    sf = sf_channel
+    funnel_stages = [s for s in study.stages if (study.catalog["stage"] == s).any()]
+    sf_channel = sf = None
+    if len(funnel_stages) >= 2:
+        sf_channel = sf = stage_funnel(src, window_days=window, by="channel")
+    else:
+        skipped["funnel"] = not_computed(
+            "stage funnel", f"at least two journey stages with catalogued touchpoints (the catalog has "
+            f"{len(funnel_stages)}: {', '.join(funnel_stages) or 'none'})")
     tr = transitions(src, collapse_repeats=True, sankey_steps=sankey_steps)
     anchor = None
     if anchor_touchpoint:
         if anchor_touchpoint in set(inv.table.loc[inv.table.customers > 0, "touchpoint"]):
             anchor = anchor_paths(src, anchor_touchpoint, before=anchor_steps, after=anchor_steps)
         else:
-            notes.append(f"The anchor touchpoint '{anchor_touchpoint}' does not occur in the log; no paths around it.")
+            skipped["anchor"] = not_computed(
+                f"paths around {anchor_touchpoint}", f"the anchor touchpoint '{anchor_touchpoint}' in the log "
+                "(it does not occur)")
     var = variants(src, top=top_variants)
     att = attribution(src)
 
     segments, segments_source = _segments(study, segments_file)
     sf_seg = var_seg = inv_seg = tr_seg = None
     if segments is not None:
-        sf_seg = stage_funnel(src, window_days=window, by="segment", segments=segments)
+        if sf is not None:
+            sf_seg = stage_funnel(src, window_days=window, by="segment", segments=segments)
         groups = segments["segment"].astype(str).unique()
         rows, inv_rows, tr_rows = [], [], []
         for g in sorted(groups):
@@ -302,13 +320,13 @@ def analyze(
         inv_seg = pd.concat(inv_rows, ignore_index=True) if inv_rows else None
         tr_seg = pd.concat(tr_rows, ignore_index=True) if tr_rows else None
     else:
-        notes.append("No segments yet (run the segmentation stage, or set segments_file): the breakdowns by segment "
-                     "are left out.")
+        skipped["segments"] = not_computed(
+            "breakdowns by segment", "the segmentation stage's segments (run it, or set segments_file)")
     cf = None
     if custom_funnel:
         steps = parse_funnel(custom_funnel) if isinstance(custom_funnel, str) else list(custom_funnel)
         cf = funnel(src, steps, mode=funnel_mode, window_days=window)
     return TouchpointStage(
         study, window, inv, channels, sf, sf_channel, tr, anchor, var, att, sf_seg, var_seg, segments_source, cf,
-        inv_seg, tr_seg, notes=notes, parameters={"conversion_window_days": window},
+        inv_seg, tr_seg, skipped, notes=list(skipped.values()), parameters={"conversion_window_days": window},
     )

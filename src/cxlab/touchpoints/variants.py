@@ -6,10 +6,10 @@ from dataclasses import dataclass
 import ibis
 import numpy as np
 import pandas as pd
-from statsmodels.stats.proportion import proportion_confint
 
 from ..errors import ParameterError
 from .. import journeys as J
+from ..stats import wilson
 
 __all__ = ["Variants", "variants", "SEP", "DIRECT"]
 
@@ -132,7 +132,7 @@ def variants(
     table["cumulative_share"] = table["share"].cumsum()
     table["converted"] = table["converted"].astype("int64")
     table["conversion"] = table["converted"] / table["customers"]
-    lo, hi = proportion_confint(table["converted"], table["customers"], alpha=1 - ci_level, method="wilson")
+    lo, hi = wilson(table["converted"], table["customers"], ci_level)
     table["conversion_ci_low"], table["conversion_ci_high"] = lo, hi
     table["median_days"] = table.pop("median_seconds") / J.DAY
     cols = ["rank", "variant", "steps", "customers", "share", "cumulative_share", "converted", "conversion",
