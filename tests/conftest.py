@@ -94,10 +94,11 @@ SPARK_ENGINE = {"backend": "pyspark", "master": "local[2]", "shuffle_partitions"
 
 def spark_missing() -> str | None:
     """Why Spark tests cannot run here, or None."""
+    run = "then run them with: make test EXTRAS=dev,spark (as CI does)"
     if importlib.util.find_spec("pyspark") is None:
-        return "pyspark is not installed (pip install -e '.[spark]')"
+        return f"pyspark is not installed: install Java 17 (apt-get install openjdk-17-jre-headless), {run}"
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        return "Java is not installed (Spark needs Java 17)"
+        return f"Java is not installed (Spark needs Java 17): apt-get install openjdk-17-jre-headless, {run}"
     return None
 
 
