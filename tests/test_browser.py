@@ -1,7 +1,8 @@
 """A person's view of a small run: headless Chromium (Debian's `chromium`, driven by
 Playwright) opens the index and every stage page, takes screenshots, and checks that there are
 no JavaScript errors, that every image and chart renders, and that customer text holding a
-script does not run. Without Chromium the test skips, except in CI (CI=true), where it fails."""
+script does not run. Without Chromium the test skips, except in CI (CI=true), where it fails.
+(tests/test_hostile_study.py opens a report built from hostile inputs the same way.)"""
 from __future__ import annotations
 
 import os
@@ -17,6 +18,9 @@ PLANTED = ("Checkout broke <script>window.__cxlab_pwned = true</script> "
            "<img src=x onerror=\"window.__cxlab_pwned = true\"> call me on +44 20 7946 0958")
 
 pytestmark = pytest.mark.browser
+# how every browser test starts Chromium: headless, offline, nothing fetched in the background
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
 
 
 def _chromium() -> str:
@@ -61,11 +65,7 @@ def _check_pages(pages: list[Path], shots: Path) -> None:
     chromium = _chromium()
     shots.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=chromium,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
         for path in pages:
             page = context.new_page()

@@ -12,6 +12,14 @@ Errors (the run stops): a missing, empty or unreadable file; a missing column; a
 value of the wrong type; an unparseable or infinite timestamp; a non-finite number (NaN, inf);
 a score out of range; a duplicate id or a duplicated CSV header; a reference to an unknown
 customer; a ticket closed before it opened; an event outside the study's ``study_period``.
+
+study.yaml against the data (errors naming the key, e.g. ``interventions.new_checkout.treated.values``;
+found here, so that no stage computes on them instead of failing minutes into one; ``check_study``
+runs only these, fast enough to run before a run starts): an objective's baseline window entirely outside the event log's time range; an
+intervention dated after the last event, or before the first event's day (for a design that
+compares before with after, on or before the first event); an intervention's ``treated`` column
+that the customers table lacks, or treated values that never occur in it.
+
 Warnings (reported, nothing dropped): columns the contract does not use (left out of the clean
 tables, kept in the raw file), timestamps before 1990 or more than a year ahead when the study
 sets no ``study_period``, touchpoints in the log that the catalog lacks, catalogued touchpoints
@@ -28,8 +36,10 @@ their ``driver_*`` ratings).
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
 import json
+import math
 import os
 import re
 import tempfile
@@ -47,6 +57,7 @@ __all__ = [
     "Problem",
     "ValidationReport",
     "validate",
+    "check_study",
     "write_clean_tables",
     "ensure_clean",
     "clean_path",
@@ -128,6 +139,9 @@ class Problem:
     severity: str = "error"
     source_column: str | None = None
     places: list[str] = field(default_factory=list)
+    # the study.yaml key a problem of study.yaml against the data is about (``file`` is then
+    # study.yaml, ``table`` and ``column`` the data it was checked against)
+    key: str | None = None
 
     @property
     def file_column(self) -> str | None:
@@ -135,6 +149,8 @@ class Problem:
         return self.source_column or self.column
 
     def __str__(self) -> str:
+        if self.key:
+            return f"{self.file.name}: '{self.key}': {self.message}"
         where = self.file.name + ("/" if self.file.is_dir() else "")
         if self.column and self.source_column and self.source_column != self.column:
             where += f", column '{self.source_column}' (contract column '{self.column}')"
@@ -178,7 +194,7 @@ class ValidationReport:
                 "severity": p.severity,
                 "table": p.table,
                 "file": p.file.name,
-                "column": p.column,
+                "column": p.key or p.column,
                 "file column": p.file_column,
                 "problem": p.message,
                 "count": p.count,
@@ -367,6 +383,22 @@ _NUMBER_TEXT = re.compile(r"\s*[-+]?\d+(\.\d*)?([eE][-+]?\d+)?\s*")
 
 def _day(value: pd.Timestamp) -> str:
     return f"{value:%Y-%m-%d}" if value == value.normalize() else str(value)
+
+
+def _naive(value: Any) -> pd.Timestamp | None:
+    """A date of study.yaml as the clean tables hold times: UTC without a time zone (None if unset)."""
+    if value is None or pd.isna(value):
+        return None
+    value = pd.Timestamp(value)
+    return value.tz_convert("UTC").tz_localize(None) if value.tzinfo else value
+
+
+def _shown(value: Any) -> str:
+    """A value of study.yaml or the data in a message: quoted, cut to 60 characters."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a store number read as 7.0 is shown as 7
+    text = str(value)
+    return repr(text if len(text) <= 60 else text[:57] + "…")
 
 
 class _Checker:
@@ -716,6 +748,128 @@ class _Checker:
         if "surveys" in self.columns and not {"nps", "csat", "ces"} & set(self.columns["surveys"]):
             self._error("surveys", None, "has none of the score columns nps, csat, ces")
 
+    # ------------------------------------------------------------------ study.yaml against the data
+    def _study_problem(self, table: str, column: str | None, key: str, message: str,
+                       severity: str = "error") -> Problem:
+        return self._add(Problem(table, self.study.root / "study.yaml", column, message, severity=severity,
+                                 source_column=self._source(table, column), key=key))
+
+    def event_span(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """The first and the last event's time (UTC, as the clean tables hold them), or None when
+        no timestamp of the log can be read."""
+        types = self.types["events"]
+        epoch = self.study.table_options.get("events", {}).get("epoch")
+        ts = _cast_sql("timestamp", "timestamp", types.get("timestamp"), epoch=epoch)
+        first, last = _all(self.con, f"SELECT min(t), max(t) FROM (SELECT {ts} AS t FROM raw_events) "
+                                     "WHERE t IS NOT NULL AND isfinite(t)")[0]
+        if first is None:
+            return None
+        return pd.Timestamp(first), pd.Timestamp(last)
+
+    def check_study_dates(self) -> None:
+        """Objective baselines and intervention dates against the event log's time range."""
+        if "timestamp" not in self.columns.get("events", []):
+            return
+        span = self.event_span()
+        if span is None:
+            return
+        first, last = span
+        file = self.study.tables["events"].name
+        log = f"the event log ({file}) runs from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M}"
+        for obj in self.study.objectives:
+            start, end = _naive(obj.baseline_start), _naive(obj.baseline_end)
+            if start is None and end is None:
+                continue  # the baseline is the log before the current period
+            key = f"objectives.{obj.id}.baseline"
+            # the end day is inclusive: a window ending 2025-03-31 holds the events of that day
+            stop = None if end is None else end + pd.Timedelta(days=1) if end == end.normalize() else end
+            shown = f"{_day(start) if start is not None else '…'} to {_day(end) if end is not None else '…'}"
+            if (stop is not None and stop <= first) or (start is not None and start > last):
+                self._study_problem(
+                    "events", "timestamp", key,
+                    f"the baseline window {shown} holds no event: {log}. Give a window inside the data "
+                    "(or leave baseline out: the log before the current period)")
+        for iv in self.study.interventions:
+            date = _naive(iv.date)
+            if date is None:
+                continue
+            key = f"interventions.{iv.id}.date"
+            if date > last:
+                self._study_problem(
+                    "events", "timestamp", key,
+                    f"{_day(date)} is after the last event: {log}, so no event falls after the intervention "
+                    "and there is nothing to measure its effect on")
+            elif date < first.normalize():
+                self._study_problem(
+                    "events", "timestamp", key,
+                    f"{_day(date)} is before the first event: {log}, so no event falls before the "
+                    "intervention and there is nothing to compare with")
+            elif iv.design != "ab" and date <= first:
+                self._study_problem(
+                    "events", "timestamp", key,
+                    f"{_day(date)} comes before any event ({log}): a '{iv.design}' design compares the "
+                    "time before the intervention with the time after it, and there is no time before")
+
+    def check_treated(self) -> None:
+        """Each intervention's treated column is a column of the customers table, and each of its
+        treated values occurs in that column (as the clean table holds it)."""
+        for iv in self.study.interventions:
+            col = iv.treated_column
+            if not col:
+                continue
+            col = str(col)
+            key = f"interventions.{iv.id}.treated"
+            if "customers" not in self.study.tables:
+                self._study_problem(
+                    "events", None, f"{key}.column",
+                    f"the treated group is the customers whose '{col}' is one of the treated values, but "
+                    "the study has no customers table (tables.customers in study.yaml) to read it from")
+                continue
+            present = self.columns.get("customers")
+            if present is None or self.report.rows.get("customers", 0) == 0:
+                continue  # the customers table could not be read: reported already
+            if col not in present:
+                attributes = [c for c in present if c != "customer_id"]
+                near = difflib.get_close_matches(col, attributes, n=1, cutoff=0.6)
+                self._study_problem(
+                    "customers", None, f"{key}.column",
+                    f"'{col}' is not a column of the customers table ({self.study.tables['customers'].name} "
+                    f"has: {', '.join(present)}){f'; did you mean {near[0]}?' if near else ''}")
+                continue
+            values = list(iv.treated_values)
+            if not values:
+                continue
+            kind = self.kinds("customers").get(col) or _inferred_kind(self, "customers", col)
+            typed = self.types["customers"].get(col)
+            cast = _cast_sql(col, kind if kind in ("number", "integer") else "text", typed)
+            missing = []
+            for value in values:
+                if kind in ("number", "integer"):
+                    try:
+                        number = float(value)
+                    except (TypeError, ValueError):
+                        number = math.nan
+                    if not math.isfinite(number):
+                        missing.append(value)
+                        continue
+                    where = f"isfinite({cast}) AND {cast} = {number!r}"
+                else:
+                    where = f"{cast} = {_lit(value)}"
+                if not _scalar(self.con, f"SELECT count(*) FROM (SELECT 1 FROM raw_customers WHERE {where} LIMIT 1)"):
+                    missing.append(value)
+            if missing:
+                common = _all(self.con, f"SELECT v, count(*) AS n FROM (SELECT {cast} AS v FROM raw_customers) "
+                                        "WHERE v IS NOT NULL GROUP BY v ORDER BY n DESC, v LIMIT 10")
+                distinct = _scalar(self.con, f"SELECT count(DISTINCT {cast}) FROM raw_customers")
+                shown = ", ".join(f"{_shown(v)} ({n:,})" for v, n in common)
+                more = f" … {distinct - len(common):,} more" if distinct > len(common) else ""
+                self._study_problem(
+                    "customers", col, f"{key}.values",
+                    f"{', '.join(_shown(v) for v in missing)} never occur{'s' if len(missing) == 1 else ''} in "
+                    f"the customers' column '{col}', so no customer would be treated"
+                    f"{' by that value' if len(missing) < len(values) else ''}; the column holds "
+                    f"{shown or 'no values'}{more} (customers per value)")
+
     def _guard(self, table: str | None, what: str, check, *args) -> None:
         """Run one check; a DuckDB error (a file broken past its first rows) becomes a problem
         naming the table, never a traceback."""
@@ -747,6 +901,16 @@ class _Checker:
             self._guard("tickets", "ticket order", self.check_ticket_order)
         if opened.get("events"):
             self._guard("events", "touchpoint catalog", self.check_catalog)
+        self.check_study()
+        return self.report
+
+    def check_study(self) -> ValidationReport:
+        """study.yaml against the data (see the module doc); the tables must be open."""
+        if self.columns.get("events") and self.report.rows.get("events"):
+            self._guard("events", "study.yaml dates against the log", self.check_study_dates)
+        if self.study.interventions:
+            table = "customers" if self.columns.get("customers") else "events"
+            self._guard(table, "treated groups", self.check_treated)
         return self.report
 
 
@@ -786,9 +950,26 @@ def _relative(file: str, folder: Path) -> str:
 
 
 def validate(study: Study | str | os.PathLike) -> ValidationReport:
-    """Check every table of a study against the contract; return all errors and warnings."""
+    """Check every table of a study against the contract, and study.yaml against the data;
+    return all errors and warnings."""
     study = Study.load(study)
     return _Checker(study).run()
+
+
+def check_study(study: Study | str | os.PathLike) -> ValidationReport:
+    """Check only study.yaml against the data (baseline windows and intervention dates against
+    the event log's time range, treated columns and values against the customers table): what
+    ``validate`` finds of it, without checking every value of every table. Fast enough to run
+    before a run starts (a run would otherwise find these minutes into a stage); a table that
+    cannot be opened is reported as ``validate`` reports it."""
+    study = Study.load(study)
+    checker = _Checker(study)
+    for table in study.tables:
+        try:
+            checker.open(table)
+        except duckdb.Error as exc:
+            checker._error(table, None, f"cannot be read: {duckdb_reason(exc)}")
+    return checker.check_study()
 
 
 # --------------------------------------------------------------------------- clean tables

@@ -137,7 +137,7 @@ def write_index(study: Study, run_dir: Path, meta: dict) -> Path:
     prev = previous_run(study, meta["run_id"])
     changes = metric_changes(prev, meta) if prev else []
     page = _env().get_template("index.html.j2").render(
-        study={"title": study.title, "description": study.description, "root": str(study.root)},
+        study={"title": redact(study.title), "description": redact(study.description), "root": str(study.root)},
         run=run,
         stages=stages,
         glance=glance,

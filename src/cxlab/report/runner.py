@@ -29,7 +29,7 @@ import yaml
 
 from .. import __version__, data, paths
 from ..errors import ParameterError, StageError, StudyError
-from ..privacy import redact_error, redact_notebook_file
+from ..privacy import redact, redact_error, redact_notebook_file
 from ..stages import STAGES
 from ..study import Study
 from .kernels import RESET_CODE, WARM_ALL_CODE, WARM_CODE, PeakMemory, SharedKernel, threads_code
@@ -239,6 +239,18 @@ def _make_run_dir(reports: Path, run_id: str | None) -> tuple[str, Path]:
             k += 1
 
 
+def _redacted_record(record: dict | None) -> dict | None:
+    """A stage's record for run.json: its sentences redacted (headlines name values of the data,
+    a treated region, a touchpoint label, and may quote customers)."""
+    if not record:
+        return record
+    out = dict(record)
+    for key in ("headlines", "glance", "notes"):
+        if isinstance(out.get(key), list):
+            out[key] = [redact(str(line)) for line in out[key]]
+    return out
+
+
 def _error_text(exc: BaseException) -> str:
     """``ename: evalue`` of a stage's error, redacted: it reaches run.json, the index and the
     terminal, and a failing stage may have been printing customer text."""
@@ -326,6 +338,10 @@ def run_study(
             raise ParameterError(f"--stages: no notebook yet for {', '.join(missing)} in {notebooks_dir()}")
         selected = [s for s in STAGES if s in selected]  # method order
     parameters = resolve_parameters(study, selected, overrides)
+    # what study.yaml says that the data contradict (an intervention after the last event, a
+    # treated value nobody has): found in a second, before a report folder is made, not minutes
+    # later inside a stage
+    data.check_study(study).raise_if_errors()
 
     stop = _Stop()
     with _stopped_by_signals(stop):  # from here on a signal is recorded in the run, never lost
@@ -370,7 +386,8 @@ def _run(study: Study, selected: list[str], parameters: dict, run_id: str | None
             _run_stages(study, selected, parameters, run_dir, result, memory, say, shared=shared,
                         workers=workers, workspace=workspace, stop=stop)
         # the run's own records: what its stages wrote, whatever another run published since
-        meta["summaries"] = {s.stage: workspace.record(s.stage) for s in result.stages if s.status == "ok"}
+        meta["summaries"] = {s.stage: _redacted_record(workspace.record(s.stage))
+                             for s in result.stages if s.status == "ok"}
         if stop.is_set():
             result.status, result.signal = "interrupted", stop.signal or "SIGINT"
         else:
