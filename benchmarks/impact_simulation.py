@@ -15,8 +15,10 @@ fails when nothing happened. The same studies analysed as the report did before 
 The other rows: the two-proportion test, and DiD on unit panels with AR(1) errors (clustered by
 unit; the last row with conventional standard errors, to show why clustering matters).
 
-    .venv/bin/python benchmarks/impact_simulation.py                 # 1,000 reps each, about an hour on 1 core
-    .venv/bin/python benchmarks/impact_simulation.py --reps 200 --only report
+    # the README's table (each line about 15 minutes on one core)
+    .venv/bin/python benchmarks/impact_simulation.py --only report --customers 20000 --reps 1000 --old-reps 300
+    .venv/bin/python benchmarks/impact_simulation.py --only report --customers 100000 --reps 500 --old-reps 200
+    .venv/bin/python benchmarks/impact_simulation.py --only other    # two proportions, unit panels
 """
 from __future__ import annotations
 
@@ -36,16 +38,17 @@ def main() -> None:
                         help="replications for the pre-issue-14 customer-level design (default: --reps)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--only", choices=["all", "report", "other"], default="all")
+    parser.add_argument("--customers", type=int, nargs="+", default=[20_000, 100_000],
+                        help="study sizes of the report-design rows")
     args = parser.parse_args()
     old = args.old_reps or args.reps
-    report = [
-        lambda: calibrate_report_did(args.reps, customers=20_000, shock_sd=0.02, effect=0.06, seed=args.seed),
-        lambda: calibrate_report_did(args.reps, customers=100_000, shock_sd=0.02, effect=0.06, seed=args.seed),
-        lambda: calibrate_report_did(old, customers=20_000, shock_sd=0.02, effect=0.06, seed=args.seed,
-                                     did_inference="unit"),
-        lambda: calibrate_report_did(old, customers=100_000, shock_sd=0.02, effect=0.06, seed=args.seed,
-                                     did_inference="unit"),
-    ]
+    report = []
+    for n in args.customers:
+        report.append(lambda n=n: calibrate_report_did(args.reps, customers=n, shock_sd=0.02, effect=0.06,
+                                                       seed=args.seed))
+    for n in args.customers:
+        report.append(lambda n=n: calibrate_report_did(old, customers=n, shock_sd=0.02, effect=0.06, seed=args.seed,
+                                                       did_inference="unit"))
     other = [
         lambda: calibrate_two_proportions(args.reps, n1=500, n2=500, p=0.3, effect=0.05, seed=args.seed),
         lambda: calibrate_two_proportions(args.reps, n1=5000, n2=5000, p=0.05, effect=0.01, seed=args.seed),
@@ -62,7 +65,10 @@ def main() -> None:
         r = run()
         r["seconds"] = round(time.perf_counter() - t0, 1)
         rows.append(r)
-        print(f"done: {r['design']} ({r['n']}) in {r['seconds']} s", flush=True)
+        print(f"done: {r['design']} ({r['n']}, {r['reps']} reps) in {r['seconds']} s: "
+              f"p < 0.05 when null {100 * r['false_positive_rate']:.1f}%, coverage {100 * r['coverage']:.1f}%"
+              + (f", 'supported' when null {100 * r['supported_when_null']:.1f}%, check failed when null "
+                 f"{100 * r['check_failed_when_null']:.1f}%" if "supported_when_null" in r else ""), flush=True)
     table = pd.DataFrame(rows)
     for col in ("false_positive_rate", "coverage", "supported_when_null", "check_failed_when_null"):
         if col in table:

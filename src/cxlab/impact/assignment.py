@@ -188,7 +188,6 @@ def _invert(b: np.ndarray, a: np.ndarray, alpha: float) -> tuple[float, float]:
     tol = 1e-12 * scale
     quad = np.abs(A) > tol
     lin = ~quad & (np.abs(B) > tol)
-    const = ~quad & ~lin
     # the truth of each inequality as tau -> -infinity
     state = np.where(quad, A > 0, np.where(lin, B < 0, C >= -tol))
     disc = B * B - 4 * A * C
@@ -201,7 +200,6 @@ def _invert(b: np.ndarray, a: np.ndarray, alpha: float) -> tuple[float, float]:
     # each root toggles its inequality: from the state before it
     flips_at = np.concatenate([r1[two], r2[two], rl[lin]])
     flips = np.concatenate([np.where(state[two], -1, 1), np.where(state[two], 1, -1), np.where(state[lin], -1, 1)])
-    del const
     n = len(b)
     if flips_at.size == 0:
         p = state.sum() / n

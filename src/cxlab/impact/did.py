@@ -1,5 +1,9 @@
 """Difference-in-differences: OLS with absorbed unit/period fixed effects, cluster-robust
-standard errors, an event study (leads and lags) and a joint test of pre-period trends."""
+standard errors, an event study (leads and lags) and a joint test of pre-period trends.
+
+This is the unit-level regression, right when treatment was assigned unit by unit or to many
+clusters. A change launched in one or a few regions is assigned to regions: the report tests it
+with ``cxlab.impact.assignment.did_by_assignment`` (randomization inference at that level)."""
 from __future__ import annotations
 
 import re
@@ -13,7 +17,7 @@ from ..errors import DataError, ParameterError
 from ..results import Estimate
 from ._common import _Result, _axes, _indicator, _require
 
-__all__ = ["did", "DiDResult"]
+__all__ = ["did", "DiDResult", "period_order", "nested_in"]
 
 
 # --------------------------------------------------------------------------- fixed effects
@@ -228,7 +232,8 @@ class DiDResult(_Result):
     """A difference-in-differences fit.
 
     estimate: the treated x post coefficient as an Estimate.
-    model: the statsmodels results (on the fixed-effect-demeaned data when unit/time given).
+    model: the statsmodels results (on the fixed-effect-demeaned data when unit/time given), or
+        for ``did_by_assignment`` the AssignmentInference (cells, assignments, statistics).
     means: mean outcome by group and period (the 2x2 table behind the estimate).
     event_study: one row per period (coefficient of treated x period relative to the last
         pre-period, with its interval), or None without ``time``.

@@ -93,5 +93,9 @@ def analyze(study: Study, *, correction: str = "holm", power: float = 0.8, freq:
             "because no objective or intervention names a change to test)")
     else:
         results = test_study_hypotheses(study, registration, freq=freq, correction=correction, power=power)
+        for r in results.table[results.table["decision"] == "not tested"].itertuples():
+            why = str(r.reading).removeprefix("Not tested: ")
+            skipped[f"test {r.hypothesis}"] = not_computed(f"the test of {r.hypothesis} ({r.kpi}, {r.design})",
+                                                           f"data this design can use ({why})")
     return ImpactStage(study, registration=registration, results=results, skipped=skipped,
                        notes=list(skipped.values()))
