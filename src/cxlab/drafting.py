@@ -7,14 +7,18 @@ roles of its columns, the whole event log for the touchpoints):
   tickets or cases, or holding ticket-like columns; events the file with a timestamp-like column,
   a repeated customer id and a categorical event column (the largest, if several); customers
   the file whose customer id is unique. Without a customers file, the distinct customer ids
-  of the log are written to ``customers.csv`` (a new file; no export is changed).
+  of the log are written to ``customers.csv`` (a new file; no export is changed), with the log's
+  columns that hold one value per customer (an acquisition channel, a cohort) as attributes.
 - **columns**: the role of each column (customer id, timestamp, touchpoint, revenue, channel,
   session, survey scores, text …) from its name and its values; where the export's name is not
   the contract's, the table gets a column mapping (``columns: {customer_id: user_id}``).
-  Timestamps held as Unix epoch numbers get ``epoch: s|ms|us``.
+  Timestamps held as Unix epoch numbers get ``epoch: s|ms|us``; a column of dates written as
+  yyyymmdd numbers (19970101), which the contract does not read, is named in the notes with what
+  to do (and in the error when no event log is found).
 - **touchpoints**: every touchpoint of the log with its event count as a comment, listed by its
-  median position in the customers' journeys (0 = a customer's first event, 1 = the last;
-  computed in DuckDB over customers with two events or more).
+  median position in the sessions, where the log has a session column, else in the customers'
+  journeys (0 = the first event, 1 = the last; computed in DuckDB over sessions or journeys
+  with two events or more).
 - **goal touchpoints**: those named like a purchase (purchase, order, checkout_complete, buy,
   transaction …), else those that carry revenue, else the touchpoint most often last.
 - **journey stages**: the touchpoints whose median position comes before the goal's are split
@@ -75,6 +79,7 @@ class ColumnProfile:
     low: float | None
     high: float | None
     length: float
+    compact_dates: float = 0.0  # share of values that are dates written as yyyymmdd (19970101)
 
     @property
     def key(self) -> str:
@@ -123,10 +128,12 @@ def profile_file(con: duckdb.DuckDBPyConnection, path: Path) -> FileProfile:
         text = f"NULLIF(TRIM(CAST({c} AS VARCHAR)), '')"
         ts = data.cast_sql(name, "timestamp", typed)
         num = f"TRY_CAST({text} AS DOUBLE)"
+        compact = (f"CASE WHEN regexp_full_match({text}, '(19|20)[0-9]{{6}}') "
+                   f"THEN try_strptime({text}, '%Y%m%d') END")
         row = con.execute(
             f"SELECT count({text}), count(DISTINCT {text}), count({ts}), count({num}), "
             f"count(CASE WHEN {num} = floor({num}) THEN 1 END), min({num}), max({num}), "
-            f"coalesce(avg(length({text})), 0) FROM _sample"
+            f"coalesce(avg(length({text})), 0), count({compact}) FROM _sample"
         ).fetchall()[0]
         n = row[0] or 0
         columns[name] = ColumnProfile(
@@ -134,7 +141,7 @@ def profile_file(con: duckdb.DuckDBPyConnection, path: Path) -> FileProfile:
             timestamps=(row[2] / n) if n else 0.0, numbers=(row[3] / n) if n else 0.0,
             integers=(row[4] / n) if n else 0.0,
             low=None if row[5] is None else float(row[5]), high=None if row[6] is None else float(row[6]),
-            length=float(row[7]),
+            length=float(row[7]), compact_dates=(row[8] / n) if n else 0.0,
         )
     sampled = con.execute("SELECT count(*) FROM _sample").fetchall()[0][0]
     return FileProfile(path=path, rows=rows, columns=columns, sampled=sampled)
@@ -293,8 +300,10 @@ def _events_draft(p: FileProfile) -> TableDraft | None:
         t.decide.append(f"'{price}' may be a product's price on every event rather than what a customer paid; "
                         f"if it is revenue (paid on purchases only), add revenue: {price} under columns")
     if p.columns[tp].is_number:
-        t.decide.append(f"touchpoint is read from '{tp}', a column of numbers: check that it names what happened "
-                        "(a log without an event column needs one, e.g. the same value on every row)")
+        t.decide.append(f"the export has no column naming what happened, so touchpoint is read from '{tp}', a "
+                        f"column of numbers ({p.columns[tp].distinct:,} values in the sample, each a touchpoint): "
+                        "check that it names what happened; a log of one kind of event (orders only) needs a "
+                        "column saying so, the same value on every row (e.g. event: purchase)")
     alternatives = [c.name for c in p.columns.values() if c.name not in used and not c.is_number
                     and not c.is_time and 2 <= c.distinct <= 500][:4]
     if alternatives:
@@ -398,14 +407,19 @@ def _customers_draft(p: FileProfile) -> TableDraft | None:
     return t
 
 
+_CODE = {"zip", "zipcode", "postcode", "postal", "plz", "phone", "tel", "mobile", "id", "code", "number", "no"}
+
+
 def _attributes(t: TableDraft) -> tuple[dict[str, dict], list[str]]:
-    """Customer attributes proposed from the customers file: numbers, dates, and text with few
-    distinct values; text with many (names, e-mails) is left out."""
+    """Customer attributes proposed from the customers file: numbers (every value a number, the
+    column not named like a code: zip, postcode, phone, id), dates, and text with few distinct
+    values; text with many (names, e-mails, zip codes) is left out."""
     attrs, skipped = {}, []
     for c in t.profile.columns.values():
         if c.name == t.roles.get("customer_id") or c.values == 0:
             continue
-        if c.is_number and c.distinct > 12:
+        code = bool(_CODE & set(c.key.split("_")))  # a zip code or phone number is not a quantity
+        if c.is_number and c.numbers == 1.0 and c.distinct > 12 and not code:
             attrs[c.name] = {"kind": "numeric"}
         elif c.is_time:
             attrs[c.name] = {"kind": "date"}
@@ -454,14 +468,29 @@ def find_tables(folder: Path, con: duckdb.DuckDBPyConnection) -> tuple[dict[str,
     take("customers", _customers_draft)
     for p in left:
         notes.append(f"{p.name}: not used ({p.rows:,} rows; columns {', '.join(list(p.columns)[:8])})")
+        notes += _compact_date_notes(p)
     return tables, notes
+
+
+def _compact_date_notes(p: FileProfile) -> list[str]:
+    """A note for each column of dates written as yyyymmdd numbers (19970101), which the data
+    contract does not read as timestamps."""
+    return [f"{p.name}: column '{c.name}' holds dates written as yyyymmdd numbers ({c.low:.0f} to {c.high:.0f}), "
+            "which cxlab does not read as timestamps: convert the column to ISO dates (1997-01-01) or "
+            "timestamps (1997-01-01 10:00:00) and run cxlab init again"
+            for c in p.columns.values() if c.values and c.compact_dates >= 0.98 and not c.is_time]
 
 
 # --------------------------------------------------------------------------- the journey
 def _touchpoints(con, events: TableDraft) -> list[dict]:
-    """Every touchpoint of the whole log: events, median position in the journeys (0 first,
-    1 last; customers with two events or more), how often it is a journey's last event, the
-    share of its events with revenue, and its most frequent channel in the log."""
+    """Every touchpoint of the whole log: events, median position (0 first, 1 last) in the
+    sessions where the log has a session column, else in the customers' journeys (sessions or
+    journeys with two events or more), how often it is a journey's last event, the share of its
+    events with revenue, and its most frequent channel in the log.
+
+    Sessions, where there are any: a journey over months is many visits, and a touchpoint's
+    place in its visit (home page first, payment last) says more about its journey stage than
+    its place among months of visits (every touchpoint near the middle)."""
     p, r = events.profile, events.roles
     types = {n: c.type for n, c in p.columns.items()}
     epoch = events.options.get("epoch")
@@ -470,18 +499,22 @@ def _touchpoints(con, events: TableDraft) -> list[dict]:
     tp = data.cast_sql(r["touchpoint"], "id", types[r["touchpoint"]])
     rev = f"TRY_CAST({data.quote(r['revenue'])} AS DOUBLE)" if "revenue" in r else "CAST(NULL AS DOUBLE)"
     ch = data.cast_sql(r["channel"], "text", types[r["channel"]]) if "channel" in r else "CAST(NULL AS VARCHAR)"
+    session = data.cast_sql(r["session_id"], "id", types[r["session_id"]]) if "session_id" in r else "NULL"
     rows = con.execute(f"""
         WITH ev AS (
-            SELECT {cid} AS customer_id, {ts} AS ts, {tp} AS touchpoint, {rev} AS revenue, {ch} AS channel, _row
+            SELECT {cid} AS customer_id, {ts} AS ts, {tp} AS touchpoint, {rev} AS revenue, {ch} AS channel,
+                   {session} AS session, _row
             FROM ({data.source_sql(p.path)})
         ), placed AS (
             SELECT touchpoint, revenue, channel,
-                   row_number() OVER (PARTITION BY customer_id ORDER BY ts, _row) - 1 AS pos,
-                   count(*) OVER (PARTITION BY customer_id) AS n
+                   row_number() OVER (PARTITION BY customer_id, session ORDER BY ts, _row) - 1 AS pos,
+                   count(*) OVER (PARTITION BY customer_id, session) AS n,
+                   row_number() OVER (PARTITION BY customer_id ORDER BY ts DESC, _row DESC) = 1 AS final,
+                   count(*) OVER (PARTITION BY customer_id) AS journey
             FROM ev WHERE customer_id IS NOT NULL AND ts IS NOT NULL AND touchpoint IS NOT NULL
         ), spots AS (
             SELECT touchpoint, median(CASE WHEN n > 1 THEN pos / (n - 1) END) AS position,
-                   count(CASE WHEN pos = n - 1 AND n > 1 THEN 1 END) AS last
+                   count(CASE WHEN final AND journey > 1 THEN 1 END) AS last
             FROM placed GROUP BY touchpoint
         ), channels AS (
             SELECT touchpoint, channel, row_number() OVER (PARTITION BY touchpoint ORDER BY count(*) DESC, channel)
@@ -593,13 +626,14 @@ def draft_study(folder: str | os.PathLike, *, title: str | None = None) -> Draft
             raise StudyError(
                 f"No event log found in {folder}: none of its files "
                 f"({', '.join(p.name for p in _candidates(folder)) or 'no CSV or parquet files'}) has a "
-                "timestamp column, a customer id repeated over rows and a column naming the event")
+                "timestamp column, a customer id repeated over rows and a column naming the event"
+                + "".join(f"\n  {n}" for n in notes))
         events = tables["events"]
         tps = _touchpoints(con, events)
-        customers_file = None
+        customers_file, per_customer = None, []
         if "customers" not in tables:
-            customers_file = _write_customers(con, folder, events)
-        text, decisions, goals = _render(folder, title, tables, tps, customers_file, notes)
+            customers_file, per_customer = _write_customers(con, folder, events)
+        text, decisions, goals = _render(folder, title, tables, tps, customers_file, notes, per_customer)
     finally:
         con.close()
     tmp = target.with_name(".study.yaml.draft")
@@ -616,8 +650,26 @@ def draft_study(folder: str | os.PathLike, *, title: str | None = None) -> Draft
     return draft
 
 
-def _write_customers(con, folder: Path, events: TableDraft) -> Path:
-    """customers.csv with the distinct customer ids of the log (the export had no customers)."""
+def _per_customer_columns(con, events: TableDraft, cid: str) -> list[str]:
+    """The log's unused columns that hold one value per customer, with 2 to 30 distinct values
+    in all (an acquisition channel, a signup cohort): attributes of the customer, not of the event."""
+    p = events.profile
+    used = set(events.roles.values())
+    cands = [c for c in p.columns.values() if c.name not in used and c.key != "customer_id"
+             and 2 <= c.distinct <= 30 and c.values == p.sampled]
+    if not cands:
+        return []
+    counts = ", ".join(f"max(n{i})" for i in range(len(cands)))
+    inner = ", ".join(f"count(DISTINCT {data.quote(c.name)}) AS n{i}" for i, c in enumerate(cands))
+    row = con.execute(f"SELECT {counts} FROM (SELECT {inner} FROM ({data.source_sql(p.path)}) "
+                      f"WHERE {cid} IS NOT NULL GROUP BY {cid})").fetchall()[0]
+    return [c.name for c, most in zip(cands, row) if most == 1]
+
+
+def _write_customers(con, folder: Path, events: TableDraft) -> tuple[Path, list[str]]:
+    """customers.csv with the distinct customer ids of the log (the export had no customers) and
+    the log's columns that hold one value per customer (``_per_customer_columns``), which become
+    customer attributes; returns the file and those columns."""
     path = folder / "customers.csv"
     if path.exists():
         path = folder / "customers_from_events.csv"
@@ -626,11 +678,13 @@ def _write_customers(con, folder: Path, events: TableDraft) -> Path:
                          "customers file in study.yaml by hand")
     col = events.roles["customer_id"]
     cid = data.cast_sql(col, "id", events.profile.columns[col].type)
+    extra = _per_customer_columns(con, events, cid)
+    picked = "".join(f", any_value({data.quote(c)}) AS {data.quote(c)}" for c in extra)
     con.execute(
-        f"COPY (SELECT DISTINCT {cid} AS customer_id FROM ({data.source_sql(events.profile.path)}) "
-        f"WHERE {cid} IS NOT NULL ORDER BY 1) TO {data.literal(path)} (FORMAT csv, HEADER true)"
+        f"COPY (SELECT {cid} AS customer_id{picked} FROM ({data.source_sql(events.profile.path)}) "
+        f"WHERE {cid} IS NOT NULL GROUP BY 1 ORDER BY 1) TO {data.literal(path)} (FORMAT csv, HEADER true)"
     )
-    return path
+    return path, extra
 
 
 _ORDER = {
@@ -659,7 +713,8 @@ def _table_lines(t: TableDraft) -> list[str]:
 
 
 def _render(folder: Path, title: str | None, tables: dict[str, TableDraft], tps: list[dict],
-            customers_file: Path | None, notes: list[str]) -> tuple[str, list[str], list[str]]:
+            customers_file: Path | None, notes: list[str],
+            per_customer: list[str] = ()) -> tuple[str, list[str], list[str]]:
     decisions: list[str] = []
 
     def decide(text: str) -> str:
@@ -682,9 +737,11 @@ def _render(folder: Path, title: str | None, tables: dict[str, TableDraft], tps:
         "tables:",
     ]
     if customers_file is not None:
+        kept = f", with the log's columns that hold one value per customer: {', '.join(per_customer)}" if per_customer else ""
         lines.append(f"  customers: {_y(customers_file.name)}   # written by cxlab init: the distinct customer ids "
-                     "of the log (no customers file was found)")
-        lines.append("  " + decide(f"{customers_file.name} holds only ids; give a customers export with attributes "
+                     f"of the log (no customers file was found){kept}")
+        holds = f"the ids and {', '.join(per_customer)}" if per_customer else "only ids"
+        lines.append("  " + decide(f"{customers_file.name} holds {holds}; give a customers export with attributes "
                                    "(age, region …) to segment by them"))
     for name in ("customers", "events", "surveys", "tickets"):
         if name in tables:
@@ -697,13 +754,15 @@ def _render(folder: Path, title: str | None, tables: dict[str, TableDraft], tps:
     for n in notes:
         lines.append(f"  # {n}")
     lines.append("")
+    within = "sessions" if "session_id" in events.roles else "journeys"
     lines.append(f"stages: {_flow_list(stages)}   " + decide(
-        "journey stages in order, proposed from each touchpoint's median position in the journeys: "
+        f"journey stages in order, proposed from each touchpoint's median position in the {within}: "
         "before the goal's, awareness and consideration (split at the widest gap), the goals in "
         f"'{goal_stage}', after it service; rename, split or merge them and move touchpoints"))
     lines.append("")
-    lines.append("touchpoints:   # every touchpoint of the log, by median position in the journeys "
-                 "(0 = a customer's first event, 1 = the last)")
+    first = "a session's" if within == "sessions" else "a customer's"
+    lines.append(f"touchpoints:   # every touchpoint of the log, by median position in the {within} "
+                 f"(0 = {first} first event, 1 = the last)")
     if not has_channel:
         lines.append("  " + decide("the log has no channel column: give each touchpoint its channel "
                                    "(web, app, email, store, call_centre …)"))
@@ -738,6 +797,11 @@ def _render(folder: Path, title: str | None, tables: dict[str, TableDraft], tps:
             lines.append("  " + decide("numeric attributes may take bins: [18, 25, 35, 50, 65, 100]"))
         if skipped:
             lines.append(f"# not proposed as attributes (too many distinct values): {', '.join(skipped)}")
+        lines.append("")
+    elif per_customer:
+        lines.append("customer_attributes:   # what segmentation may use: columns of the log with one value per customer")
+        for a in per_customer:
+            lines.append(f"  {_y(a)}: {{kind: category}}")
         lines.append("")
     lines.append("# objectives:   " + decide(
         "business goals -> KPI -> baseline -> target (`cxlab kpis` lists the KPI ids), for instance"))

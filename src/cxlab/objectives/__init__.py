@@ -16,10 +16,12 @@ from .clv import (
     BetaGeo,
     CLVResult,
     GammaGamma,
+    HoldoutCheck,
     clv,
     fit_bgnbd,
     fit_gamma_gamma,
     historical_value,
+    holdout_check,
     predict_clv,
     rfm_summary,
     value_by_segment,
@@ -74,6 +76,6 @@ __all__ = [
     # hypotheses
     "HYPOTHESES_FILE", "build_hypotheses", "register_hypotheses", "load_hypotheses", "hypotheses_frame",
     # clv
-    "BetaGeo", "CLVResult", "GammaGamma", "clv", "fit_bgnbd", "fit_gamma_gamma", "historical_value",
-    "predict_clv", "rfm_summary", "value_by_segment",
+    "BetaGeo", "CLVResult", "GammaGamma", "HoldoutCheck", "clv", "fit_bgnbd", "fit_gamma_gamma", "historical_value",
+    "holdout_check", "predict_clv", "rfm_summary", "value_by_segment",
 ]

@@ -16,6 +16,14 @@ maximum likelihood with scipy:
 CLV over a horizon = Σ over months of (expected purchases that month × expected order value),
 discounted monthly, as in lifetimes' ``customer_lifetime_value``.
 
+**Calibration and holdout.** The models are fitted on the orders up to a *calibration end* (a
+day, included; by default the day of the last event), and every prediction is made as of that
+day. Given a *holdout end* as well, the orders between the two days test the fit: each
+calibration buyer's repeat purchases in the holdout (order days, as frequency counts them)
+against what BG/NBD predicted for a holdout of that length (``HoldoutCheck``), as Fader, Hardie &
+Lee (2005) test it on CDNOW (calibration to 30 Sep 1997, holdout to 30 Jun 1998). In a study:
+``parameters.objectives: {clv_calibration_end: 1997-09-30, clv_holdout_end: 1998-06-30}``.
+
 Why our own fit rather than a library: lifetimes 0.11.3 (unmaintained since 2020) fits under
 pandas 3 but its ``customer_lifetime_value`` and ``calibration_and_holdout_data`` fail; btyd 0.1a1
 does not import on Python 3.11 (its pinned autograd uses ``inspect.getargspec``); pymc-marketing
@@ -35,7 +43,7 @@ from .. import engine
 from ..errors import DataError, ParameterError
 from ..results import Estimate, estimates_frame
 from ..study import Study
-from ..customers import rfm_summary
+from ..customers import UNIT_DAYS, end_of_observation, order_history, rfm_summary
 from ..journeys import purchase_filter
 from ..periods import window_filter
 
@@ -49,6 +57,9 @@ __all__ = [
     "fit_gamma_gamma",
     "predict_clv",
     "CLVResult",
+    "HoldoutCheck",
+    "holdout_check",
+    "log_days",
     "clv",
 ]
 
@@ -361,19 +372,109 @@ def predict_clv(
     return out.reset_index()
 
 
+def log_days(study: Study | str | os.PathLike) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The days of the study's first and last event."""
+    ev = engine.events(Study.load(study))
+    span = engine.to_pandas(ev.aggregate(first=ev.timestamp.min(), last=ev.timestamp.max()))
+    return pd.Timestamp(span["first"].iloc[0]).normalize(), pd.Timestamp(span["last"].iloc[0]).normalize()
+
+
+@dataclass
+class HoldoutCheck:
+    """Predicted against actual repeat purchases in the holdout, for every buyer of the
+    calibration period: ``customers`` (customer_id, calibration ``frequency``, ``actual`` order
+    days in the holdout, ``predicted`` by BG/NBD for a holdout of ``duration`` time units)."""
+
+    calibration_end: pd.Timestamp
+    holdout_end: pd.Timestamp
+    unit: str
+    duration: float
+    customers: pd.DataFrame
+
+    @property
+    def actual(self) -> int:
+        return int(self.customers["actual"].sum())
+
+    @property
+    def predicted(self) -> float:
+        return float(self.customers["predicted"].sum())
+
+    def summary(self) -> str:
+        c = self.customers
+        off = (self.predicted - self.actual) / self.actual if self.actual else float("nan")
+        gap = f"{abs(off):.1%} {'above' if off > 0 else 'below'}" if np.isfinite(off) else "against none made"
+        return (f"Holdout check: in the {self.duration:.4g} {self.unit}s from {self.calibration_end + pd.Timedelta(days=1):%d %b %Y} "
+                f"to {self.holdout_end:%d %b %Y}, the {len(c):,} buyers of the calibration period made {self.actual:,} "
+                f"repeat purchases; the model fitted up to {self.calibration_end:%d %b %Y} predicted {self.predicted:,.1f} "
+                f"({gap}).")
+
+    def caption(self) -> str:
+        return (f"Repeat purchases in the holdout, {self.calibration_end + pd.Timedelta(days=1):%d %b %Y} to "
+                f"{self.holdout_end:%d %b %Y}: actual and predicted by the model fitted up to "
+                f"{self.calibration_end:%d %b %Y}, per customer and in total, by the customers' repeat purchases "
+                "in the calibration period.")
+
+    def table(self, top: int = 7) -> pd.DataFrame:
+        """Customers grouped by their repeat purchases in the calibration period (0, 1, … ``top``
+        or more): how many, and their repeat purchases in the holdout, actual and predicted (per
+        customer, rounded to 3 decimals, and in total), with a last row for all of them."""
+        c = self.customers
+        group = np.minimum(c["frequency"].astype(int), top)
+        labels = [str(g) if g < top else f"{top}+" for g in range(top + 1)]
+        out = c.groupby(group).agg(customers=("customer_id", "size"), actual_mean=("actual", "mean"),
+                                   predicted_mean=("predicted", "mean"), actual=("actual", "sum"),
+                                   predicted=("predicted", "sum"))
+        out.index = [labels[int(g)] for g in out.index]
+        out.loc["all"] = [len(c), c["actual"].mean(), c["predicted"].mean(), c["actual"].sum(), c["predicted"].sum()]
+        out = out.astype({"customers": int, "actual": int}).round({"actual_mean": 3, "predicted_mean": 3, "predicted": 1})
+        out.columns = ["customers", "actual per customer", "predicted per customer", "actual in total",
+                       "predicted in total"]
+        return out.rename_axis("repeat purchases in calibration").reset_index()
+
+
+def holdout_check(study: Study | str | os.PathLike, bgnbd: BetaGeo, summary: pd.DataFrame, calibration_end,
+                  holdout_end) -> HoldoutCheck:
+    """Each calibration buyer's repeat purchases in the holdout — order days after
+    ``calibration_end`` up to ``holdout_end`` (both dates, the holdout end included) — against the
+    purchases ``bgnbd`` (fitted on ``summary``, the calibration period's rfm_summary) predicts for
+    a holdout of that length. Buyers whose first order falls in the holdout are not counted."""
+    study = Study.load(study)
+    cal, hold = pd.Timestamp(calibration_end).normalize(), pd.Timestamp(holdout_end).normalize()
+    if hold <= cal:
+        raise ParameterError(f"The holdout end {hold:%Y-%m-%d} must come after the calibration end {cal:%Y-%m-%d}.")
+    ev = window_filter(engine.events(study), cal + pd.Timedelta(days=1), hold)
+    later = engine.to_pandas(order_history(ev, study.goal_touchpoints)[["customer_id", "order_days"]])
+    later["customer_id"] = later["customer_id"].astype(str)
+    actual = later.set_index("customer_id")["order_days"].reindex(summary.index).fillna(0).astype(int)
+    duration = (hold - cal).days / UNIT_DAYS[bgnbd.unit]
+    x, t_x, T = (summary[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+    customers = pd.DataFrame({
+        "customer_id": summary.index.astype(str),
+        "frequency": summary["frequency"].to_numpy(),
+        "actual": actual.to_numpy(),
+        "predicted": bgnbd.conditional_expected_purchases(duration, x, t_x, T),
+    })
+    return HoldoutCheck(cal, hold, bgnbd.unit, duration, customers)
+
+
 @dataclass
 class CLVResult:
-    """Predictive CLV for a study: the summary, both fitted models, and per-customer values."""
+    """Predictive CLV for a study: the summary, both fitted models, and per-customer values, as
+    of ``calibration_end`` (the last day the models saw); ``holdout``: predicted against actual
+    purchases after it (None without a holdout end)."""
 
     summary_table: pd.DataFrame
     bgnbd: BetaGeo
     gamma_gamma: GammaGamma
     customers: pd.DataFrame
     months: int
+    calibration_end: pd.Timestamp | None = None
+    holdout: HoldoutCheck | None = None
 
     def summary(self) -> str:
         c = self.customers
-        return (f"Predicted {self.months}-month CLV for {len(c):,} buyers: mean {c['clv'].mean():,.2f}, "
+        as_of = f" as of {self.calibration_end:%d %b %Y}" if self.calibration_end is not None else ""
+        return (f"Predicted {self.months}-month CLV{as_of} for {len(c):,} buyers: mean {c['clv'].mean():,.2f}, "
                 f"total {c['clv'].sum():,.2f}; {(c['probability_alive'] >= 0.5).mean():.0%} likely still "
                 f"active.\n{self.bgnbd.summary()}\n{self.gamma_gamma.summary()}")
 
@@ -389,10 +490,16 @@ class CLVResult:
 
 
 def clv(study: Study | str | os.PathLike, months: int = 12, monthly_discount_rate: float = 0.01,
-        unit: str = "week", observation_end=None) -> CLVResult:
-    """Fit BG/NBD and Gamma-Gamma to the study's orders and predict each buyer's CLV."""
-    summary = rfm_summary(study, observation_end=observation_end, unit=unit)
+        unit: str = "week", observation_end=None, holdout_end=None) -> CLVResult:
+    """Fit BG/NBD and Gamma-Gamma to the study's orders up to ``observation_end`` (the
+    calibration end, a date; default: the day of the last event) and predict each buyer's CLV as
+    of that day; with ``holdout_end``, also check the predicted purchases against the orders
+    after the calibration end (``holdout_check``)."""
+    study = Study.load(study)
+    end = end_of_observation(study, observation_end)
+    summary = rfm_summary(study, observation_end=end, unit=unit)
     bg = fit_bgnbd(summary, unit=unit)
     gg = fit_gamma_gamma(summary)
     customers = predict_clv(summary, bg, gg, months=months, monthly_discount_rate=monthly_discount_rate)
-    return CLVResult(summary, bg, gg, customers, months)
+    check = None if holdout_end is None else holdout_check(study, bg, summary, end, holdout_end)
+    return CLVResult(summary, bg, gg, customers, months, end, check)

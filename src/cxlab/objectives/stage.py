@@ -24,11 +24,11 @@ import pandas as pd
 from .. import data
 from ..errors import DataError, ParameterError
 from ..kpis import conversion_window_days as resolve_window
-from ..kpis import format_value, get_kpi, kpi_table, window_phrase
+from ..kpis import KPIS, format_value, get_kpi, kpi_table, window_phrase
 from ..periods import check_freq
 from ..stages import StageResult, not_computed, stage_analysis
 from ..study import Study
-from .clv import CLVResult, clv, historical_value, value_by_segment
+from .clv import CLVResult, clv, historical_value, log_days, value_by_segment
 from .cohorts import Lifecycle, RetentionTable, lifecycle, retention_table
 from .hypotheses import register_hypotheses
 from .targets import KPIBreakdown, KPITrend, ObjectivesResult, kpi_breakdown, kpi_trend, objectives_table
@@ -170,7 +170,16 @@ class ObjectivesStage(StageResult):
                          f"account for {top:.0%}.")
         elif h is not None:
             lines.append(f"So far {len(h):,} buyers ordered; the log records no revenue for their orders.")
+        if self.value is not None and self.value.holdout is not None:
+            lines.append(self.value.holdout.summary())
         return lines
+
+    def holdout_table(self) -> pd.DataFrame | None:
+        """Repeat purchases in the CLV holdout, actual against predicted, by the customers' repeat
+        purchases in the calibration period (None without a holdout end)."""
+        if self.value is None or self.value.holdout is None:
+            return None
+        return self.value.holdout.table()
 
     def model_parameters(self) -> pd.DataFrame | None:
         """The fitted BG/NBD and Gamma-Gamma parameters with 95% intervals (None without CLV)."""
@@ -182,6 +191,52 @@ class ObjectivesStage(StageResult):
 def _attributes(study: Study, breakdown_by: str) -> list[str]:
     named = [a.strip() for a in breakdown_by.split(",") if a.strip()]
     return named or [a for a, spec in study.customer_attributes.items() if spec.get("kind", "category") == "category"]
+
+
+def _missing_kpis(study: Study, kpis: pd.DataFrame) -> dict[str, str]:
+    """The skip lines of the KPIs the study's data cannot give: revenue KPIs without revenue in
+    the log, survey KPIs without surveys or without the score."""
+    missing = [k for k in KPIS.values() if k.name not in set(kpis["kpi"])]
+    out = {}
+    revenue = [k for k in missing if k.source == "events"]
+    if revenue:
+        out["revenue_kpis"] = not_computed(f"the KPIs {', '.join(k.title.lower() for k in revenue)}",
+                                           "revenue in the event log")
+    survey = [k for k in missing if k.source == "surveys"]
+    if survey:
+        needs = ("survey responses (a surveys table)" if "surveys" not in study.tables else
+                 "their scores in the surveys (columns nps, csat, ces)")
+        out["survey_kpis"] = not_computed(f"the KPIs {', '.join(k.title for k in survey)}", needs)
+    return out
+
+
+def _clv_dates(study: Study, calibration_end, holdout_end) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """The CLV calibration and holdout ends as days (None where not given), checked against the
+    log: the calibration end within it, the holdout end after the calibration end and no later
+    than the log's last day (a holdout past the data would count purchases nobody could make)."""
+    days = {}
+    for name, value in (("clv_calibration_end", calibration_end), ("clv_holdout_end", holdout_end)):
+        if value is None or str(value).strip() == "":
+            days[name] = None
+            continue
+        try:
+            day = pd.to_datetime(str(value).strip(), format="ISO8601")
+            days[name] = (day.tz_convert("UTC").tz_localize(None) if day.tzinfo else day).normalize()
+        except (ValueError, TypeError):
+            raise ParameterError(f"{name} '{value}' is not a date (write YYYY-MM-DD)") from None
+    cal, hold = days["clv_calibration_end"], days["clv_holdout_end"]
+    if cal is None and hold is None:
+        return None, None
+    if cal is None:
+        raise ParameterError("clv_holdout_end needs clv_calibration_end: the holdout starts the day after it")
+    first, last = log_days(study)
+    if not first <= cal < last:
+        raise ParameterError(f"clv_calibration_end {cal:%Y-%m-%d} must fall within the log, from {first:%Y-%m-%d} "
+                             f"to the day before its last day, {last:%Y-%m-%d}")
+    if hold is not None and not cal < hold <= last:
+        raise ParameterError(f"clv_holdout_end {hold:%Y-%m-%d} must come after clv_calibration_end "
+                             f"{cal:%Y-%m-%d} and no later than the log's last day, {last:%Y-%m-%d}")
+    return cal, hold
 
 
 def _check(retention_period: str, activity: str, trend_freq: str, cohort_by: str) -> None:
@@ -208,6 +263,8 @@ def analyze(
     cohort_by: str = "first_touch",
     clv_months: int = 12,
     discount_rate: float = 0.01,
+    clv_calibration_end: str = "",
+    clv_holdout_end: str = "",
 ) -> ObjectivesStage:
     """The objectives stage for ``study`` (see the module docstring).
 
@@ -219,8 +276,12 @@ def analyze(
     the lifecycle count. trend_freq: the period of the trends. breakdown_by: customer attributes,
     comma-separated (empty: every category attribute in study.yaml). cohort_by: what starts a
     cohort ('first_touch' or 'first_purchase'). clv_months, discount_rate: horizon and monthly
-    discount rate of the predicted lifetime value."""
+    discount rate of the predicted lifetime value. clv_calibration_end: the last day (YYYY-MM-DD)
+    of the orders the CLV models are fitted on, and the day their predictions start from (empty:
+    the last day of the log); clv_holdout_end: with it, the orders after the calibration end up to
+    this day test the predicted purchases (empty: no holdout)."""
     _check(retention_period, activity, trend_freq, cohort_by)
+    calibration_end, holdout_end = _clv_dates(study, clv_calibration_end, clv_holdout_end)
     window = resolve_window(study) if conversion_window_days == 0 else resolve_window(
         study, window_days=conversion_window_days)
     options = {"window_days": window, "retention_period": retention_period, "activity": activity}
@@ -262,7 +323,8 @@ def analyze(
         skipped["clv"] = not_computed("customer lifetime value", "revenue in the event log")
     else:
         try:
-            value = clv(study, months=clv_months, monthly_discount_rate=discount_rate)
+            value = clv(study, months=clv_months, monthly_discount_rate=discount_rate,
+                        observation_end=calibration_end, holdout_end=holdout_end)
         except DataError as exc:  # too few repeat buyers with revenue to fit the models
             skipped["clv"] = not_computed("customer lifetime value",
                                           f"enough repeat buyers with revenue to fit the models ({exc})")
@@ -270,10 +332,12 @@ def analyze(
         customers = data.load(study, "customers")
         value_by = {attr: value_by_segment(value.customers, customers, attr, value="clv") for attr in attributes}
 
+    kpis = kpi_table(study, **options)
+    skipped.update(_missing_kpis(study, kpis))
     result = ObjectivesStage(
         study,
         objectives=objectives,
-        kpis=kpi_table(study, **options),
+        kpis=kpis,
         conversion_window=window,
         trend_freq=trend_freq,
         trends=trends or {},
@@ -290,6 +354,9 @@ def analyze(
         skipped=skipped,
         notes=list(skipped.values()),
     )
-    result.parameters = {"conversion_window_days": window}  # the window used, not 0 for "the study's"
+    # the window used, not 0 for "the study's"; the CLV dates as days (study.yaml may give dates)
+    result.parameters = {"conversion_window_days": window,
+                         "clv_calibration_end": "" if calibration_end is None else f"{calibration_end:%Y-%m-%d}",
+                         "clv_holdout_end": "" if holdout_end is None else f"{holdout_end:%Y-%m-%d}"}
     return result
 
