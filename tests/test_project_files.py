@@ -1,6 +1,7 @@
 """Project files agree with each other: environment.yml names what pyproject.toml declares."""
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -73,8 +74,11 @@ def test_make_install_runs_once_per_pyproject_and_extras_and_shows_each_phase(tm
     shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     (tmp_path / ".venv").mkdir()
+    # `make test EXTRAS=dev,spark` (CI) hands its variables to every make below it through
+    # MAKEFLAGS: these calls must see the Makefile's own defaults
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "EXTRAS")}
     dry = subprocess.run(["make", "-s", "-n", "install"], cwd=tmp_path, capture_output=True, text=True,
-                         check=True).stdout
+                         check=True, env=env).stdout
     # a line per phase, and the long step (uv) shows its own progress: not silenced
     assert re.findall(r'^echo "\[(\d)/4\] ', dry, re.M) == ["1", "2", "3", "4"]
     install = next(line for line in dry.splitlines() if " -e '.[dev]'" in line)
@@ -84,7 +88,7 @@ def test_make_install_runs_once_per_pyproject_and_extras_and_shows_each_phase(tm
     (tmp_path / stamp).touch()  # as after an install
 
     def up_to_date(*args: str) -> bool:
-        return subprocess.run(["make", "-s", "-q", "install", *args], cwd=tmp_path).returncode == 0
+        return subprocess.run(["make", "-s", "-q", "install", *args], cwd=tmp_path, env=env).returncode == 0
 
     assert up_to_date()  # nothing changed: nothing to install
     assert not up_to_date("EXTRAS=dev,spark")  # other extras: install again

@@ -7,6 +7,7 @@ import json
 import pandas as pd
 import pytest
 
+from cxlab.paths import published_dir
 from cxlab.segments import NO_ACTIVITY, analyze, read_segments, truth_agreement
 
 pytestmark = pytest.mark.slow
@@ -84,7 +85,7 @@ def test_the_stage_notebook_renders_without_code_and_writes_for_later_stages(syn
     for text in ("Persona cards", "adjusted Rand index of 0.", "Store-first", "champions", "epsilon²"):
         assert text in page
     assert "<script>alert" not in page.lower()
-    processed = project_home / "data" / "processed" / "synthetic"
+    processed = published_dir(synthetic["folder"])  # where a finished run publishes the study's outputs
     assert len(pd.read_parquet(processed / "segments.parquet")) == CUSTOMERS
     summary = json.loads((processed / "summary_segmentation.json").read_text())
     assert summary["metrics"]["k"] == 4 and summary["headlines"][0].startswith("4 behavioural segments")
