@@ -108,3 +108,28 @@ def test_the_record_is_plain_json(make_study):
     result.write()
     text = (result.study.processed_dir / "summary_segmentation.json").read_text()
     assert json.loads(text)["parameters"]["label"] == "x"
+
+
+def test_a_bad_parameter_value_stops_a_run_before_anything_runs(make_study, capsys, project_home):
+    """Before: -p conversion_window_days=-5 failed minutes into a run and left a report folder."""
+    from cxlab.cli import main
+    from cxlab.paths import reports_dir
+
+    folder = _study(make_study)
+    assert main(["run", str(folder), "-p", "conversion_window_days=-5"]) == 2
+    err = capsys.readouterr().err
+    assert ("parameter 'conversion_window_days' of stage 'objectives' must be a number of at least 0, got -5"
+            in err) and "Traceback" not in err
+    assert not reports_dir(folder).exists() or not any(reports_dir(folder).iterdir())
+    assert main(["run", str(folder), "-p", "power=1.5", "-p", "touchpoints.funnel_mode=loose"]) == 2
+    err = capsys.readouterr().err
+    assert "'funnel_mode' of stage 'touchpoints' must be one of ordered, strict, any, got 'loose'" in err
+
+
+def test_analyze_checks_parameter_values_by_the_same_rules(make_study):
+    from cxlab import touchpoints
+
+    folder = _study(make_study)
+    with pytest.raises(ParameterError, match="'top_variants' of stage 'touchpoints' must be a number of at least 1"):
+        touchpoints.analyze(folder, top_variants=0)
+    assert set(stages.PARAMETER_RULES) >= {"conversion_window_days", "correction", "power", "funnel_mode"}

@@ -229,6 +229,74 @@ def not_computed(section: str, needs: str) -> str:
     return f"Not computed: {section} — needs {needs}"
 
 
+# --------------------------------------------------------------------------- parameter values
+def _at_least(low: float, *, above: bool = False):
+    if above:
+        return (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > low), f"a number above {low:g}"
+    return (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= low), f"a number of at least {low:g}"
+
+
+def _between(low: float, high: float):
+    return (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and low < v < high,
+            f"a number between {low:g} and {high:g} (both excluded)")
+
+
+def _one_of(*choices: str):
+    return (lambda v: v in choices), "one of " + ", ".join(choices)
+
+
+def _iso_date_or_empty():
+    import datetime as _dt
+
+    def ok(v) -> bool:
+        if v in ("", None) or isinstance(v, _dt.date):
+            return True
+        try:
+            pd.Timestamp(str(v))
+            return True
+        except (ValueError, TypeError):
+            return False
+
+    return ok, "a date (YYYY-MM-DD) or empty"
+
+
+# The values a stage parameter may take, by name: one name means one thing in every stage, so one
+# rule serves them all. Checked before any stage of a run starts (the runner) and by every
+# ``analyze`` call, so a run with -p conversion_window_days=-5 stops at once, not minutes in.
+PARAMETER_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "conversion_window_days": _at_least(0),  # 0: the study's window
+    "top_variants": _at_least(1), "anchor_steps": _at_least(1), "sankey_steps": _at_least(1),
+    "funnel_mode": _one_of("ordered", "strict", "any"),
+    "k": _at_least(0), "max_k": _at_least(2), "fit_sample": _at_least(2), "quantiles": _at_least(2),
+    "repeat_contact_days": _at_least(0, above=True), "session_gap_minutes": _at_least(0, above=True),
+    "long_wait_quantile": _between(0, 1), "n_topics": _at_least(1), "max_fit_docs": _at_least(10),
+    "driver_outcome": _one_of("csat", "nps"), "min_customers": _at_least(1), "min_responses": _at_least(2),
+    "horizon_days": _at_least(0, above=True),
+    "retention_period": _one_of("week", "month"), "activity": _one_of("any", "purchase"),
+    "trend_freq": _one_of("day", "week", "month", "quarter"), "freq": _one_of("day", "week", "month", "quarter"),
+    "cohort_by": _one_of("first_touch", "first_purchase"),
+    "clv_months": _at_least(1), "discount_rate": (lambda v: isinstance(v, (int, float)) and 0 <= v < 1,
+                                                  "a monthly rate from 0 to below 1"),
+    "current_start": _iso_date_or_empty(), "current_end": _iso_date_or_empty(),
+    "clv_calibration_end": _iso_date_or_empty(), "clv_holdout_end": _iso_date_or_empty(),
+    "correction": _one_of("holm", "bh", "fdr_bh", "bonferroni", "none"),
+    "power": _between(0, 1), "max_segments": _at_least(1), "top_touchpoints": _at_least(1),
+}
+
+
+def check_parameters(stage: str, values: Mapping[str, Any], *, source: str = "") -> None:
+    """Every value in ``values`` that breaks its rule (``PARAMETER_RULES``), reported at once as a
+    ParameterError naming the stage, the parameter, the value and what it may be."""
+    problems = []
+    for name, value in values.items():
+        rule = PARAMETER_RULES.get(name)
+        if rule is not None and value is not None and not rule[0](value):
+            problems.append(f"parameter '{name}' of stage '{stage}' must be {rule[1]}, got {value!r}")
+    if problems:
+        where = f"{source}: " if source else ""
+        raise ParameterError(where + "; ".join(problems))
+
+
 # --------------------------------------------------------------------------- the face
 def _plain(value: Any) -> Any:
     """A parameter value as JSON can hold it (paths as text, tuples as lists)."""
@@ -330,6 +398,7 @@ def stage_analysis(stage: str, *, clean: bool = True) -> Callable:
                 known = [p for p in signature.parameters if p != "study"]
                 raise ParameterError(f"{stage}.analyze: {exc} (it takes: {', '.join(known)})") from None
             bound.apply_defaults()
+            check_parameters(stage, {k: v for k, v in bound.arguments.items() if k != "study"})
             result = fn(*bound.args, **bound.kwargs)
             called = {k: v for k, v in bound.arguments.items() if k != "study"}
             # a value the function resolved (0 -> the study's window, say) wins over the one called with

@@ -30,7 +30,7 @@ import yaml
 from .. import __version__, data, paths
 from ..errors import ParameterError, StageError, StudyError
 from ..privacy import redact, redact_error, redact_notebook_file
-from ..stages import STAGES
+from ..stages import STAGES, check_parameters
 from ..study import Study
 from .kernels import RESET_CODE, WARM_ALL_CODE, WARM_CODE, PeakMemory, SharedKernel, threads_code
 from .schedule import (dependencies, last_run_seconds, shared_kernel_default, stage_priority, stage_threads,
@@ -166,8 +166,23 @@ def resolve_parameters(
         for stage in targets:
             resolved[stage][name] = _coerce(stage, name, value, declared[stage][name], "--param")
     for stage in stages:
+        # the values too, with the notebook's defaults for what nobody set: before any stage runs
+        defaults = {n: spec.get("default") for n, spec in declared[stage].items()}
+        values = {n: _default_value(v) for n, v in defaults.items() if n not in resolved[stage]}
+        check_parameters(stage, {**values, **resolved[stage]}, source="parameters")
         resolved[stage]["study"] = str(study.root)
     return resolved
+
+
+def _default_value(text: Any) -> Any:
+    """A notebook parameter's default as papermill reports it (source text) as a value."""
+    if not isinstance(text, str):
+        return text
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    return value.strip("\"'") if isinstance(value, str) else value
 
 
 def _add_report_dir(parameters: dict[str, dict], run_dir: Path) -> None:
