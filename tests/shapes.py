@@ -119,9 +119,7 @@ def _one_stage(t: Tables) -> Tables:
     """A purchases-only log: the purchase stage's touchpoints only, a catalog of one journey stage."""
     cfg = t.config
     kept = {tp: spec for tp, spec in cfg["touchpoints"].items() if spec["stage"] == "purchase"}
-    cfg["stages"], cfg["touchpoints"] = ["purchase"], kept
-    cfg["parameters"]["touchpoints"] = {}  # the anchor (payment_error) stays: it is a purchase touchpoint
-    cfg["parameters"]["touchpoints"]["anchor_touchpoint"] = "payment_error"
+    cfg["stages"], cfg["touchpoints"] = ["purchase"], kept  # the anchor, payment_error, is one of them
     t.events = t.events[t.events["touchpoint"].isin(kept)].reset_index(drop=True)
     t.surveys = t.tickets = None
     t.without_survey_kpis()
@@ -129,11 +127,11 @@ def _one_stage(t: Tables) -> Tables:
 
 
 def _one_touchpoint(t: Tables) -> Tables:
-    """A log of one touchpoint (web purchases), the catalog of that one."""
+    """A log of one touchpoint (web purchases) and a catalog of that one (the anchor touchpoint
+    study.yaml names, payment_error, is not in the log)."""
     cfg = t.config
     cfg["touchpoints"] = {"web_purchase": cfg["touchpoints"]["web_purchase"]}
     cfg["goal_touchpoints"] = ["web_purchase"]
-    cfg["parameters"]["touchpoints"] = {}
     t.events = t.events[t.events["touchpoint"] == "web_purchase"].reset_index(drop=True)
     t.surveys = t.tickets = None
     t.without_survey_kpis()
@@ -163,9 +161,17 @@ def _no_ticket_text(t: Tables) -> Tables:
 
 
 def _one_customer(t: Tables) -> Tables:
-    """The customer who converted with the most events (a journey, an order, a survey answer)."""
+    """One customer whose data study.yaml still fits (study.yaml is checked against the data: an
+    objective's baseline must hold events, a treated group must occur, the log must go on after an
+    intervention): a customer of the treated region, active in the baselines and after the
+    intervention, who converted — the one with the most events."""
     counts = t.events.groupby("customer_id").size()
-    return t.keep_customers(sorted(converted_within_window(t), key=lambda c: (-counts[c], c))[:1])
+    first = t.events.groupby("customer_id")["timestamp"].min()
+    last = t.events.groupby("customer_id")["timestamp"].max()
+    north = set(t.customers.loc[t.customers["region"] == "North", "customer_id"])
+    spans = set(first.index[first < pd.Timestamp("2025-03-01")]) & set(last.index[last > pd.Timestamp("2025-08-01")])
+    fits = converted_within_window(t) & north & spans
+    return t.keep_customers(sorted(fits, key=lambda c: (-counts[c], c))[:1])
 
 
 def _twenty_customers(t: Tables) -> Tables:
@@ -198,13 +204,13 @@ def _csv_gz(t: Tables) -> Tables:
 
 
 def _tz_parquet(unit: str) -> Callable[[Tables], Tables]:
-    def cut(t: Tables) -> Tables:
+    def zoned(t: Tables) -> Tables:
         # the same instants, written in Berlin time at the given resolution (pandas writes ns by default)
         ts = pd.to_datetime(t.events["timestamp"]).dt.tz_localize("UTC").dt.tz_convert("Europe/Berlin")
         t.events = t.events.assign(timestamp=ts.astype(f"datetime64[{unit}, Europe/Berlin]"))
         return t
 
-    return cut
+    return zoned
 
 
 def _integer_ids(t: Tables) -> Tables:
@@ -254,9 +260,14 @@ def write_base(folder: Path) -> Path:
     return write_study(folder, **BASE)
 
 
+def cut(name: str, base: Path) -> Tables:
+    """The tables and study.yaml of the shape ``name`` of the synthetic study at ``base``."""
+    return SHAPES[name][1](load_base(base))
+
+
 def make_shape(name: str, base: Path, folder: Path) -> Path:
     """Write the shape ``name`` of the synthetic study at ``base`` into ``folder``; returns it."""
-    t = SHAPES[name][1](load_base(base))
+    t = cut(name, base)
     folder.mkdir(parents=True, exist_ok=True)
     config = copy.deepcopy(t.config)
     for table in ("customers", "events", "surveys", "tickets"):

@@ -210,10 +210,17 @@ def _period_start_expr(p: ibis.Value, period: str) -> ibis.Value:
     return ibis.date((months // 12).cast("int32"), (months % 12 + 1).cast("int32"), 1).cast("timestamp")
 
 
+def _require_revenue(ctx: _Ctx, ev: ibis.Table) -> None:
+    """A log without a revenue column has no revenue KPIs (not a revenue of 0)."""
+    if "revenue" not in ev.columns:
+        raise StudyError(f"Study '{ctx.study.name}' has no revenue column in its events: "
+                         "average order value and revenue per customer need one.")
+
+
 def _units_revenue_per_customer(ctx: _Ctx) -> ibis.Table:
     ev = ctx.bucketed_events()
-    rev = ev.revenue.fill_null(0.0) if "revenue" in ev.columns else ev.seq * 0.0
-    per = ev.mutate(_r=rev.cast("float64")).group_by(["customer_id", PERIOD_INDEX]).aggregate(
+    _require_revenue(ctx, ev)
+    per = ev.mutate(_r=ev.revenue.fill_null(0.0).cast("float64")).group_by(["customer_id", PERIOD_INDEX]).aggregate(
         y=lambda t: t._r.sum()
     )
     return per
@@ -221,9 +228,7 @@ def _units_revenue_per_customer(ctx: _Ctx) -> ibis.Table:
 
 def _units_order_value(ctx: _Ctx) -> ibis.Table:
     orders = _orders(ctx)
-    if "revenue" not in orders.columns:
-        raise StudyError(f"Study '{ctx.study.name}' has no revenue column in its events: "
-                         "average order value and revenue per customer need one.")
+    _require_revenue(ctx, orders)
     orders = orders.filter(orders.revenue.notnull())
     return orders.select("customer_id", PERIOD_INDEX, y=orders.revenue.cast("float64"))
 

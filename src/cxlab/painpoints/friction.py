@@ -39,6 +39,7 @@ hotline — not a help centre, which is self-service).
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 
 import ibis
@@ -297,7 +298,15 @@ class FrictionSignals:
         values = t[cols].to_numpy(dtype=float)
         if ax is None:
             _, ax = plt.subplots(figsize=(8, 0.32 * len(t) + 1.5))
-        scaled = values / np.where(np.nanmax(values, axis=0) > 0, np.nanmax(values, axis=0), 1)
+        if t.empty:  # a small study: no touchpoint reaches min_customers
+            ax.text(0.5, 0.5, f"No touchpoint is reached by {min_customers:,} or more customers.", ha="center",
+                    va="center", transform=ax.transAxes)
+            ax.set_axis_off()
+            return ax
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a signal missing for every touchpoint: all-NaN
+            top = np.nanmax(values, axis=0)
+        scaled = values / np.where(top > 0, top, 1)
         ax.imshow(np.nan_to_num(scaled), aspect="auto", cmap="Reds", vmin=0, vmax=1)
         ax.set_yticks(range(len(t)))
         ax.set_yticklabels([f"{tp} ({st})" for tp, st in zip(t.touchpoint, t.stage)], fontsize=8)
