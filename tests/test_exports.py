@@ -464,3 +464,18 @@ def test_kpis_lists_every_kpi_id_with_its_definition(capsys):
     assert len(lines) == len(KPIS) == len(table)
     for line, row in zip(lines, table.itertuples()):
         assert line.split()[0] == row.kpi and line.endswith(row.definition)
+
+
+def test_a_too_long_line_is_named_by_its_own_line_number(make_study, capsys):
+    """DuckDB names the line where its read buffer began (line 1 here), not the long one."""
+    folder = make_study(events=log(("c1", "2025-01-01 10:00", "ad"), ("c1", "2025-01-02 10:00", "buy", 5.0),
+                                   ("c2", "2025-01-03 10:00", "ad")),
+                        customers=pd.DataFrame({"customer_id": ["c1", "c2"]}))
+    path = folder / "events.csv"
+    lines = path.read_text().splitlines()
+    lines.insert(3, "c2,2025-01-04 10:00,ad," + "x" * 2_500_000)  # file line 4, after the header and two rows
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["validate", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert ("events.csv: cannot be read as a CSV file: line 4 is 2,500,024 bytes long, above the 2,000,000 bytes "
+            "a line may have") in out

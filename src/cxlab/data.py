@@ -259,6 +259,27 @@ def duckdb_reason(exc: BaseException) -> str:
     return text if len(text) <= 400 else text[:399] + "…"
 
 
+def _long_line_reason(path: Path, reason: str) -> str:
+    """DuckDB's "Maximum line size … exceeded" names the line where its read buffer started, not
+    the long line: find the first line over the limit in the file and name that one."""
+    import gzip
+    import re as _re
+
+    found = _re.search(r"Maximum line size of (\d+) bytes", reason)
+    limit = int(found.group(1)) if found else 2_000_000
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:
+        with opener(path, "rb") as fh:
+            for number, line in enumerate(fh, start=1):
+                if len(line) > limit:
+                    return (f"line {number:,} is {len(line):,} bytes long, above the {limit:,} bytes a line may "
+                            "have (a text field with an unclosed quote runs on over many lines, or a field holds "
+                            "a whole document)")
+    except OSError:
+        pass
+    return reason
+
+
 def folder_files(folder: Path) -> list[Path]:
     """The parquet files of a partitioned export, in a fixed order (their paths sorted); files
     and folders starting with '.' or '_' (_SUCCESS, .crc) are not part of the data."""
@@ -500,6 +521,8 @@ class _Checker:
             if "not utf-8 encoded" in reason.lower() or "invalid unicode" in reason.lower():
                 hint = (f" — save it as UTF-8, or name its encoding in study.yaml: "
                         f"tables: {{{table}: {{file: {path.name}, encoding: latin-1}}}}")
+            if fmt == "csv" and "maximum line size" in reason.lower():
+                reason = _long_line_reason(path, reason)
             self._error(table, None, f"cannot be read as {kind_word}: {reason}{hint}")
             return False
         file_columns = [c for c in file_columns if c not in _INTERNAL]
