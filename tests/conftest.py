@@ -131,3 +131,25 @@ def spark_session():
     yield session
     engine.reset()
     session.stop()
+
+
+# --------------------------------------------------------------------------- notebooks in process
+def run_notebook(name: str, monkeypatch, **parameters) -> tuple[dict, list]:
+    """A stage notebook's code cells (notebooks/<name>) run in this process as papermill would:
+    the parameters cell, then the values given. Returns the notebook's namespace and what it
+    displayed, so a test reads the page's content without a kernel."""
+    import matplotlib.pyplot as plt
+    import nbformat
+
+    shown: list = []
+    monkeypatch.setattr("IPython.display.display", lambda *objs, **kw: shown.extend(objs))
+    nb = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / name, as_version=4)
+    namespace: dict = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        exec(compile(cell.source, name, "exec"), namespace)
+        if "parameters" in cell.metadata.get("tags", []):
+            namespace.update(parameters)
+    plt.close("all")
+    return namespace, shown

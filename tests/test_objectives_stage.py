@@ -14,11 +14,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import nbformat
 import pandas as pd
 import pytest
 
-from conftest import log
+from conftest import log, run_notebook
 from cxlab.paths import published_dir
 from cxlab import objectives
 from cxlab.stages import read_output, read_record
@@ -56,22 +55,6 @@ ATTRIBUTES = {"region": {"kind": "category"}}
 def study(make_study):
     return make_study(events=EVENTS, customers=CUSTOMERS, objectives=OBJECTIVES, interventions=INTERVENTIONS,
                       customer_attributes=ATTRIBUTES, conversion_window_days=60)
-
-
-def run_notebook(name: str, monkeypatch, **parameters) -> tuple[dict, list]:
-    """Run a stage notebook's code cells in this process as papermill would (the parameters
-    cell, then the values given); returns the notebook's namespace and what it displayed."""
-    shown: list = []
-    monkeypatch.setattr("IPython.display.display", lambda *objs, **kw: shown.extend(objs))
-    nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
-    namespace: dict = {}
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        exec(compile(cell.source, name, "exec"), namespace)
-        if "parameters" in cell.metadata.get("tags", []):
-            namespace.update(parameters)
-    return namespace, shown
 
 
 def _text(shown: list) -> str:

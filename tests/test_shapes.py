@@ -30,7 +30,6 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
-import nbformat
 import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
@@ -41,6 +40,7 @@ from cxlab.kpis import kpi_table
 from cxlab.report import run_study
 from cxlab.stages import read_record, stage_names
 from cxlab.study import Study
+from conftest import run_notebook
 from shapes import SHAPES, Tables, cut, make_shape, write_base
 
 # 23 shapes × 7 stages in one process and three `cxlab run`s: about 4 minutes on 2 cores
@@ -112,24 +112,6 @@ SKIPS: dict[str, dict[str, list[str]]] = {
 }
 
 
-def run_notebook(stage: str, monkeypatch, **parameters) -> tuple[dict, list]:
-    """A stage notebook's code cells run in this process as papermill would (the parameters cell,
-    then the values given); the notebook's namespace and what it displayed."""
-    shown: list = []
-    monkeypatch.setattr("IPython.display.display", lambda *objs, **kw: shown.extend(objs))
-    name = NOTEBOOKS[stage]
-    nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
-    namespace: dict = {}
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        exec(compile(cell.source, name, "exec"), namespace)
-        if "parameters" in cell.metadata.get("tags", []):
-            namespace.update(parameters)
-    plt.close("all")
-    return namespace, shown
-
-
 def page_text(shown: list) -> str:
     """What a page showed, as plain text: HTML entities and markdown escapes undone."""
     return html.unescape("\n".join(str(getattr(o, "data", "")) for o in shown)).replace("\\", "")
@@ -179,7 +161,7 @@ def ran(request, base, tmp_path_factory) -> Ran:
         for stage in stage_names():
             params = PARAMETERS.get(stage, {})
             if name in PAGE_SHAPES:
-                ns, shown = run_notebook(stage, mp, study=str(shape.folder), **params)
+                ns, shown = run_notebook(NOTEBOOKS[stage], mp, study=str(shape.folder), **params)
                 shape.results[stage], shape.pages[stage] = ns["result"], page_text(shown)
             else:
                 shape.results[stage] = MODULES[stage].analyze(shape.folder, **params)
