@@ -88,6 +88,22 @@ def log(*rows) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
+# The worked log the KPI, objectives and impact tests share (hand-counted in the tests):
+# a: first touch 1 Jan, buys 5 Jan (10) and 3 Feb (30)           -> converted within 30 days
+# b: first touch 10 Jan, buys 10 Mar (20)                        -> 59 days: converted only with a 60-day window
+# c: first touch 1 Feb, buys 2 and 3 Feb (5, 7)                   -> converted
+# e, f: first touch 1 Apr, buy 2 and 3 Apr (5 each)               -> converted (censored with a 60-day window)
+# d: first touch 30 May, the last event of the log                 -> censored
+WORKED_LOG = (
+    ("a", "2025-01-01 10:00", "ad"), ("a", "2025-01-05 10:00", "buy", 10.0), ("a", "2025-02-03 10:00", "buy", 30.0),
+    ("b", "2025-01-10 10:00", "ad"), ("b", "2025-03-10 10:00", "buy", 20.0),
+    ("c", "2025-02-01 10:00", "view"), ("c", "2025-02-02 10:00", "buy", 5.0), ("c", "2025-02-03 10:00", "buy", 7.0),
+    ("e", "2025-04-01 10:00", "view"), ("e", "2025-04-02 10:00", "buy", 5.0),
+    ("f", "2025-04-01 10:00", "view"), ("f", "2025-04-03 10:00", "buy", 5.0),
+    ("d", "2025-05-30 10:00", "ad"),
+)
+
+
 # --------------------------------------------------------------------------- Spark
 SPARK_ENGINE = {"backend": "pyspark", "master": "local[2]", "shuffle_partitions": 4}
 

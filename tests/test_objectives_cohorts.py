@@ -11,21 +11,14 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from conftest import log
+from conftest import WORKED_LOG, log
 from cxlab.errors import ParameterError
 from cxlab.objectives import compute_kpi, lifecycle, retention_table
 
 # active months (any touchpoint): a Jan Feb; b Jan Mar; c Feb; e Apr; f Apr; d May.
 # The log ends 30 May, so May is incomplete and left out; April is the last complete month.
 # orders: a Jan Feb; b Mar; c Feb; e Apr; f Apr.
-EVENTS = log(
-    ("a", "2025-01-01 10:00", "ad"), ("a", "2025-01-05 10:00", "buy", 10.0), ("a", "2025-02-03 10:00", "buy", 30.0),
-    ("b", "2025-01-10 10:00", "ad"), ("b", "2025-03-10 10:00", "buy", 20.0),
-    ("c", "2025-02-01 10:00", "view"), ("c", "2025-02-02 10:00", "buy", 5.0), ("c", "2025-02-03 10:00", "buy", 7.0),
-    ("e", "2025-04-01 10:00", "view"), ("e", "2025-04-02 10:00", "buy", 5.0),
-    ("f", "2025-04-01 10:00", "view"), ("f", "2025-04-03 10:00", "buy", 5.0),
-    ("d", "2025-05-30 10:00", "ad"),
-)
+EVENTS = log(*WORKED_LOG)  # conftest: the worked log, hand-counted
 
 
 @pytest.fixture

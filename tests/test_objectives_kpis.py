@@ -13,25 +13,13 @@ import statsmodels.api as sm
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-from conftest import log
+from conftest import WORKED_LOG, log
 from cxlab.errors import ParameterError, StudyError
 from cxlab.kpis import (KPIS, PERIOD_INDEX, compute_kpi, conversion_window_days, kpi_definitions, kpi_estimate,
                         kpi_settings, kpi_stats, kpi_table, kpi_units)
 from cxlab import engine
 
-# a: first touch 1 Jan, buys 5 Jan (10) and 3 Feb (30)           -> converted within 30 days
-# b: first touch 10 Jan, buys 10 Mar (20)                        -> 59 days: converted only with a 60-day window
-# c: first touch 1 Feb, buys 2 and 3 Feb (5, 7)                   -> converted
-# e, f: first touch 1 Apr, buy 2 and 3 Apr (5 each)               -> converted (censored with a 60-day window)
-# d: first touch 30 May, the last event of the log                 -> censored
-EVENTS = log(
-    ("a", "2025-01-01 10:00", "ad"), ("a", "2025-01-05 10:00", "buy", 10.0), ("a", "2025-02-03 10:00", "buy", 30.0),
-    ("b", "2025-01-10 10:00", "ad"), ("b", "2025-03-10 10:00", "buy", 20.0),
-    ("c", "2025-02-01 10:00", "view"), ("c", "2025-02-02 10:00", "buy", 5.0), ("c", "2025-02-03 10:00", "buy", 7.0),
-    ("e", "2025-04-01 10:00", "view"), ("e", "2025-04-02 10:00", "buy", 5.0),
-    ("f", "2025-04-01 10:00", "view"), ("f", "2025-04-03 10:00", "buy", 5.0),
-    ("d", "2025-05-30 10:00", "ad"),
-)
+EVENTS = log(*WORKED_LOG)  # conftest: the worked log, hand-counted
 CUSTOMERS = pd.DataFrame({
     "customer_id": list("abcdef"),
     "region": ["N", "S", "N", "S", "N", "S"],

@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import pandas as pd
 import pytest
 
-from conftest import log, run_notebook
+from conftest import WORKED_LOG, log, run_notebook
 from cxlab.paths import published_dir
 from cxlab import objectives
 from cxlab.stages import read_output, read_record
@@ -25,17 +25,7 @@ from cxlab.study import Study
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# a: first touch 1 Jan, buys 5 Jan (4 days) and 3 Feb; b: first touch 10 Jan, buys 10 Mar (59 days);
-# c: first touch 1 Feb, buys 2 Feb (1 day) and 3 Feb; e, f: first touch 1 Apr, buy 1 and 2 days later;
-# d: first touch 30 May, the last event (censored by any window)
-EVENTS = log(
-    ("a", "2025-01-01 10:00", "ad"), ("a", "2025-01-05 10:00", "buy", 10.0), ("a", "2025-02-03 10:00", "buy", 30.0),
-    ("b", "2025-01-10 10:00", "ad"), ("b", "2025-03-10 10:00", "buy", 20.0),
-    ("c", "2025-02-01 10:00", "view"), ("c", "2025-02-02 10:00", "buy", 5.0), ("c", "2025-02-03 10:00", "buy", 7.0),
-    ("e", "2025-04-01 10:00", "view"), ("e", "2025-04-02 10:00", "buy", 5.0),
-    ("f", "2025-04-01 10:00", "view"), ("f", "2025-04-03 10:00", "buy", 5.0),
-    ("d", "2025-05-30 10:00", "ad"),
-)
+EVENTS = log(*WORKED_LOG)  # conftest: the worked log, hand-counted
 CUSTOMERS = pd.DataFrame({"customer_id": list("abcdef"), "region": ["N", "S", "N", "S", "N", "S"]})
 OBJECTIVES = [
     {"id": "conv", "goal": "Grow online sales", "kpi": "conversion_rate",
