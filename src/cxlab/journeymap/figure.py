@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -36,7 +37,7 @@ from ..privacy import redact
 from .inputs import JourneyMapData
 from .narrative import segment_name
 
-__all__ = ["A4_LANDSCAPE", "MIN_FONT_PT", "journey_map_figure", "map_files", "save_journey_map", "figure_texts",
+__all__ = ["A4_LANDSCAPE", "MIN_FONT_PT", "pain_emphasis", "journey_map_figure", "map_files", "save_journey_map", "figure_texts",
            "show_map"]
 
 A4_LANDSCAPE = (11.69, 8.27)
@@ -60,11 +61,11 @@ _LANE_BG = ["#f6f7f9", "#ffffff"]
 
 # lane id, title, explanation, height (inches)
 LANES = [
-    ("touchpoints", "Touchpoints", "top touchpoints; bar = share of customers reached", 1.18),
-    ("actions", "What customers do", "most common moves at the stage", 0.98),
-    ("emotion", "How they feel", "", 1.22),
-    ("pain_points", "Pain points", "ranked across the journey; 1 = fix first", 1.12),
-    ("opportunities", "Opportunities", "from pain points and key drivers", 1.30),
+    ("touchpoints", "Touchpoints", "top touchpoints; bar = share of customers reached", 1.12),
+    ("actions", "What customers do", "most common moves at the stage", 0.86),
+    ("emotion", "How they feel", "", 1.08),
+    ("pain_points", "Pain points", "ranked across the journey; 1 = fix first; a customer's words under the largest", 1.62),
+    ("opportunities", "Opportunities", "from pain points and key drivers", 1.12),
     ("kpis", "Stage KPI", "from the stage funnel", 0.66),
 ]
 _METRIC_NAMES = {
@@ -179,10 +180,11 @@ class _Canvas:
         return patch
 
     def items(self, box, items: list[_Item], more_size: float = 7.0, empty: str | None = None,
-              more: bool = True) -> int:
-        """Stack ``items`` top-down in ``box`` (x0, y0, x1, y1); returns how many were drawn.
-        Items that do not fit are counted in a '+ k more' line (left out silently when
-        ``more`` is False: the lane shows the top ones only)."""
+              more: bool = True, draw: bool = True) -> int:
+        """Stack ``items`` top-down in ``box`` (x0, y0, x1, y1); returns how many were drawn
+        (with ``draw=False``: how many would fit, drawing nothing). Items that do not fit are
+        counted in a '+ k more' line (left out silently when ``more`` is False: the lane shows
+        the top ones only)."""
         x0, y0, x1, y1 = box
         widest = max((self.m.width(it.badge, 7, "bold") for it in items if it.badge), default=0.0)
         badge_d = max(0.135, widest / 72 + 0.05)  # the badge grows to hold "12"
@@ -195,6 +197,8 @@ class _Canvas:
         k = len(items)
         while k > 0 and sum(heights[:k]) + (_line_h(more_size) if k < len(items) and more else 0) > avail:
             k -= 1
+        if not draw:
+            return k
         if not items and empty:
             self.text(x0, y1, empty, size=7, color=_MUTED, style="italic")
         y = y1
@@ -293,14 +297,28 @@ def _draw_touchpoints(c: _Canvas, L: _Layout, data: JourneyMapData, top: int) ->
             c.rect(x0, y - row + 0.025, max(w * min(max(reach, 0.0), 1.0), 0.02), row - 0.05, colour, alpha=0.45)
             pct = _fmt_share(reach)
             pct_w = c.m.width(pct, size, "bold") / 72
-            label = c.m.truncate(_clean(r.label or r.touchpoint), (w - pct_w - 0.1) * 72, size)
-            c.text(x0 + 0.04, y - row / 2, label, size=size, va="center_baseline")
+            room = (w - pct_w - 0.1) * 72
+            label = _clean(r.label or r.touchpoint)
+            label_size = size if c.m.width(label, size) <= room else MIN_FONT_PT
+            label = _fit_label(c, label, room, label_size)
+            c.text(x0 + 0.04, y - row / 2, label, size=label_size, va="center_baseline")
             c.text(x1 - 0.03, y - row / 2, pct, size=size, weight="bold", ha="right", va="center_baseline")
             y -= row
         left = len(tps) - len(shown)
         if left > 0:
             c.text(x0, y - 0.02, f"+ {left} more touchpoint{'s' if left > 1 else ''}", size=7, color=_MUTED,
                    style="italic")
+
+
+def _fit_label(c: _Canvas, label: str, room_pt: float, size: float) -> str:
+    """A touchpoint label that fits its bar: as written; else its channel in brackets shortened
+    to the first channel ("Order tracking (web or app)" → "Order tracking (web+)"); only then cut."""
+    if c.m.width(label, size) <= room_pt:
+        return label
+    short = re.sub(r"\(([^()\s]+) or [^()]+\)$", r"(\1+)", label)
+    if c.m.width(short, size) <= room_pt:
+        return short
+    return c.m.truncate(short, room_pt, size)
 
 
 def _draw_actions(c: _Canvas, L: _Layout, data: JourneyMapData) -> None:
@@ -379,22 +397,76 @@ def _draw_emotion(c: _Canvas, L: _Layout, data: JourneyMapData) -> dict:
     return info
 
 
-def _pain_items(frame: pd.DataFrame) -> list[_Item]:
+_PAIN_MID = "#e08a3c"
+_PAIN_QUIET = "#a0a0a0"
+
+
+def pain_emphasis(rank: float, priority: float, top_priority: float) -> str:
+    """How loud a pain point is drawn: 'top' (red, its quote under it) for rank 1 and any whose
+    priority is at least a quarter of the top one's; 'mid' (orange) for the next ones down to a
+    twentieth of it within the first five; 'minor' (grey, small) for the rest, so a 3% drop-off
+    does not shout like the pain point that harms five times more customers."""
+    share = priority / top_priority if top_priority and top_priority > 0 and priority == priority else math.nan
+    if rank == 1 or share >= 0.25:
+        return "top"
+    if rank <= 5 and not share < 0.05:
+        return "mid"
+    return "minor"
+
+
+def _quote_lines(c: _Canvas, quote, width_pt: float, size: float = 7.0, lines: int = 2) -> str | None:
+    """The quote in typographic quotes, cut at a word (with "…") to ``lines`` lines of the cell."""
+    if not isinstance(quote, str) or not quote.strip():
+        return None
+    text = f"“{_clean(quote)}”"
+    if len(c.m.wrap(text, width_pt, size)) <= lines:
+        return text
+    words = text[:-1].split(" ")
+    while len(words) > 1 and len(c.m.wrap(" ".join(words) + " …”", width_pt, size)) > lines:
+        words.pop()
+    return " ".join(words).rstrip(",;:.") + " …”"
+
+
+def _pain_items(c: _Canvas, frame: pd.DataFrame, top_priority: float, width_pt: float,
+                quotes: bool = True) -> list[_Item]:
     items = []
+    badge_room = 0.2 * 72
     for r in frame.itertuples(index=False):
         label = _clean(r.label if isinstance(r.label, str) and r.label else r.name)
-        items.append(_Item(
-            [_Part(label, size=7.5, weight="bold"), _Part(_clean(r.key_number), size=7.5, color=_INK)],
-            badge=str(int(r.rank)), badge_color=_PAIN if r.rank <= 3 else "#e08a3c",
-        ))
+        words = getattr(r, "plain", None) or r.key_number
+        tier = pain_emphasis(float(r.rank), float(r.value), top_priority)
+        if tier == "minor":
+            parts = [_Part(label, size=7.0, color=_MUTED), _Part(_clean(words), size=7.0, color=_MUTED)]
+        else:
+            parts = [_Part(label, size=7.5, weight="bold"),
+                     _Part(_clean(words), size=7.5 if tier == "top" else 7.0, color=_INK)]
+        quote = _quote_lines(c, getattr(r, "quote", None), width_pt - badge_room) if tier == "top" and quotes else None
+        if quote:
+            parts.append(_Part(quote, size=7.0, color=_MUTED))
+        colour = {"top": _PAIN, "mid": _PAIN_MID, "minor": _PAIN_QUIET}[tier]
+        items.append(_Item(parts, badge=str(int(r.rank)), badge_color=colour))
     return items
 
 
-def _draw_pain_points(c: _Canvas, L: _Layout, data: JourneyMapData) -> None:
+def _draw_pain_points(c: _Canvas, L: _Layout, data: JourneyMapData) -> list:
+    """Draws the lane; returns the top pain points whose quote had no room in their cell (the
+    footer gives them)."""
+    unquoted: list = []
     pp = data.pain_points.sort_values("rank")
+    top_priority = float(pd.to_numeric(pp["value"], errors="coerce").max()) if len(pp) else math.nan
     for i, stage in enumerate(data.stages):
-        c.items(L.cell("pain_points", i), _pain_items(pp[pp.stage == stage]),
-                empty="–" if "pain_points" in data.missing else "none found")
+        box = L.cell("pain_points", i)
+        here = pp[pp.stage == stage]
+        items = _pain_items(c, here, top_priority, (box[2] - box[0]) * 72)
+        loud = sum(pain_emphasis(float(r.rank), float(r.value), top_priority) != "minor"
+                   for r in here.itertuples(index=False))
+        if c.items(box, items, draw=False) < min(loud, len(items)):  # a quote never hides a ranked pain point
+            items = _pain_items(c, here, top_priority, (box[2] - box[0]) * 72, quotes=False)
+            unquoted += [r for r in here.itertuples(index=False)
+                         if pain_emphasis(float(r.rank), float(r.value), top_priority) == "top"
+                         and isinstance(getattr(r, "quote", None), str) and r.quote.strip()]
+        c.items(box, items, empty="–" if "pain_points" in data.missing else "none found")
+    return unquoted
 
 
 def _draw_opportunities(c: _Canvas, L: _Layout, data: JourneyMapData) -> None:
@@ -497,7 +569,7 @@ def journey_map_figure(
     _draw_touchpoints(c, L, data, top_touchpoints)
     _draw_actions(c, L, data)
     emotion = _draw_emotion(c, L, data)
-    _draw_pain_points(c, L, data)
+    unquoted = _draw_pain_points(c, L, data)
     _draw_opportunities(c, L, data)
     _draw_kpis(c, L, data)
 
@@ -509,7 +581,11 @@ def journey_map_figure(
     unstaged = pp[pp.stage.isna()].sort_values("rank")
     if len(unstaged):
         footer.append("Pain points across the journey: " + "; ".join(
-            f"{int(r.rank)}. {_clean(r.label or r.name)}: {_clean(r.key_number)}" for r in unstaged.head(3).itertuples()))
+            f"{int(r.rank)}. {_clean(r.label or r.name)}: {_clean(getattr(r, 'plain', None) or r.key_number)}"
+            for r in unstaged.head(3).itertuples()))
+    if unquoted:
+        footer.append("In customers' words: " + "; ".join(
+            f"{int(r.rank)}. {_clean(r.label or r.name)}: “{_clean(r.quote)}”" for r in unquoted[:2]))
     op = data.opportunities
     wide = op[op.stage.isna()].sort_values("rank")
     if len(wide):
@@ -568,8 +644,11 @@ def save_journey_map(fig: Figure, folder: str | os.PathLike, name: str = "journe
     out = {}
     for ext, path in map_files(folder, name).items():
         tmp = folder / f".{stem}.tmp.{ext}"
-        fig.savefig(tmp, dpi=dpi if ext == "png" else None, format=ext, facecolor="white",
-                    metadata={"Date": None} if ext == "svg" else None)
+        # svg.fonttype "none": the SVG keeps its words as <text>, editable in slides and
+        # searchable, instead of outlines; the PNG is unchanged
+        with matplotlib.rc_context({"svg.fonttype": "none"}):
+            fig.savefig(tmp, dpi=dpi if ext == "png" else None, format=ext, facecolor="white",
+                        metadata={"Date": None} if ext == "svg" else None)
         os.replace(tmp, path)
         out[ext] = path
     return out

@@ -142,7 +142,8 @@ class JourneyMapData:
         top = self.top_pain_point()
         if top is not None:
             where = f" at {top['stage']}" if isinstance(top["stage"], str) else ""
-            out.append(f"Top pain point{who}: {top['label'] or top['name']}{where} — {top['key_number']}.")
+            words = top.get("plain") or top["key_number"]
+            out.append(f"Top pain point{who}: {top['label'] or top['name']}{where} — {words}.")
         metric = self.metrics[0] if self.metrics else None
         low = self.lowest_stage(metric)
         if low is not None:

@@ -17,6 +17,7 @@ __all__ = [
     "drivers_lane",
     "actions_lane",
     "pain_points_lane",
+    "plain_key_number",
     "describe_actions",
     "objective_lines",
 ]
@@ -201,9 +202,49 @@ def pain_points_lane(register: pd.DataFrame, catalog: pd.DataFrame | None = None
         "value": pd.to_numeric(r[_pick(r, "priority", "value") or label_col], errors="coerce").to_numpy(),
         "reach": pd.to_numeric(r[_pick(r, "reach", "customers") or label_col], errors="coerce").to_numpy(),
     })
+    out["plain"] = [plain_key_number(row, sig) for row, sig in zip(r.to_dict("records"), signal)]
+    out["quote"] = r["quote"].astype(object).where(r["quote"].notna(), None).to_numpy() if "quote" in r else None
     if "segments_most_affected" in r.columns:
         out["segments_most_affected"] = r["segments_most_affected"].fillna("").astype(str).to_numpy()
     return out
+
+
+def _number(row: dict, key: str) -> float:
+    try:
+        value = float(row.get(key))
+    except (TypeError, ValueError):
+        return math.nan
+    return value
+
+
+def _share_words(x: float) -> str:
+    return "under 1%" if 0 < x < 0.005 else f"{x:.0%}"
+
+
+_SCALE_TOP = {"csat": 5, "nps": 10}
+
+
+def plain_key_number(row: dict, signal: str) -> str:
+    """A register row's key number in words a manager reads without a glossary (no "HR", no
+    "vs"), from the register's own numbers; the register's key_number when a number is missing."""
+    dropoff, conversion = _number(row, "dropoff_rate"), _number(row, "impact_conversion")
+    if signal == "unresolved" and conversion == conversion and conversion < 0:
+        return f"{abs(conversion) * 100:.0f} points fewer buy again if left unresolved"
+    if signal == "drop_off" and dropoff == dropoff and dropoff > 0:
+        return f"{_share_words(dropoff)} leave here without buying"
+    if signal == "conversion" and conversion == conversion and conversion < 0:
+        return f"those who meet it buy {abs(conversion) * 100:.0f} points less often"
+    if signal == "satisfaction":
+        here, elsewhere = _number(row, "satisfaction_here"), _number(row, "satisfaction_elsewhere")
+        top = _SCALE_TOP.get(str(row.get("satisfaction_score") or "").lower())
+        if here == here and elsewhere == elsewhere and top:
+            return f"rated {here:.1f} of {top} ({elsewhere:.1f} elsewhere)"
+    if signal == "failure_demand":
+        contact = _number(row, "contact_rate")
+        if contact == contact:
+            return f"{_share_words(contact)} contact support soon after"
+    key = row.get("key_number")
+    return "" if key is None or key != key else str(key)
 
 
 def describe_actions(

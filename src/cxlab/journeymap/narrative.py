@@ -63,7 +63,8 @@ def findings(m: JourneyMapData, n_pain: int = 3, n_opportunities: int = 3) -> li
     for r in m.pain_points.sort_values("rank").head(n_pain).itertuples(index=False):
         where = f" at {r.stage}" if isinstance(r.stage, str) else ""
         reach = "" if r.reach != r.reach else f"; {r.reach:,.0f} customers meet it"
-        out.append(f"Pain point {int(r.rank)}: {r.label}{where} — {r.key_number}{reach}.")
+        words = getattr(r, "plain", None) or r.key_number
+        out.append(f"Pain point {int(r.rank)}: {r.label}{where} — {words}{reach}.")
     for r in m.opportunities.sort_values("rank").head(n_opportunities).itertuples(index=False):
         where = f" ({r.stage})" if isinstance(r.stage, str) else " (across the journey)"
         out.append(f"Opportunity: {r.text}{where} — {r.basis}.")
