@@ -50,6 +50,13 @@ demo: $(STAMP) $(DEMO)/study.yaml
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# The README's pictures (docs/screenshots/, README "What you get"): the one browser test that runs
+# the demo study in a temporary home and photographs its pages in headless Chromium (a few minutes)
+.PHONY: screenshots
+screenshots: $(STAMP)
+	CXLAB_README_SCREENSHOTS=1 $(PY) -m pytest -q \
+	  "tests/test_browser.py::test_every_page_of_the_demo_run_opens_offline_and_four_are_photographed_for_the_readme"
+
 # JupyterLab on notebooks/ with the venv's python3 kernel; stage notebooks are saved without outputs
 # (cxlab.lab), so Run All and a save leave git status clean
 lab: $(STAMP)

@@ -121,7 +121,7 @@ def measured_run(size: str, stages: list[str] | None) -> dict:
         "status": "ok" if proc.returncode == 0 else f"exit {proc.returncode}",
         "output": output,
     }
-    new = sorted(set(reports_dir(size).glob("*")) - before)
+    new = sorted(p for p in set(reports_dir(size).glob("*")) - before if p.is_dir())  # not history.html
     meta_file = new[-1] / "run.json" if new else None
     run["meta"] = json.loads(meta_file.read_text()) if meta_file and meta_file.exists() else None
     if proc.returncode != 0:

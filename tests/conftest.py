@@ -169,3 +169,21 @@ def run_notebook(name: str, monkeypatch, **parameters) -> tuple[dict, list]:
             namespace.update(parameters)
     plt.close("all")
     return namespace, shown
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """One `cxlab run` of the demo study (20,000 customers, seed 7: what `make demo` makes), shared
+    by the tests that read a whole run as a team would: every page, the records, the README's
+    figures. Returns the run's result (``.report_dir``, ``.study``), made in its own project home."""
+    from cxlab.report import run_study
+    from cxlab.synth import write_study
+
+    home = tmp_path_factory.mktemp("demo-home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CXLAB_HOME", str(home))
+        folder = write_study(home / "data" / "raw" / "demo")
+        result = run_study(folder)
+    assert result.ok, [(s.stage, s.error) for s in result.stages if s.error] or result.error
+    result.home = home
+    return result

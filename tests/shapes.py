@@ -9,6 +9,7 @@ is (its event times at milliseconds), the reference the other shapes' numbers ar
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -57,7 +58,13 @@ class Tables:
 
 
 def load_base(folder: Path) -> Tables:
-    """The synthetic study's tables, as pandas reads them."""
+    """The synthetic study's tables, as pandas reads them: a copy of its own (the shapes cut theirs
+    in place), read once per folder."""
+    return copy.deepcopy(_read_base(Path(folder).resolve()))
+
+
+@functools.lru_cache(maxsize=4)
+def _read_base(folder: Path) -> Tables:
     config = yaml.safe_load((folder / "study.yaml").read_text())
     files = config["tables"]
 

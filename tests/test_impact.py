@@ -37,28 +37,29 @@ from cxlab.results import Estimate
 
 
 # --------------------------------------------------------------------------- proportions
-def test_two_proportions_matches_statsmodels_ztest_and_wald_interval():
-    from statsmodels.stats.proportion import proportions_ztest
+def test_two_proportions_wald_pair_matches_statsmodels_unpooled_ztest_and_wald_interval():
+    # issue 14: the z-test on the interval's own (unpooled) standard error, so the two agree;
+    # the default score pair is tested in tests/test_twosample.py
+    from statsmodels.stats.proportion import test_proportions_2indep
 
-    e = two_proportions(130, 400, 100, 410)
+    e = two_proportions(130, 400, 100, 410, method="wald")
     assert isinstance(e, Estimate)
-    z, p = proportions_ztest([130, 100], [400, 410])
-    assert e.p_value == pytest.approx(p, rel=1e-12)
+    assert e.p_value == pytest.approx(test_proportions_2indep(130, 400, 100, 410, method="wald").pvalue, rel=1e-12)
     p1, p2 = 130 / 400, 100 / 410
     se = math.sqrt(p1 * (1 - p1) / 400 + p2 * (1 - p2) / 410)
     assert e.estimate == pytest.approx(p1 - p2)
     assert e.ci_low == pytest.approx(p1 - p2 - 1.959963984540054 * se)
     assert e.ci_high == pytest.approx(p1 - p2 + 1.959963984540054 * se)
-    assert e.n == 810 and e.extra["test"] == "z"
+    assert e.n == 810 and e.extra["test"] == "wald"
 
 
-def test_two_proportions_switches_to_fisher_when_an_expected_cell_is_below_5():
+def test_two_proportions_with_few_events_uses_the_score_pair_inside_minus_one_to_one():
+    from statsmodels.stats.proportion import test_proportions_2indep
+
     e = two_proportions(3, 12, 0, 15)  # expected events in group 2: 15 * 3 / 27 = 1.7
-    assert e.extra["test"] == "fisher"
-    assert e.p_value == pytest.approx(stats.fisher_exact([[3, 9], [0, 15]])[1])
-    assert -1 <= e.ci_low < e.estimate < e.ci_high <= 1
-    forced = two_proportions(130, 400, 100, 410, method="fisher")
-    assert forced.p_value == pytest.approx(stats.fisher_exact([[130, 270], [100, 310]])[1])
+    assert e.extra["test"] == "score"
+    assert e.p_value == pytest.approx(test_proportions_2indep(3, 12, 0, 15, method="score").pvalue, abs=1e-12)
+    assert -1 <= e.ci_low < e.estimate < e.ci_high <= 1 and (e.ci_low > 0) == (e.p_value < 0.05)
 
 
 def test_two_proportions_rejects_impossible_counts():

@@ -29,3 +29,34 @@ def test_the_index_lists_each_stage_s_named_skips_redacted_and_escaped(make_stud
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
     assert "jane@example.com" not in page and "[email]" in page
     assert "not run: needs objectives, which failed" in page
+
+
+def test_the_index_shows_the_headline_kpis_first_the_rest_folded_and_links_the_earlier_run(make_study, tmp_path):
+    import json
+
+    study = Study.load(make_study(events=log(("c1", "2025-01-01 10:00", "ad"))))
+    definition = {"window_days": 30, "goal_touchpoints": ["buy"]}
+
+    def meta(run_id, estimate, low, high, fingerprint):
+        return {"run_id": run_id, "started": f"2026-01-0{run_id[-1]}T10:00:00+00:00", "status": "ok",
+                "version": "0", "fingerprint": fingerprint, "engine": "duckdb", "duration_seconds": 1.0,
+                "parameters": {"objectives": {}},
+                "stages": [{"stage": "objectives", "status": "ok", "seconds": 1.0, "html": "01_objectives.html"}],
+                "summaries": {"objectives": {"headlines": ["1 objective"], "parameters": {}, "metrics": {
+                    "hostile": {"value": estimate, "label": "<b>x</b> for jane@example.com", "unit": "share"}}}},
+                "kpis": [{"kpi": "conversion_rate", "title": "Conversion rate", "unit": "share", "estimate": estimate,
+                          "ci_low": low, "ci_high": high, "n": 400, "definition": definition}]}
+
+    earlier = study.reports_dir / "20260101-1"
+    earlier.mkdir(parents=True)
+    (earlier / "run.json").write_text(json.dumps(meta("20260101-1", 0.40, 0.35, 0.45, "f1")))
+    (earlier / "index.html").write_text("<html></html>")
+    now = study.reports_dir / "20260102-2"
+    now.mkdir()
+    page = write_index(study, now, meta("20260102-2", 0.48, 0.43, 0.53, "f2")).read_text()
+    # 8 points up, the difference's interval 8 ± 1.96·√2·(10/3.92) = 8 ± 7.07 points: beyond noise
+    assert "Since the last comparable run (<a href=\"../20260101-1/index.html\">20260101-1</a>)" in page
+    assert "<td class=\"better\">+8.0 points</td><td>+0.9 to +15.1 points</td>" in page
+    assert page.index("Conversion rate") < page.index('<details class="more">') < page.index("&lt;b&gt;x&lt;/b&gt;")
+    assert "jane@example.com" not in page and "<b>x</b>" not in page
+    assert 'href="../history.html"' in page

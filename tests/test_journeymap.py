@@ -341,12 +341,13 @@ def test_kpi_lane_from_the_stage_funnel(tiny):
     text = kpis.groupby("stage", sort=False)["text"].apply(list).to_dict()
     # awareness 4, consideration 4, purchase 3 (c1 c2 c4), service 1 (c1), loyalty 0: c4's review
     # came without a service step, and the ordered funnel needs every stage in turn
+    # shares as the metric dictionary prints them (cxlab.metrics), so the map agrees with the pages
     assert text == {
-        "awareness": ["4 customers enter", "100% go on to consideration"],
-        "consideration": ["4 reach it (100%)", "75% go on to purchase"],
-        "purchase": ["3 reach it (75%)", "33% go on to service"],
-        "service": ["1 reach it (25%)", "0% go on to loyalty"],
-        "loyalty": ["0 reach it (0%)"],
+        "awareness": ["4 customers enter", "100.0% go on to consideration"],
+        "consideration": ["4 reach it (100.0%)", "75.0% go on to purchase"],
+        "purchase": ["3 reach it (75.0%)", "33.3% go on to service"],
+        "service": ["1 reach it (25.0%)", "0.0% go on to loyalty"],
+        "loyalty": ["0 reach it (0.0%)"],
     }
 
 

@@ -46,8 +46,20 @@ def test_first_time_retention_by_month_of_first_touch(study):
 
 
 def test_unbounded_retention_counts_any_later_activity(study):
-    r = retention_table(study, "month", unbounded=True)
+    r = retention_table(study, "month", unbounded=True, max_periods=3)
     assert _grid(r)["Jan 2025"] == [1.0, 1.0, 0.5, 0.0]  # b, seen again in March, counts as retained in February
+
+
+def test_unbounded_retention_follows_every_cohort_equally_long(study):
+    """Survivor trap: Feb's cohort (c) has two later months in the log, Jan's three; "active
+    later" would mean more for the older cohort. With two periods, Jan and Feb are both followed
+    through their month 2 (Jan: a in Feb, b in Mar -> 1.0, 0.5 at months 1, 2; Feb: c never again)
+    and April's cohort, not yet observed for two months, is left out with a note."""
+    r = retention_table(study, "month", unbounded=True, max_periods=2)
+    assert _grid(r) == {"Jan 2025": [1.0, 1.0, 0.5], "Feb 2025": [1.0, 0.0, 0.0]}
+    assert "observed for 2 whole months" in r.note and "Feb 2025" in r.note
+    with pytest.raises(ParameterError, match="lower max_periods"):
+        retention_table(study, "month", unbounded=True, max_periods=4)
 
 
 def test_recurring_retention_period_one_is_the_retention_kpi(study):

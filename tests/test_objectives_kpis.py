@@ -15,9 +15,11 @@ from statsmodels.stats.proportion import proportion_confint
 
 from conftest import WORKED_LOG, log
 from cxlab.errors import ParameterError, StudyError
-from cxlab.kpis import (KPIS, PERIOD_INDEX, compute_kpi, conversion_window_days, kpi_definitions, kpi_estimate,
-                        kpi_settings, kpi_stats, kpi_table, kpi_units)
+from cxlab.kpis import (KPIS, PERIOD_INDEX, censoring_note, complete_until, compute_kpi, conversion_window_days,
+                        describe_settings, kpi_definitions, kpi_estimate, kpi_settings, kpi_stats, kpi_table,
+                        kpi_units)
 from cxlab import engine
+from cxlab.study import Study
 
 EVENTS = log(*WORKED_LOG)  # conftest: the worked log, hand-counted
 CUSTOMERS = pd.DataFrame({
@@ -98,8 +100,6 @@ def test_no_other_stages_parameters_are_read(make_study):
                                                                      "objectives": {"window_days": 60}})
     r = _one(compute_kpi(path, "conversion_rate"))
     assert (r["estimate"], r["n"]) == (0.8, 5)
-    from cxlab.study import Study
-
     assert conversion_window_days(Study.load(path)) == 30
     assert kpi_settings(Study.load(path), "conversion_rate", window_days=7) == {"window_days": 7}
     assert kpi_settings(Study.load(path), "churn_rate") == {"retention_period": "month", "activity": "any"}
@@ -121,12 +121,43 @@ def test_conversion_rate_in_a_window_counts_customers_by_their_first_touch(study
     assert (est.estimate, est.n) == (0.5, 2)  # a converted, b not; b's purchase in March still counts as late
 
 
-def test_repeat_purchase_rate(study):
+def test_repeat_purchase_rate_follows_each_new_buyer_for_the_same_horizon(study):
+    # first orders: a 5 Jan (again 3 Feb, 29 days later), b 10 Mar, c 2 Feb (again 3 Feb), e 2 Apr, f 3 Apr.
+    # The log is observed until 31 May: with 90 days only a (5 Jan + 90 = 5 Apr) and c (2 May) are
+    # followed to the end of their horizon; b, e and f are left out, not counted as "no repeat".
     r = _one(compute_kpi(study, "repeat_purchase_rate"))
-    assert (r["estimate"], r["n"]) == (0.4, 5)  # a and c ordered twice, of a, b, c, e, f
-    # in February only a (1 order) and c (2 orders) bought
-    feb = kpi_estimate(study, "repeat_purchase_rate", "2025-02-01", "2025-02-28")
-    assert (feb.estimate, feb.n) == (0.5, 2)
+    assert (r["estimate"], r["n"]) == (1.0, 2)
+    # 30 days: all five are followed; a and c ordered again within 30 days
+    r30 = _one(compute_kpi(study, "repeat_purchase_rate", repeat_horizon_days=30))
+    assert (r30["estimate"], r30["n"]) == (0.4, 5)
+    lo, hi = proportion_confint(2, 5, method="wilson")
+    assert (r30["ci_low"], r30["ci_high"]) == (pytest.approx(lo), pytest.approx(hi))
+    # 20 days: a's second order, 29 days after the first, is too late
+    assert _one(compute_kpi(study, "repeat_purchase_rate", repeat_horizon_days=20))["estimate"] == pytest.approx(0.2)
+    # a window holds the customers whose FIRST order falls in it: in February only c (a first bought in
+    # January, so a's February order is not a new buyer's)
+    feb = kpi_estimate(study, "repeat_purchase_rate", "2025-02-01", "2025-02-28", repeat_horizon_days=30)
+    assert (feb.estimate, feb.n) == (1.0, 1)
+    assert kpi_settings(Study.load(study), "repeat_purchase_rate") == {"repeat_horizon_days": 90}
+    with pytest.raises(ParameterError, match="positive number of days"):
+        compute_kpi(study, "repeat_purchase_rate", repeat_horizon_days=0)
+    # the registration freezes the horizon and the hypotheses table says it in words
+    assert describe_settings("repeat_purchase_rate", {"repeat_horizon_days": 90}) == (
+        "a repeat order within 90 days of the first order")
+
+
+def test_complete_until_and_the_note_name_the_units_left_out(study):
+    # the log ends 30 May: observed until 31 May
+    assert complete_until(study, "repeat_purchase_rate") == pd.Timestamp("2025-03-01")  # 1 Mar + 1 day + 90 = 31 May
+    assert complete_until(study, "conversion_rate") == pd.Timestamp("2025-04-30")
+    assert complete_until(study, "churn_rate") == pd.Timestamp("2025-03-31")  # March's next month, April, is complete
+    assert complete_until(study, "revenue_per_customer") == pd.Timestamp("2025-04-30")  # May is incomplete
+    assert complete_until(study, "average_order_value") == pd.Timestamp("2025-05-30")
+    assert censoring_note(study, "repeat_purchase_rate") == (
+        "Customers whose first order is after 1 Mar 2025 are left out: their 90 days of follow-up are not over "
+        "by the end of the data (30 May 2025).")
+    assert censoring_note(study, "average_order_value") == ""
+    assert "not measured over the same follow-up" in censoring_note(study, "conversion_rate", window_days=None)
 
 
 def test_retention_and_churn_with_customers_as_clusters(study):
@@ -150,13 +181,19 @@ def test_retention_on_purchases(study):
     assert (r["estimate"], r["n"]) == (0.25, 4)
 
 
-def test_revenue_per_customer_is_a_mean_over_active_customers(study):
+def test_revenue_per_customer_is_a_mean_over_active_customer_months(study):
+    # active months and their revenue: a Jan 10, a Feb 30, b Jan 0, b Mar 20, c Feb 12, e Apr 5, f Apr 5;
+    # d's May is not complete (the log ends 30 May) and is left out
+    months = pd.DataFrame({"customer": list("aabbcef"), "value": [10, 30, 0, 20, 12, 5, 5.0]})
     r = _one(compute_kpi(study, "revenue_per_customer"))
-    values = np.array([40, 20, 12, 0, 5, 5], dtype=float)  # a b c d e f
-    assert r["estimate"] == pytest.approx(values.mean())
-    lo, hi = stats.t.interval(0.95, len(values) - 1, loc=values.mean(), scale=stats.sem(values))
-    assert (r["ci_low"], r["ci_high"]) == (pytest.approx(lo), pytest.approx(hi))
-    assert r["method"] == "Student t interval"
+    assert (r["estimate"], r["n"], r["customers"]) == (pytest.approx(82 / 7), 7, 5)
+    fit = sm.OLS(months["value"], np.ones(len(months))).fit(
+        cov_type="cluster", cov_kwds={"groups": pd.factorize(months["customer"])[0]})
+    half = stats.t.ppf(0.975, 5 - 1) * np.asarray(fit.bse)[0]  # 5 customers
+    assert r["ci_high"] - r["estimate"] == pytest.approx(half)
+    # a month counts in the window that holds its 15th, and one month is the same quantity as a quarter
+    jan = kpi_estimate(study, "revenue_per_customer", "2025-01-01", "2025-01-31")
+    assert (jan.estimate, jan.n) == (5.0, 2)  # a 10, b 0
 
 
 def test_average_order_value_clusters_orders_by_customer(study):
@@ -245,8 +282,8 @@ def test_breakdown_by_category_and_by_binned_number(study):
     assert by_region.loc["N", "estimate"] == pytest.approx((10 + 30 + 5 + 7 + 5) / 5)  # a, c, e
     assert by_region.loc["S", "estimate"] == pytest.approx((20 + 5) / 2)  # b, f
     by_age = compute_kpi(study, "revenue_per_customer", by="age").set_index("age")
-    # bins 18-35: a (40), b (20); 35-65: c (12), e (5), f (5); >= 65: d (0)
-    assert by_age["estimate"].to_dict() == pytest.approx({"18–35": 30.0, "35–65": 22 / 3, "≥ 65": 0.0})
+    # customer-months in bins 18-35: a (10, 30), b (0, 20); 35-65: c (12), e (5), f (5); >= 65: d's May is incomplete
+    assert by_age["estimate"].to_dict() == pytest.approx({"18–35": 15.0, "35–65": 22 / 3})
 
 
 def test_breakdown_by_a_given_grouping_table(study):

@@ -18,6 +18,9 @@ def _results(root) -> list[pd.DataFrame]:
     return [
         compute_kpi(root, "conversion_rate", freq="month", by="age")[["estimate", "ci_low", "n"]],
         compute_kpi(root, "retention_rate", freq="month")[["estimate", "ci_low", "n"]],
+        # a non-equi join (a later order within the horizon) and a per-month revenue table
+        compute_kpi(root, "repeat_purchase_rate", freq="month", repeat_horizon_days=30)[["estimate", "ci_low", "n"]],
+        compute_kpi(root, "revenue_per_customer", by="region")[["estimate", "ci_low", "n"]],
         lifecycle(root).table[["new", "returning", "resurrected", "dormant"]],
     ]
 

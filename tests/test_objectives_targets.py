@@ -15,6 +15,7 @@ import pytest
 from conftest import WORKED_LOG, log
 from cxlab.paths import published_dir
 from cxlab.errors import StudyError
+from cxlab.metrics import figures_plain
 from cxlab.objectives import (
     analyze,
     build_hypotheses,
@@ -82,26 +83,34 @@ def test_change_interval_combines_the_two_standard_errors():
 def test_objectives_table_baseline_current_target_gap_status(study):
     result = objectives_table(study)
     t = result.table.set_index("id")
-    # conversion: baseline January = a (yes), b (no) = 0.5; current since the intervention (15 Mar):
-    # e and f, both converted = 1.0; target 0.5 * 1.1 = 0.55 -> met
+    # one current period for every objective (cxlab.metrics.current_period): as long as the longest
+    # baseline (2 months), ending with the last month every KPI has fully followed — churn's March
+    # (April -> May is not complete; conversion is followed to 30 Apr, order value to 30 May)
+    assert set(t["current_start"]) == {pd.Timestamp("2025-02-01")} and set(t["current_end"]) == {pd.Timestamp("2025-03-31")}
+    assert set(t["current_is"]) == {"the latest 2 complete months in which every objective's KPI is fully followed"}
+    # conversion: baseline January = a (yes), b (no) = 0.5; current February-March: c, converted = 1.0;
+    # target 0.5 * 1.1 = 0.55 -> met
     conv = t.loc["conv"]
     assert (conv["baseline"], conv["current"], conv["target"]) == (0.5, 1.0, pytest.approx(0.55))
     assert conv["status"] == "target met" and conv["on_track"] and conv["gap"] == pytest.approx(-0.45)
-    assert conv["current_start"] == pd.Timestamp("2025-03-15")
-    # AOV: baseline Jan-Feb orders 10, 30, 5, 7 -> 13; current = the latest two complete months
-    # (March and April; May is incomplete): 20, 5, 5 -> 10
+    # AOV: baseline Jan-Feb orders 10, 30, 5, 7 -> 13; current February-March: 30, 5, 7, 20 -> 15.5
     aov = t.loc["aov"]
-    assert aov["baseline"] == pytest.approx(13.0) and aov["current"] == pytest.approx(10.0)
-    assert (aov["current_start"], aov["current_end"]) == (pd.Timestamp("2025-03-01"), pd.Timestamp("2025-04-30"))
-    assert aov["current_is"] == "the latest 2 complete months of the log"
-    assert aov["target"] == 20 and aov["gap"] == pytest.approx(10.0) and not aov["on_track"]
+    assert aov["baseline"] == pytest.approx(13.0) and aov["current"] == pytest.approx(15.5)
+    assert aov["target"] == 20 and aov["gap"] == pytest.approx(4.5) and not aov["on_track"]
+    assert aov["status"] == "no target date" and aov["movement"] == "no clear change"
     # churn has no direction written: it is to decrease
     churn = t.loc["churn"]
     assert churn["direction"] == "decrease"
     assert churn["baseline"] == pytest.approx(0.75)  # pairs a-Jan kept; a-Feb, b-Jan, c-Feb lost
-    assert (churn["current"], churn["current_n"]) == (1.0, 1)  # b-Mar lost; April -> May is not complete
-    assert churn["target"] == pytest.approx(0.375) and churn["status"] == "no clear change"
-    assert result.summary().startswith("3 objective(s): 1 at target")
+    # its last complete month is March (April -> May is not complete), so the current two months are
+    # February and March, as long as the baseline: a-Feb, c-Feb, b-Mar, all lost
+    assert (churn["current_start"], churn["current_end"]) == (pd.Timestamp("2025-02-01"), pd.Timestamp("2025-03-31"))
+    assert (churn["current"], churn["current_n"]) == (1.0, 3)
+    assert churn["target"] == pytest.approx(0.375) and churn["status"] == "no target date"
+    assert churn["note"].startswith("Customers active after 31 Mar 2025 are left out")
+    assert result.counts() == {"target met": 1, "on track": 0, "improving, off track": 0, "off track": 0,
+                               "no target date": 2, "not enough data": 0}
+    assert result.summary() == "3 objective(s): 1 at target, 2 without a target date."
 
 
 def test_objectives_table_with_a_given_current_window(study):
@@ -113,13 +122,16 @@ def test_objectives_table_with_a_given_current_window(study):
 def test_sentences_say_where_we_stand_in_words(study):
     result = objectives_table(study)
     text = result.sentences()
-    assert "**50.0%**" in text["conv"] and "**100.0%**" in text["conv"] and "is **met**" in text["conv"]
-    assert "10.00 still to go" in text["aov"]
+    plain = {k: figures_plain(v) for k, v in text.items()}  # the marked figures as their values
+    assert "**50.0%**" in plain["conv"] and "**100.0%**" in plain["conv"] and "is **met**" in text["conv"]
+    assert "4.50 still to go" in text["aov"]
     assert "by **the average order value**" in text["aov"]
     later = objectives_table(study, current=("2025-05-01", "2025-05-30")).sentences()
     assert "no data for it in the current period" in later["churn"]  # May -> June is not in the log
     shown = result.display_table()
-    assert list(shown.columns) == ["objective", "KPI", "baseline", "current", "target", "gap to target", "status"]
+    assert list(shown.columns) == ["objective", "KPI", "baseline", "current", "target", "by", "gap to target",
+                                   "projected by then", "status"]
+    assert "**no target date**" in text["aov"] and "by: YYYY-MM-DD" in text["aov"]
     assert shown.loc[0, "gap to target"] == "met"
 
 
@@ -131,7 +143,8 @@ def test_trend_and_breakdown_results(study):
     assert "Jan 2025" in trend.summary()
     br = kpi_breakdown(study, "average_order_value", "region")
     assert br.table.set_index("region")["estimate"].to_dict() == pytest.approx({"N": 57 / 5, "S": 12.5})
-    assert br.summary().startswith("Average order value by region: best S at 12.50")
+    # money in the currency; whom it counts and when, as the metric dictionary says (cxlab.metrics)
+    assert figures_plain(br.summary()).startswith("Average order value by region (orders, the whole log): best S at €12.50")
     assert br.plot() is not None
 
 

@@ -47,12 +47,15 @@ def test_dropoff_is_the_last_event_of_customers_who_never_reached_the_goal(make_
         ("c3", "2025-01-01 10:00", "ad"), ("c3", "2025-01-01 10:05", "view"),
         ("c4", "2025-01-01 10:00", "ad"), ("c4", "2025-01-01 10:05", "pay_error"), ("c4", "2025-01-02 10:00", "buy", 5.0),
     )
-    f = friction_signals(make_study(events=events)).by_touchpoint
+    # no conversion window: with the default 30 days every customer of this one-day log would be
+    # left out of the conversion comparison (their window runs past the end of the log)
+    f = friction_signals(make_study(events=events, conversion_window_days=None)).by_touchpoint
     assert _row(f, "pay_error")[["customers", "dropoffs"]].tolist() == [2, 1]
     assert _row(f, "pay_error").dropoff_rate == pytest.approx(1 / 2)
     assert _row(f, "view").dropoff_rate == pytest.approx(1 / 3)  # c3 of c1, c2, c3
     assert _row(f, "ad").dropoff_rate == 0 and _row(f, "buy").dropoff_rate == 0
-    # conversion of customers who met pay_error (c2 no, c4 yes) against the others (c1 yes, c3 no)
+    # conversion of customers who met pay_error before their outcome (c2 no, c4 yes) against the
+    # others (c1 yes, c3 no)
     assert _row(f, "pay_error").conv_difference == pytest.approx(0.5 - 0.5)
 
 
@@ -390,9 +393,9 @@ def test_survival_table_follows_each_customers_first_ticket_after_a_purchase(mak
     assert bool(table.loc["c2", "unresolved"])   # still open counts as unresolved
 
 
-def test_hazard_ratio_is_statsmodels_phreg_on_the_survival_table(make_study):
+def test_hazard_ratio_is_statsmodels_phreg_on_the_landmark_table(make_study):
     rng = np.random.default_rng(11)
-    rows, tickets = [], []
+    rows, tickets, waits = [], [], []
     start = pd.Timestamp("2025-01-01")
     for i in range(400):
         unresolved = i % 2 == 1
@@ -400,23 +403,29 @@ def test_hazard_ratio_is_statsmodels_phreg_on_the_survival_table(make_study):
         for k in range(prior):
             rows.append((f"c{i}", str(start + pd.Timedelta(days=k)), "buy", 10.0))
         opened = start + pd.Timedelta(days=prior, hours=1)
+        # a resolved ticket is closed an hour after it was opened: resolved by the 7-day landmark
         tickets.append({"ticket_id": f"t{i}", "customer_id": f"c{i}", "opened_at": str(opened),
+                        "closed_at": None if unresolved else str(opened + pd.Timedelta(hours=1)),
                         "resolved": not unresolved})
         wait = rng.exponential(30 / (0.5 if unresolved else 1.0))
+        waits.append((unresolved, wait))
         if wait < 200:
             rows.append((f"c{i}", str(opened + pd.Timedelta(days=wait)), "buy", 10.0))
     rows.append(("end", str(start + pd.Timedelta(days=205)), "ad"))
     folder = make_study(events=log(*rows), tickets=pd.DataFrame(tickets))
     result = churn_after_tickets(folder)
     t = result.table
+    # customers who bought again within the 7 days are not in the comparison; time runs from the landmark
+    at_risk = [u for u, w in waits if w > 7]
+    assert len(t) == len(at_risk) and len(result.units) == 400
     assert (t.day == np.ceil(t.days)).all()
     ref = sm.PHReg(t.day.to_numpy(float), t[["unresolved", "prior_purchases"]].astype(float).to_numpy(),
                    status=t.event.to_numpy(int), ties="efron").fit()
     assert result.hazard_ratio.estimate == pytest.approx(math.exp(ref.params[0]))
     lo, hi = np.exp(ref.conf_int()[0])
     assert (result.hazard_ratio.ci_low, result.hazard_ratio.ci_high) == (pytest.approx(lo), pytest.approx(hi))
-    assert result.hazard_ratio.covers(0.5) and result.hazard_ratio.n == 400
-    assert result.groups.set_index("group").loc["unresolved", "customers"] == 200
+    assert result.hazard_ratio.covers(0.5) and result.hazard_ratio.n == len(at_risk)
+    assert result.groups.set_index("group").loc["unresolved", "customers"] == sum(at_risk)
 
 
 # --------------------------------------------------------------------------- register
@@ -435,7 +444,9 @@ def register_study(make_study):
             surveys.append({"response_id": f"r{i}", "customer_id": c, "timestamp": "2025-01-02",
                             "touchpoint": "pay_error", "csat": 1,
                             "comment": "Card declined, awful. Mail me at a.b@example.com"})
-    folder = make_study(events=log(*rows), surveys=pd.DataFrame(surveys))
+    # no conversion window: in a one-day log a 30-day window would leave every customer out of
+    # the conversion comparison (their window runs past the end of the log)
+    folder = make_study(events=log(*rows), surveys=pd.DataFrame(surveys), conversion_window_days=None)
     study = data.ensure_clean(folder)
     segments = pd.DataFrame({"customer_id": [f"c{i:03d}" for i in range(100)],
                              "segment": ["A"] * 60 + ["B"] * 40})

@@ -237,7 +237,7 @@ def test_a_signal_stops_the_kernels_records_the_run_as_interrupted_and_exits_130
     assert proc.returncode == 130, out + err
     name = signal.Signals(sig).name
     assert f"cxlab: interrupted ({name}): stopped objectives; nothing of this run was published" in err
-    (run_dir,) = Study.load(folder).reports_dir.iterdir()
+    (run_dir,) = [p for p in Study.load(folder).reports_dir.iterdir() if p.is_dir()]  # beside history.html
     meta = json.loads((run_dir / "run.json").read_text())
     assert meta["status"] == "interrupted" and meta["interrupted_by"] == name and meta["kernel"] == kernels
     states = {s["stage"]: (s["status"], s["error"]) for s in meta["stages"]}
@@ -274,7 +274,7 @@ def test_a_full_disk_while_rendering_fails_the_stage_by_name_and_leaves_no_trunc
     monkeypatch.setattr("cxlab.report.html._write", _full_disk_after_half)
     assert main(["run", str(folder), "--stages", "intake"]) == 2
     err = capsys.readouterr().err
-    (run_dir,) = Study.load(folder).reports_dir.iterdir()
+    (run_dir,) = [p for p in Study.load(folder).reports_dir.iterdir() if p.is_dir()]  # beside history.html
     page = run_dir / "00_intake.html"
     assert (f"Stage 'intake' failed: its report page could not be written: Could not write {page}: "
             "the disk is full (No space left on device, errno 28)") in err

@@ -332,7 +332,7 @@ def test_segment_comparison_rates_means_and_cramers_v():
     # Holm over the two KPIs: the smaller p doubled, the larger kept if bigger
     ps = sorted(test.p_value)
     assert sorted(test.p_adjusted) == pytest.approx([min(1, 2 * ps[0]), max(min(1, 2 * ps[0]), ps[1])])
-    assert list(cmp.table().columns) == ["segment", "reached the goal", "revenue per customer"]
+    assert list(cmp.table().columns) == ["segment", "bought at any time", "revenue per customer"]
     with pytest.raises(ParameterError):
         compare_segments(f, kpis=["happiness"])
 
@@ -345,3 +345,44 @@ def test_persona_card_html_escapes_and_redacts_quotes():
     page = card.to_html()
     assert "<script" not in page and "&lt;script&gt;" in page and "App-first &lt;b&gt;" in page
     assert "ann@example.com" not in page and "[email]" in page and "[phone]" in page
+
+
+# --------------------------------------------------------------------------- issue 14: describe, test apart
+def test_compare_segments_can_describe_without_testing():
+    rng = np.random.default_rng(8)
+    f = pd.DataFrame({"customer_id": [f"c{i}" for i in range(90)], "segment": np.repeat(["A", "B", "C"], 30),
+                      "revenue": rng.exponential(10, 90)})
+    described = compare_segments(f, kpis=["revenue"], tests=False)
+    tested = compare_segments(f, kpis=["revenue"])
+    assert described.tests.empty and "p_adjusted" in described.tests.columns
+    pd.testing.assert_frame_equal(described.by_segment, tested.by_segment)
+    assert described.by_segment.set_index("segment").loc["B", "estimate"] == pytest.approx(f.revenue[30:60].mean())
+
+
+def test_a_kpi_that_cannot_be_tested_keeps_no_p_and_holm_runs_over_the_others():
+    from statsmodels.stats.multitest import multipletests
+
+    from cxlab.segments.compare import tests_frame
+
+    rows = [{"kpi": "revenue", "p_value": 0.01}, {"kpi": "orders", "p_value": float("nan"), "test": "not tested"},
+            {"kpi": "conversion", "p_value": 0.04}, {"kpi": "nps", "p_value": 0.03}]
+    t = tests_frame(rows).set_index("kpi")
+    ref = multipletests([0.01, 0.04, 0.03], method="holm")[1]
+    assert t.loc[["revenue", "conversion", "nps"], "p_adjusted"].tolist() == pytest.approx(list(ref))
+    assert np.isnan(t.loc["orders", "p_adjusted"])
+
+
+def test_kpi_test_is_scipy_s_kruskal_and_chi_square():
+    from cxlab.segments.compare import kpi_test
+
+    rng = np.random.default_rng(9)
+    seg = np.repeat(["a", "b", "c"], [40, 50, 60])
+    x = rng.normal(np.repeat([0.0, 0.3, 0.6], [40, 50, 60]), 1)
+    row = kpi_test("revenue", x, seg)
+    h, p = stats.kruskal(x[:40], x[40:90], x[90:])
+    assert (row["statistic"], row["p_value"], row["n"], row["segments"]) == (pytest.approx(h), pytest.approx(p), 150, 3)
+    conv = (x > 0.3).astype(float)
+    row = kpi_test("conversion", conv, seg)
+    table = pd.crosstab(seg, conv).to_numpy()
+    assert row["p_value"] == pytest.approx(stats.chi2_contingency(table, correction=False)[1])
+    assert kpi_test("revenue", np.where(seg == "a", x, np.nan), seg) is None  # one segment left: no test

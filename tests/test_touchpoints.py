@@ -96,8 +96,11 @@ def test_inventory_journey_ends_and_dropoff_by_hand(main_study):
 
 
 def test_inventory_conversion_touched_versus_untouched(main_study):
-    inv = tp.inventory(main_study)
+    # no conversion window: the log spans five days, so with the study's 30-day window every
+    # customer's window runs past its end and nobody would be compared (censored, as for the KPI)
+    inv = tp.inventory(main_study, window_days=None)
     t = inv.table.set_index("touchpoint")
+    assert (inv.compared, inv.compared_converted) == (5, 2)
     # cart: touched by c1, c2, c5 (c1, c5 bought) -> 2/3; untouched c3, c4 -> 0/2
     cart = t.loc["cart"]
     assert (cart.conv_touched, cart.conv_untouched) == (pytest.approx(2 / 3), 0.0)
@@ -112,7 +115,12 @@ def test_inventory_conversion_touched_versus_untouched(main_study):
     assert t.loc["pay_error", "conv_untouched"] == pytest.approx(1 / 3)
     # the differences also come as Estimates
     est = inv.lift_estimates().set_index("label")
-    assert est.loc["conversion, touched cart minus not touched", "estimate"] == pytest.approx(2 / 3)
+    assert est.loc["conversion, touched cart before the outcome minus not", "estimate"] == pytest.approx(2 / 3)
+    # review comes only after c1's purchase, buy is the goal: neither is compared
+    assert t.loc["review", "touched_before_outcome"] == 0 and np.isnan(t.loc["review", "conv_touched"])
+    assert t.loc["review", "lift_note"].startswith("no customer met it before their outcome")
+    assert np.isnan(t.loc["buy", "conv_difference"]) and t.loc["buy", "lift_note"].startswith("a goal touchpoint")
+    assert len(est) == 5  # ad, view, cart, pay_error, mystery
 
 
 def test_inventory_lists_uncatalogued_and_never_seen(main_study):

@@ -125,6 +125,39 @@ def cmd_kpis(args) -> int:
     return 0
 
 
+def cmd_runs(args) -> int:
+    """List the study's runs (oldest first); with --keep N, remove all but the N newest."""
+    from .report.history import list_runs
+    from .report.runs import prune_runs, run_rows, size_text
+    from .study import Study
+
+    study = Study.load(args.study)
+    if args.keep is not None:
+        pruned = prune_runs(study, args.keep)
+        for run_id, state, size in pruned.removed:
+            print(f"removed {run_id} ({state}, {size_text(size)})")
+        print(f"Removed {len(pruned.removed)} run folder(s), freed {size_text(pruned.freed)} "
+              f"({pruned.freed:,} bytes); kept {len(pruned.kept)}: {', '.join(pruned.kept) or 'none'}.")
+        if pruned.rewritten:
+            print(f"Rewrote the index of {', '.join(pruned.rewritten)} (it linked to a removed run).")
+        print(f"History: {pruned.history}")
+        return 0
+    runs = list_runs(study)
+    if not runs:
+        print(f"No runs of {study.name} yet under {study.reports_dir}.")
+        return 0
+    rows = run_rows(runs, sizes=True)
+    print(f"{'run':<20} {'started':<16} {'status':<12} {'fingerprint':<16} {'size':>9}  changed since the run before")
+    for row in rows:
+        changed = "; ".join(([row["data_changed"]] if row["data_changed"] else []) + row["parameters_changed"])
+        print(f"{row['run_id']:<20} {row['started']:<16} {row['state']:<12} {row['fingerprint']:<16} "
+              f"{size_text(row['bytes']):>9}  {redact(changed) or '–'}")
+    total = sum(r["bytes"] for r in rows)
+    print(f"{len(rows)} run(s), {size_text(total)} in {study.reports_dir}; history: "
+          f"{study.reports_dir / 'history.html'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cxlab", description="Customer journey mapping workbench.")
     parser.add_argument("--version", action="version", version=f"cxlab {__version__}")
@@ -162,6 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="mean events per customer (default: the demo's journeys)")
     syn.add_argument("--demo", action="store_true", help="the bundled demo study (20,000 customers, seed 7)")
     syn.set_defaults(func=cmd_synth)
+
+    runs = sub.add_parser("runs", help="list a study's runs (date, status, data fingerprint, what changed, size); "
+                          "--keep N removes older run folders")
+    runs.add_argument("study", help="study name under data/raw/, or a study folder")
+    runs.add_argument("--keep", type=int, metavar="N",
+                      help="keep the N newest runs (and always the latest successful one and any still running); "
+                           "remove the other run folders and rewrite the history page")
+    runs.set_defaults(func=cmd_runs)
 
     stages = sub.add_parser("stages", help="list the stages and their notebook parameters")
     stages.add_argument("--parameters", action="store_true", help="also list each stage's parameters")

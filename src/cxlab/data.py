@@ -25,6 +25,11 @@ tables, kept in the raw file), timestamps before 1990 or more than a year ahead 
 sets no ``study_period``, touchpoints in the log that the catalog lacks, catalogued touchpoints
 never seen, survey touchpoints or stages the study does not know.
 
+A table in a database (study.yaml: ``{backend: postgres, url: …, table: …}``) is read once into a
+local parquet copy by ``cxlab.warehouse`` (the contract's columns only, in a fixed order, keyed by a
+digest of the table's content computed in the database) and checked like a parquet file; its
+problems name the database table, and a row by its ``order_by`` values where study.yaml gives them.
+
 Only the event log is required: a study without a customers table gets a clean customers table of
 the log's customer ids. Clean tables are written to data/processed/<study>/ as parquet,
 atomically; raw files are only ever read. Timestamps there are UTC without a time zone, at
@@ -42,7 +47,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,8 +54,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from .paths import temp_file_beside
+from . import warehouse
 from .errors import DataError
-from .study import Study, table_format
+from .study import DatabaseTable, Study, table_format
 
 __all__ = [
     "Problem",
@@ -64,6 +70,8 @@ __all__ = [
     "clean_tables",
     "load",
     "fingerprint",
+    "database_columns",
+    "database_digest",
     "write_parquet",
     "write_json",
     "read_json",
@@ -113,7 +121,7 @@ _OPTIONAL = {
 CONTRACT_COLUMNS = {t: {**_REQUIRED[t], **_OPTIONAL[t]} for t in _REQUIRED}
 _ID_COLUMN = {"customers": "customer_id", "surveys": "response_id", "tickets": "ticket_id"}
 _ATTRIBUTE_KIND = {"numeric": "number", "date": "timestamp", "category": "text"}
-_INTERNAL = ("_row", "_file", "_file_row")
+_INTERNAL = ("_row", "_file", "_file_row", warehouse.KEY_COLUMN)
 _EPOCH_MICROS = {"s": 1_000_000, "ms": 1_000, "us": 1}
 
 
@@ -130,7 +138,7 @@ class Problem:
     example row is when the table is a folder of files."""
 
     table: str
-    file: Path
+    file: Path | DatabaseTable
     column: str | None
     message: str
     count: int = 0
@@ -151,14 +159,15 @@ class Problem:
     def __str__(self) -> str:
         if self.key:
             return f"{self.file.name}: '{self.key}': {self.message}"
-        where = self.file.name + ("/" if self.file.is_dir() else "")
+        in_database = isinstance(self.file, DatabaseTable)
+        where = self.file.name if in_database else self.file.name + ("/" if self.file.is_dir() else "")
         if self.column and self.source_column and self.source_column != self.column:
             where += f", column '{self.source_column}' (contract column '{self.column}')"
         elif self.column:
             where += f", column '{self.column}'"
         text = f"{where}: {self.message}"
         if self.rows:
-            csv = table_format(self.file) == "csv"
+            csv = not in_database and table_format(self.file) == "csv"
             shown = []
             for i, (row, value) in enumerate(zip(self.rows, self.values)):
                 if i < len(self.places):
@@ -431,13 +440,16 @@ class _Checker:
         self.types: dict[str, dict[str, str]] = {}  # table -> column -> type in the file
         self.sources: dict[str, dict[str, str]] = {}  # table -> contract column -> export column
         self.folders: set[str] = set()
+        self.keyed: set[str] = set()  # database tables with order_by: a row is named by its key
+        self.listed: dict[str, list[str]] = {}  # database table -> every column it has (for messages)
 
     # ------------------------------------------------------------------ helpers
     def _examples(self, table: str, column: str | None, where: str, show: str) -> tuple[int, list, list, list]:
         count = _scalar(self.con, f"SELECT count(*) FROM raw_{table} WHERE {where}")
         if not count:
             return 0, [], [], []
-        place = ", _file, _file_row" if table in self.folders else ""
+        keyed = table in self.keyed and table not in self.folders
+        place = ", _file, _file_row" if table in self.folders else f", {warehouse.KEY_COLUMN}" if keyed else ""
         rows = _all(
             self.con,
             f"SELECT _row, CAST({show} AS VARCHAR){place} FROM raw_{table} WHERE {where} "
@@ -447,6 +459,8 @@ class _Checker:
         if table in self.folders:
             folder = self.study.tables[table]
             places = [f"{_relative(r[2], folder)} row {r[3]}" for r in rows]
+        elif keyed:
+            places = [str(r[2]) for r in rows]
         return count, [r[0] for r in rows], [r[1] for r in rows], places
 
     def _add(self, problem: Problem) -> Problem:
@@ -488,6 +502,8 @@ class _Checker:
 
     # ------------------------------------------------------------------ opening a file
     def open(self, table: str) -> bool:
+        if isinstance(self.study.tables[table], DatabaseTable):
+            return self._open_database(table)
         path = self.study.tables[table]
         options = self.study.table_options.get(table, {})
         fmt = table_format(path) if path.exists() else None
@@ -536,6 +552,35 @@ class _Checker:
         if fmt == "csv" and file_columns == ["column0"] and not _scalar(self.con, f"SELECT count(*) FROM raw0_{table}"):
             self._error(table, None, "the file has no header row and no data")
             return False
+        return self._finish_open(table, file_columns)
+
+    def _open_database(self, table: str) -> bool:
+        """A database table: its local copy (``cxlab.warehouse``), opened as a parquet file."""
+        source = self.study.tables[table]
+        try:
+            every = list(warehouse.describe(source))
+            self.listed[table] = every
+            copy = warehouse.snapshot(self.study, table, database_columns(self.study, table, every))
+        except warehouse.DatabaseUnreadable as exc:
+            self._error(table, None, exc.reason)
+            return False
+        if source.order_by:
+            self.keyed.add(table)
+        self.con.execute(f"CREATE VIEW raw0_{table} AS {source_sql(copy.path)}")
+        file_columns = [d[0] for d in self.con.execute(f"SELECT * FROM raw0_{table} LIMIT 0").description
+                        if d[0] not in _INTERNAL]
+        return self._finish_open(table, file_columns, left_out=copy.left_out)
+
+    def _has(self, table: str, file_columns: list[str]) -> str:
+        """"the file has: a, b" (for a database table: every column it has, read or not)."""
+        if table in self.listed:
+            return f"the table has: {', '.join(self.listed[table]) or 'no columns'}"
+        return f"the file has: {', '.join(file_columns) or 'no columns'}"
+
+    def _finish_open(self, table: str, file_columns: list[str], left_out: list[str] = ()) -> bool:
+        """The raw view of an opened table (columns renamed as study.yaml maps them), its row
+        count, and the problems of its columns as a whole."""
+        in_database = table in self.listed
         select = self._mapped_select(table, file_columns)
         self.con.execute(f"CREATE VIEW raw_{table} AS SELECT {select} FROM raw0_{table}")
         cols = [d[0] for d in self.con.execute(f"SELECT * FROM raw_{table} LIMIT 0").description]
@@ -549,17 +594,19 @@ class _Checker:
             if mapped is None:  # an export column renamed in study.yaml and missing was reported already
                 self._error(
                     table, col,
-                    f"required column is missing (the file has: {', '.join(file_columns) or 'no columns'}); "
+                    f"required column is missing ({self._has(table, file_columns)}); "
                     f"if the export calls it otherwise, map it in study.yaml: "
-                    f"tables: {{{table}: {{file: {path.name}, columns: {{{col}: <export column>}}}}}}",
+                    f"{_table_yaml(self.study, table, f'columns: {{{col}: <export column>}}')}",
                 )
-        ignored = [c for c in self.columns[table] if not _contract_column(table, c)]
+        ignored = [c for c in self.columns[table] if not _contract_column(table, c)] + list(left_out)
         if ignored:
+            where = "are not read from the database" if in_database else "stay in the raw file"
             self._error(table, None,
                         f"{len(ignored)} column(s) the data contract does not use are left out of the clean "
-                        f"table (they stay in the raw file): {', '.join(ignored)}", severity="warning")
+                        f"table (they {where}): {', '.join(ignored)}", severity="warning")
         if n == 0:
-            self._error(table, None, "the table is empty (it has a header but no rows)")
+            self._error(table, None, "the table is empty (it has columns but no rows)" if in_database
+                        else "the table is empty (it has a header but no rows)")
             return False
         return not missing
 
@@ -613,7 +660,8 @@ class _Checker:
         export column is dropped (the mapping wins)."""
         path = self.study.tables[table]
         mapping = self.study.column_maps.get(table, {})
-        internal = [c for c in _INTERNAL if table in self.folders or c == "_row"]
+        internal = [c for c in _INTERNAL if c == "_row" or (table in self.folders and c in ("_file", "_file_row"))
+                    or (table in self.keyed and c == warehouse.KEY_COLUMN)]
         rename: dict[str, str] = {}
         for contract, export in mapping.items():
             if not _contract_column(table, contract):
@@ -625,7 +673,8 @@ class _Checker:
             if export not in file_columns:
                 self._add(Problem(table, path, contract,
                                   f"study.yaml maps this column from the export's column '{export}', which the "
-                                  f"file does not have (the file has: {', '.join(file_columns) or 'no columns'})",
+                                  f"{'table' if table in self.listed else 'file'} does not have "
+                                  f"({self._has(table, file_columns)})",
                                   source_column=export))
                 continue
             rename[export] = contract
@@ -663,8 +712,7 @@ class _Checker:
             )
             if p is not None and not epoch and p.values and all(_NUMBER_TEXT.fullmatch(str(v)) for v in p.values):
                 p.message += (f"; they look like Unix epoch numbers: give their unit in study.yaml, "
-                              f"tables: {{{table}: {{file: {self.study.tables[table].name}, epoch: s}}}} "
-                              "(s, ms or us)")
+                              f"{_table_yaml(self.study, table, 'epoch: s')} (s, ms or us)")
             if p is None:
                 self._check_period(table, col, cast)
             return
@@ -1006,9 +1054,12 @@ def fingerprint(study: Study | str | os.PathLike) -> str:
     the stages of a run (one kernel) hash a large log once, not once per stage."""
     study = Study.load(study)
     paths = [study.root / "study.yaml"]
-    for table_path in sorted(study.tables.values()):
+    for table_path in sorted(p for p in study.tables.values() if not isinstance(p, DatabaseTable)):
         paths += folder_files(table_path) if table_path.is_dir() else [table_path]
-    key = tuple((str(p), st.st_size, st.st_mtime_ns) for p, st in ((p, p.stat()) for p in paths))
+    # a table in a database by the digest of its content, computed in the database (cxlab.warehouse)
+    databases = tuple((t, database_digest(study, t)) for t in sorted(study.tables)
+                      if isinstance(study.tables[t], DatabaseTable))
+    key = tuple((str(p), st.st_size, st.st_mtime_ns) for p, st in ((p, p.stat()) for p in paths)) + databases
     if key in _FINGERPRINTS:
         return _FINGERPRINTS[key]
     digest = hashlib.sha256()
@@ -1017,8 +1068,50 @@ def fingerprint(study: Study | str | os.PathLike) -> str:
         with open(path, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
+    for table, content in databases:
+        digest.update(f"database table {table}: {content}".encode())
     _FINGERPRINTS[key] = digest.hexdigest()[:16]
     return _FINGERPRINTS[key]
+
+
+def database_columns(study: Study, table: str, every: list[str]) -> list[str]:
+    """The columns of a database table that are read (of ``every`` column it has): all of
+    customers (each an attribute); of the other tables the contract's columns and those study.yaml
+    maps — a column named like a contract column that study.yaml feeds from another is not read.
+    A DatabaseUnreadable names an ``order_by`` column the table lacks."""
+    source = study.tables[table]
+    absent = [c for c in source.order_by if c not in every]
+    if absent:
+        raise warehouse.DatabaseUnreadable(
+            source, f"study.yaml's order_by names {', '.join(repr(c) for c in absent)}, which the table does not "
+                    f"have (it has: {', '.join(every)})")
+    if table == "customers":
+        return list(every)
+    mapping = study.column_maps.get(table, {})
+    exports = set(mapping.values())
+    fed_from_elsewhere = {c for c, export in mapping.items() if export != c and export in every}
+    return [c for c in every if c in exports or (_contract_column(table, c) and c not in fed_from_elsewhere)]
+
+
+def database_digest(study: Study, table: str) -> str:
+    """The digest of a database table's content in the columns read (``cxlab.warehouse``): asked
+    of the database once per loaded study."""
+    known = warehouse.remembered_digest(study, table)
+    if known is None:
+        source = study.tables[table]
+        known, _ = warehouse.digest(source, database_columns(study, table, list(warehouse.describe(source))))
+        warehouse.remember_digest(study, table, known)
+    return known
+
+
+def _table_yaml(study: Study, table: str, inner: str) -> str:
+    """How study.yaml would say ``inner`` (``epoch: s``) for this table, file or database table."""
+    source = study.tables[table]
+    if isinstance(source, DatabaseTable):
+        head = f"backend: {source.backend}, url: …, table: {source.table}"
+    else:
+        head = f"file: {source.name}"
+    return f"tables: {{{table}: {{{head}, {inner}}}}}"
 
 
 def clean_tables(study: Study) -> list[str]:
@@ -1033,7 +1126,7 @@ def clean_path(study: Study, table: str) -> Path:
 
 def _atomic_target(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = temp_file_beside(path)  # mode from the umask, not mkstemp's 0600
     os.close(fd)
     return Path(tmp)
 
@@ -1064,13 +1157,46 @@ def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def clean_fingerprint(study: Study) -> str | None:
-    """The fingerprint recorded with the clean tables now in data/processed/<study>/."""
-    marker = study.processed_dir / "clean.json"
+_REMEMBERED = 4096  # states of clean tables remembered per process (then forgotten all at once)
+_CLEAN_PRINTS: dict[tuple, Any] = {}  # (clean.json, its state as a file) -> the fingerprint in it
+_CURRENT_CLEAN: set[tuple] = set()  # states ensure_clean found current (``_clean_state``)
+
+
+def _file_state(path: Path) -> tuple[int, int, int] | None:
+    """A file as the file system knows it (inode, size, modification time), None when missing:
+    a file edited, or written beside and renamed onto (as cxlab writes), gets another."""
     try:
-        return read_json(marker).get("fingerprint") if marker.exists() else None
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _remember(store: dict | set, key: tuple, value: Any = None) -> None:
+    if len(store) >= _REMEMBERED:
+        store.clear()
+    if isinstance(store, set):
+        store.add(key)
+    else:
+        store[key] = value
+
+
+def clean_fingerprint(study: Study) -> str | None:
+    """The fingerprint recorded with the clean tables now in data/processed/<study>/ (clean.json
+    is read once per state of the file: ``_file_state``)."""
+    marker = study.processed_dir / "clean.json"
+    state = _file_state(marker)
+    if state is None:
+        return None
+    if (str(marker), state) in _CLEAN_PRINTS:
+        return _CLEAN_PRINTS[str(marker), state]
+    try:
+        found = read_json(marker).get("fingerprint")
     except (ValueError, OSError):
         return None
+    if _file_state(marker) == state:  # not replaced while it was read
+        _remember(_CLEAN_PRINTS, (str(marker), state), found)
+    return found
 
 
 def kept_for_clean(study: Study, name: str) -> pd.DataFrame | None:
@@ -1194,15 +1320,44 @@ def write_clean_tables(study: Study | str | os.PathLike) -> ValidationReport:
     return report
 
 
+def _clean_state(study: Study) -> tuple | None:
+    """What the study's clean tables are current for: its processed folder and tables, the
+    fingerprint of its inputs, and clean.json and each clean table as files; None without
+    clean.json (an input gone missing raises OSError)."""
+    folder = study.processed_dir
+    marker = _file_state(folder / "clean.json")
+    if marker is None:
+        return None
+    tables = tuple(clean_tables(study))
+    return (str(folder), tables, fingerprint(study), marker,
+            tuple(_file_state(folder / f"{t}.parquet") for t in tables))
+
+
 def ensure_clean(study: Study | str | os.PathLike) -> Study:
-    """Write the clean tables unless they exist for exactly these inputs."""
+    """Write the clean tables unless they exist for exactly these inputs.
+
+    What it found current is remembered per process by ``_clean_state``: an input changed (its
+    size or modification time), clean.json or a clean table rewritten or removed is seen at the
+    next call, without reading clean.json and resolving every path again (a stage asks about a
+    hundred times)."""
     study = Study.load(study)
+    try:
+        state = _clean_state(study)
+    except OSError:  # an input gone missing: validation names it
+        state = None
+    if state is not None and state in _CURRENT_CLEAN:
+        return study
     marker = study.processed_dir / "clean.json"
     if marker.exists():
         try:
             if read_json(marker).get("fingerprint") == fingerprint(study) and all(
                 clean_path(study, t).exists() for t in clean_tables(study)
             ):
+                try:
+                    if state is not None and _clean_state(study) == state:  # nothing changed while checking
+                        _remember(_CURRENT_CLEAN, state)
+                except OSError:
+                    pass
                 return study
         except (ValueError, OSError):
             pass

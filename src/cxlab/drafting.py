@@ -783,6 +783,7 @@ def _render(folder: Path, title: str | None, tables: dict[str, TableDraft], tps:
         f"reaching one of these counts as converting; proposed because they {why}"))
     lines.append("conversion_window_days: 30   " + decide(
         "days after a customer's first touch in which reaching a goal counts (null: no limit)"))
+    lines.append("currency: EUR   " + decide("the currency of revenue, shown with every amount (an ISO code: USD, GBP …)"))
     first_last = _period(events)
     if first_last:
         lines.append(f"# study_period: {{start: {first_last[0]}, end: {first_last[1]}}}   " + decide(

@@ -19,6 +19,7 @@ A PySpark study needs the ``spark`` extra (``pip install -e '.[spark]'``) and Ja
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from typing import Any
@@ -34,6 +35,7 @@ __all__ = ["connect", "events", "table", "to_pandas", "backend_name", "reset", "
 
 _CONNECTIONS: dict[tuple, Any] = {}
 _CACHED: dict[tuple, ibis.Table] = {}
+_TABLES: dict[tuple, ibis.Table] = {}  # the clean tables' views (``table``)
 # DuckDB threads for connections opened from now on in this process (None: the user's
 # CXLAB_DUCKDB_THREADS, else DuckDB's default of every core); the runner sets it per stage.
 _THREADS: list[int | None] = [None]
@@ -125,10 +127,18 @@ def table(study: Study | str | os.PathLike, name: str) -> ibis.Table:
         raise StudyError(f"Study '{study.name}' has no '{name}' table (study.yaml, tables).")
     con = connect(study)
     path = data.clean_path(study, name)
-    # the view's name carries the input fingerprint: Ibis caches results by expression, so a
-    # table read from rewritten clean tables must not look like the one read before
-    version = (data.clean_fingerprint(study) or "")[:8]
-    return con.read_parquet(str(path), table_name=f"{study.name}_{name}_{version}".replace("-", "_"))
+    fingerprint = data.clean_fingerprint(study) or ""
+    # one view per connection, clean file and input fingerprint (a stage asks a hundred times;
+    # each view costs a round of DuckDB catalog work)
+    key = (_engine_key(study), str(path), fingerprint)
+    if key not in _TABLES:
+        # the view's name carries the input fingerprint: Ibis caches results by expression, so a
+        # table read from rewritten clean tables must not look like the one read before; and the
+        # file's place, so another study's view (same name, same inputs) never replaces this one
+        place = hashlib.sha256(str(path).encode("utf-8")).hexdigest()[:6]
+        view = f"{study.name}_{name}_{fingerprint[:8]}_{place}".replace("-", "_")
+        _TABLES[key] = con.read_parquet(str(path), table_name=view)
+    return _TABLES[key]
 
 
 def events(study: Study | str | os.PathLike) -> ibis.Table:
@@ -162,6 +172,7 @@ def reset() -> None:
     engine settings). DuckDB connections are closed (their memory freed); a Spark session is
     left running for the next connection to reuse."""
     _CACHED.clear()
+    _TABLES.clear()
     for con in _CONNECTIONS.values():
         if getattr(con, "name", "") == "duckdb":
             try:

@@ -213,6 +213,14 @@ class Text(Shape):
         return isinstance(value, (str, int, float, bool, dt.date))
 
 
+class Currency(Shape):
+    expected = "a currency: an ISO code such as EUR, USD or GBP, or a sign such as €"
+
+    def fits(self, value):
+        return (isinstance(value, str) and 1 <= len(value.strip()) <= 5
+                and not any(c.isdigit() or c.isspace() for c in value.strip()))
+
+
 class Name(Shape):
     expected = "a name"
 
@@ -369,10 +377,19 @@ TABLE = Either(
     Name(),
     Record({"file": Name(), "columns": MapOf(Name(), "a mapping of contract columns to the export's columns, "
                                                      "e.g. {customer_id: user_id, timestamp: ts}"),
-            "encoding": Name(), "epoch": Name()},
-           "{file: ..., columns: {contract column: export column}, encoding: ..., epoch: ...}",
-           required=("file",), what="a table"),
-    expected="a file name, or {file: ..., columns: {contract column: export column}}",
+            "encoding": Name(), "epoch": Name(),
+            # a table in a database (cxlab.study checks that a table gives a file or these three)
+            "backend": Name("an Ibis backend, e.g. postgres"),
+            "url": Text("a URL without a password, e.g. postgresql://analyst@db:5432/cx"),
+            "table": Name("the table's name in the database"), "schema": Name(),
+            "order_by": ListOf(Name(), "a column or a list of columns giving the rows their order, e.g. [event_id]",
+                               single=str),
+            "password_env": Name("the name of an environment variable holding the password")},
+           "{file: ..., columns: {contract column: export column}, encoding: ..., epoch: ...} or "
+           "{backend: postgres, url: ..., table: ..., columns: ...}",
+           what="a table"),
+    expected="a file name, {file: ..., columns: {contract column: export column}}, or a table in a database "
+             "{backend: postgres, url: ..., table: ...}",
 )
 TOUCHPOINT = Record({"stage": Name(), "channel": Name(), "label": Text()},
                     "{stage: <one of the stages>, channel: web|app|email|store|call_centre …, label: <text>}",
@@ -385,7 +402,8 @@ ATTRIBUTE = Record(
 )
 OBJECTIVE = Record(
     {"id": Name(), "goal": Text(), "kpi": Name("a KPI id (cxlab kpis lists them)"), "baseline": _DATE_WINDOW,
-     "target": Record({"absolute": Number(), "relative": Number()}, "{absolute: <value>} or {relative: 0.10}",
+     "target": Record({"absolute": Number(), "relative": Number(), "by": Date()},
+                      "{absolute: <value>} or {relative: 0.10}, optionally with by: YYYY-MM-DD",
                       what="a target", hint=lambda v, k: (
                           f"write target: {{absolute: {v}}} or {{relative: {v}}}" if Number().fits(v) else None)),
      "direction": OneOf(("increase", "decrease")), "intervention": Name("an intervention id"),
@@ -432,6 +450,7 @@ SCHEMA = Record(
         "goal_touchpoints": ListOf(Name(), "a touchpoint name or a list of them, e.g. [web_purchase]",
                                    single=str),
         "conversion_window_days": Number("a number of days, or null for no window"),
+        "currency": Currency(),
         "customer_attributes": MapOf(ATTRIBUTE, "a mapping of customer columns to {kind: numeric|category|date}, "
                                                 "e.g. {region: {kind: category}}", empty_values=True),
         "objectives": ListOf(OBJECTIVE, "a list of objectives, each {id, goal, kpi, baseline, target}"),

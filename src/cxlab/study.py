@@ -17,6 +17,10 @@ naming the key.
         epoch: s                        # optional: timestamps are Unix epoch s | ms | us
       surveys: surveys.csv              # optional
       tickets: tickets.csv              # optional
+      # or a table in a database, through Ibis (README: "Tables in a database"); the URL carries
+      # no password (PGPASSWORD, ~/.pgpass, or password_env: <environment variable>)
+      # events: {backend: postgres, url: "postgresql://analyst@db:5432/cx", table: events,
+      #          schema: web, order_by: [event_id], columns: {customer_id: user_id}}
     study_period: {start: 2025-01-01, end: 2025-12-31}   # optional: events outside are errors
     stages: [awareness, consideration, purchase, service, loyalty]   # in journey order
     touchpoints:                        # the catalog: touchpoint -> stage, channel
@@ -48,6 +52,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,13 +65,15 @@ from .errors import StudyError
 from .paths import inside, resolve_study_dir
 
 __all__ = ["Study", "Objective", "Intervention", "TABLE_NAMES", "DESIGNS", "TABLE_SUFFIXES", "table_format",
-           "ENCODINGS", "EPOCH_UNITS"]
+           "ENCODINGS", "EPOCH_UNITS", "DatabaseTable"]
 
 TABLE_NAMES = ("customers", "events", "surveys", "tickets")
 # the files a table may be: CSV (plain or compressed, read by DuckDB as they are), parquet, or a
 # folder of parquet files (a partitioned export, hive-style key=value folders included)
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".csv.zst", ".parquet")
 TABLE_KEYS = ("file", "columns", "encoding", "epoch")
+# a table in a database (cxlab.warehouse): backend, url and table are required
+DATABASE_KEYS = ("backend", "url", "table", "schema", "order_by", "password_env", "columns", "epoch")
 # the encodings DuckDB reads without an extension; a name from the left is read as the right
 ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "utf-16": "utf-16", "utf16": "utf-16", "latin-1": "latin-1",
              "latin1": "latin-1", "iso-8859-1": "latin-1", "iso8859-1": "latin-1"}
@@ -75,6 +83,8 @@ EPOCH_UNITS = ("s", "ms", "us")
 REQUIRED_TABLES = ("events",)
 DESIGNS = ("ab", "pre_post", "did", "its")
 DEFAULT_CONVERSION_WINDOW_DAYS = 30
+# money in the report is shown in this currency unless study.yaml names another (currency: USD)
+DEFAULT_CURRENCY = "EUR"
 CHANNELS_HINT = "web, app, email, store, call_centre"
 
 
@@ -108,6 +118,96 @@ class Intervention:
     min_effect: dict = field(default_factory=dict)
     description: str = ""
     raw: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class DatabaseTable:
+    """A table in a database, read through Ibis (``cxlab.warehouse``): the Ibis backend
+    (postgres, duckdb, …), a URL Ibis connects to (never with a password), the table and its
+    schema, the columns that give its rows their order, and the environment variable holding the
+    password (None: the driver's own, e.g. PGPASSWORD or ~/.pgpass)."""
+
+    backend: str
+    url: str
+    table: str
+    schema: str | None = None
+    order_by: tuple[str, ...] = ()
+    password_env: str | None = None
+
+    @property
+    def name(self) -> str:
+        """How messages name it: "postgres table web.events"."""
+        return f"{self.backend} table {self.schema + '.' if self.schema else ''}{self.table}"
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.url}"
+
+
+def _ibis_backends() -> set[str]:
+    """The backends Ibis knows (installed or not: a missing driver is named when connecting)."""
+    from importlib.metadata import entry_points
+
+    return {e.name for e in entry_points(group="ibis.backends")}
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _database_table(key: str, spec: dict, problems: "_Problems") -> DatabaseTable | None:
+    """``tables.<name>`` as a database table; a password in the URL is refused."""
+    missing = [k for k in ("backend", "url", "table") if not str(spec.get(k) or "").strip()]
+    for k in missing:
+        problems.add(f"{key}.{k}", "is required for a table in a database: {backend: postgres, "
+                                   "url: postgresql://user@host:5432/database, table: events}")
+    if missing:
+        return None
+    backend, url, table = str(spec["backend"]).strip(), str(spec["url"]).strip(), str(spec["table"]).strip()
+    ok = True
+    known = _ibis_backends()
+    if known and backend not in known:
+        problems.add(f"{key}.backend", f"'{backend}' is not an Ibis backend (postgres, duckdb, sqlite, mysql, "
+                                       "snowflake, bigquery …)")
+        ok = False
+    try:
+        split = urllib.parse.urlsplit(url)
+        has_password = split.password is not None
+    except ValueError as exc:
+        problems.add(f"{key}.url", f"is not a URL ({exc})")
+        return None
+    secret_params = [k for k, _ in urllib.parse.parse_qsl(split.query) if "password" in k.lower()]
+    if has_password or secret_params:
+        where = "after the user name" if has_password else f"as ?{secret_params[0]}="
+        env = "PGPASSWORD or ~/.pgpass, or " if backend == "postgres" else ""
+        problems.add(f"{key}.url", f"holds a password ({where}); study.yaml is kept and shared with the study, "
+                                   "so cxlab refuses it: remove it from the URL and give it through the "
+                                   f"environment ({env}password_env: <name of an environment variable>)")
+        ok = False
+    scheme = split.scheme.replace("postgresql", "postgres")
+    if ok and scheme != backend:
+        problems.add(f"{key}.url", f"is a {split.scheme or 'scheme-less'} URL, and the backend is {backend}: "
+                                   f"write a URL of the form {backend}://…")
+        ok = False
+    if ok and backend == "postgres" and "/" in split.path.strip("/"):
+        # Ibis would read postgresql://host/db/web as schema web, the driver that copies the table as database db/web
+        problems.add(f"{key}.url", f"names a database and a schema ({split.path.strip('/')}); the URL names the "
+                                   "database only: give the schema as schema: <name>")
+        ok = False
+    env_name = spec.get("password_env")
+    if env_name is not None and not _ENV_NAME.fullmatch(str(env_name)):
+        problems.add(f"{key}.password_env", f"'{env_name}' is not the name of an environment variable "
+                                            "(letters, digits and _), e.g. CX_DB_PASSWORD")
+        ok = False
+    order_by = spec.get("order_by") or []
+    order_by = [order_by] if isinstance(order_by, str) else order_by
+    if spec.get("encoding") is not None:
+        problems.add(f"{key}.encoding", "applies to CSV files only, and this table is in a database")
+        ok = False
+    if not ok:
+        return None
+    return DatabaseTable(backend=backend, url=url, table=table,
+                         schema=str(spec["schema"]) if spec.get("schema") is not None else None,
+                         order_by=tuple(str(c) for c in order_by),
+                         password_env=str(env_name) if env_name is not None else None)
 
 
 def table_format(path: Path) -> str | None:
@@ -154,21 +254,31 @@ def _date(value: Any, key: str, problems: _Problems) -> pd.Timestamp | None:
 _SUFFIX_WORDS = ".csv, .csv.gz, .csv.zst or .parquet file, or a folder of parquet files"
 
 
-def _table_spec(name: str, spec: Any, problems: _Problems) -> tuple[str, dict, dict] | None:
-    """(file, {contract column: export column}, options) of ``tables.<name>``: a file name, or a
-    mapping {file, columns, encoding, epoch}."""
+def _table_spec(name: str, spec: Any, problems: _Problems) -> tuple[str | DatabaseTable, dict, dict] | None:
+    """(file or DatabaseTable, {contract column: export column}, options) of ``tables.<name>``: a
+    file name, a mapping {file, columns, encoding, epoch}, or a table in a database {backend, url,
+    table, schema, order_by, password_env, columns, epoch}."""
     key = f"tables.{name}"
     if isinstance(spec, (str, os.PathLike)):
         return str(spec), {}, {}
     if not isinstance(spec, dict):
         problems.add(key, "give a file name, or {file: ..., columns: {contract column: export column}}")
         return None
+    in_database = "file" not in spec and bool({"backend", "url", "table"} & set(spec))
+    allowed = DATABASE_KEYS if in_database else TABLE_KEYS
     for extra in spec:
-        if extra not in TABLE_KEYS:
-            problems.add(f"{key}.{extra}", f"unknown key; a table takes {', '.join(TABLE_KEYS)}")
-    rel = spec.get("file")
-    if not isinstance(rel, str) or not rel.strip():
-        problems.add(f"{key}.file", "is required: the table's file, relative to the study folder")
+        if extra not in allowed and not (in_database and extra == "encoding"):
+            problems.add(f"{key}.{extra}", f"unknown key; a table {'in a database ' if in_database else ''}takes "
+                                           f"{', '.join(allowed)}")
+    if in_database:
+        rel = _database_table(key, spec, problems)
+        if rel is None:
+            return None
+    else:
+        rel = spec.get("file")
+    if not in_database and (not isinstance(rel, str) or not rel.strip()):
+        problems.add(f"{key}.file", "is required: the table's file, relative to the study folder (or, for a table "
+                                    "in a database, give backend, url and table)")
         return None
     columns: dict[str, str] = {}
     raw = spec.get("columns") or {}
@@ -228,7 +338,7 @@ class Study:
     name: str
     title: str
     description: str
-    tables: dict[str, Path]
+    tables: dict[str, Path | DatabaseTable]  # a file, or a table in a database
     stages: list[str]
     catalog: pd.DataFrame  # touchpoint, stage, channel, label, stage_order
     goal_touchpoints: list[str]
@@ -294,6 +404,13 @@ class Study:
             if parsed is None:
                 continue
             rel, columns, options = parsed
+            if isinstance(rel, DatabaseTable):
+                tables[name] = rel
+                if columns:
+                    column_maps[name] = columns
+                if options:
+                    table_options[name] = options
+                continue
             try:
                 path = inside(root, rel, what=f"file of table '{name}'")
             except Exception as exc:  # ParameterError: reported with the rest
@@ -503,6 +620,12 @@ class Study:
         return inside(self.processed_dir, filename, what="processed file")
 
     # ------------------------------------------------------------------ catalog
+    @property
+    def currency(self) -> str:
+        """The currency amounts (revenue, order values, CLV) are in: study.yaml's ``currency``, an
+        ISO code such as EUR or a sign such as €; EUR when the study does not say."""
+        return str(self.config.get("currency") or DEFAULT_CURRENCY).strip()
+
     def stage_of(self, touchpoint: str) -> str | None:
         hit = self.catalog.loc[self.catalog.touchpoint == touchpoint, "stage"]
         return None if hit.empty else hit.iloc[0]

@@ -33,6 +33,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
+from ..metrics import figures_plain
 from ..privacy import redact
 from .inputs import JourneyMapData
 from .narrative import segment_name
@@ -228,7 +229,7 @@ class _Layout:
     margin: float = 0.28
     label_w: float = 1.32
     gutter: float = 0.12
-    title_h: float = 0.62
+    title_h: float = 0.7
     header_h: float = 0.34
     footer_h: float = 0.56
     n: int = 5
@@ -520,15 +521,18 @@ def journey_map_figure(
         who += f" · {data.n_customers:,} customers"
     if data.persona:
         who += f" · persona: {data.persona}"
-    who = c.m.truncate(_clean(who), (W - 2 * L.margin) * 72 * (0.45 if data.objectives else 1.0), 9)
+    who = c.m.truncate(_clean(who), (W - 2 * L.margin) * 72, 9)
     c.text(L.margin, top - 0.27, who, size=9, color=_MUTED)
-    if data.objectives:  # the study's objectives, right-aligned beside the population
-        room = (W - 2 * L.margin) * 72 - c.m.width(who, 9) - 30
-        items = [_clean(o) for o in data.objectives]
+    if data.objectives:  # the study's objectives on a line of their own: each names whom it counts
+        room = (W - 2 * L.margin) * 72
+        # the values as the pages print them (marks as plain values), with the current period they share
+        items = [_clean(figures_plain(o)) for o in data.objectives]
+        # "now" is the study's one current period (cxlab.metrics.current_period), named once
+        head = f"Now, {data.objectives_period}: " if data.objectives_period else "Objectives: "
         for k in range(len(items), 0, -1):  # whole objectives only, then how many were left out
-            shown = "Objectives: " + "  ·  ".join(items[:k]) + (f"  · + {len(items) - k} more" if k < len(items) else "")
-            if c.m.width(shown, 8) <= room:
-                c.text(W - L.margin, top - 0.27, shown, size=8, color=_MUTED, ha="right")
+            shown = head + " · ".join(items[:k]) + (f" · + {len(items) - k} more" if k < len(items) else "")
+            if c.m.width(shown, 7.5) <= room:
+                c.text(L.margin, top - 0.46, shown, size=7.5, color=_MUTED)
                 break
 
     # lane backgrounds and titles
@@ -667,9 +671,18 @@ def show_map(fig: Figure, text: str, dpi: int = 120, width: int = 1100) -> None:
 
     from ..notebook import caption
 
+    from PIL import Image
+
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    # 256 colours are plenty for flat fills and anti-aliased text, at a third of the bytes: a page
+    # with a map per segment stays well under the 3 MB a page may weigh (the PNG file beside the
+    # report keeps every colour, for print)
+    buffer.seek(0)
+    small = io.BytesIO()
+    Image.open(buffer).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(
+        small, format="PNG", optimize=True)
+    data = base64.b64encode(small.getvalue()).decode("ascii")
     display(HTML(f'<img class="cx-map" alt="{html.escape(redact(text), quote=True)}" '
                  f'style="width:{int(width)}px;max-width:100%" src="data:image/png;base64,{data}"/>'))
     caption(text)

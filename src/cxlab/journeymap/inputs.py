@@ -28,6 +28,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..journeys import NO_ACTIVITY
+from ..metrics import Period, figure, figures_plain, population_of
 from ..privacy import redact
 from ..stages import not_computed, output_parameters, output_path, read_output, read_record, stage_spec
 from ..study import Study
@@ -44,6 +45,9 @@ __all__ = [
     "segment_table",
     "window_words",
 ]
+
+# the emotion curve's metrics as the metric dictionary names them (cxlab.metrics)
+EMOTION_METRICS = {"csat": "csat_mean", "nps": "nps", "ces": "ces_mean"}
 
 LANE_COLUMNS: dict[str, list[str]] = {
     "touchpoints": ["stage", "touchpoint", "label", "channel", "customers", "reach"],
@@ -77,8 +81,12 @@ class JourneyMapData:
     customers); n_customers: customers in the population; notes: what is missing and why a
     lane is empty (shown under the map); lane_notes: lane -> a few words under the lane's
     title saying what its numbers are (e.g. the funnel's conversion window); objectives: one
-    short line per objective of the study, its KPI now against its target (shown under the
-    title of the all-customer map); missing: lanes whose stage output was not there (drawn
+    short line per objective of the study, its KPI now against its target, the value marked as
+    the metric dictionary names it (shown under the title of the all-customer map);
+    objectives_period: the study's current period those values are over, in words ('' when the
+    objectives do not share one); period: the days the study's log covers, the period of the
+    map's own figures (None for maps made from hand-made tables: their figures are not marked);
+    missing: lanes whose stage output was not there (drawn
     as "not computed", not as "none found"); skipped: one "Not computed: … — needs …" line per
     missing lane, for the stage's record and the run index."""
 
@@ -101,6 +109,8 @@ class JourneyMapData:
     objectives: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    objectives_period: str = ""
+    period: Period | None = None
 
     # ------------------------------------------------------------------ reading
     def top_touchpoints(self, stage: str, n: int = 4) -> pd.DataFrame:
@@ -148,15 +158,28 @@ class JourneyMapData:
         low = self.lowest_stage(metric)
         if low is not None:
             row = self.emotion_metric(metric).loc[low]
-            name = {"csat": "CSAT", "sentiment": "comment sentiment", "nps": "NPS", "ces": "CES"}.get(metric, metric)
             ci = ""
             if not (math.isnan(row.ci_low) or math.isnan(row.ci_high)):
                 ci = f" [{row.ci_low:.2f}, {row.ci_high:.2f}]"
-            out.append(f"Customers{who} feel worst at {low}: {name} {row.estimate:.2f}{ci}.")
+            out.append(f"Customers{who} feel worst at {low}: {self.emotion_figure(metric, low)}{ci}.")
         if len(self.opportunities):
             o = self.opportunities.sort_values("rank").iloc[0]
             out.append(f"First opportunity: {o['text']} ({o['basis']}).")
         return [redact(h) for h in out]
+
+    def emotion_figure(self, metric: str, stage: str, name: bool = True) -> str:
+        """The emotion curve's ``metric`` at ``stage`` as a sentence prints it: named and marked as
+        the metric dictionary has it, with its population (the survey answers given at the stage,
+        of the map's segment) and period (``cxlab.metrics``); plain where the map has no period
+        or the metric is not in the dictionary (comment sentiment)."""
+        value = float(self.emotion_metric(metric).loc[stage, "estimate"])
+        metric_id = EMOTION_METRICS.get(metric)
+        if metric_id is None or self.period is None:
+            label = {"csat": "CSAT", "sentiment": "comment sentiment", "nps": "NPS", "ces": "CES"}.get(metric, metric)
+            number = f"{value:+.2f}" if metric == "sentiment" else f"{value:.2f}"
+            return f"{label} {number}" if name else number
+        return figure(metric_id, value, population=population_of(metric_id, stage=stage, segment=self.segment),
+                      period=self.period, name=name)
 
     def plot(self, **kwargs):
         """The journey-map figure (``cxlab.journeymap.figure.journey_map_figure``)."""
@@ -167,7 +190,7 @@ class JourneyMapData:
     def summary(self) -> str:
         lines = [f"Journey map of {self.title} — {self.population}"
                  + (f" (n = {self.n_customers:,})" if self.n_customers else "")]
-        lines += [f"  {h}" for h in self.headlines()]
+        lines += [f"  {figures_plain(h)}" for h in self.headlines()]
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -227,6 +250,8 @@ def from_frames(
     missing: Iterable[str] = (),
     skipped: Iterable[str] = (),
     stage_of: dict | None = None,
+    objectives_period: str = "",
+    period: Period | None = None,
 ) -> JourneyMapData:
     """A JourneyMapData from lane tables (see the module doc for their columns).
 
@@ -262,6 +287,8 @@ def from_frames(
         objectives=[str(o) for o in objectives],
         missing=list(missing),
         skipped=list(skipped),
+        objectives_period=objectives_period,
+        period=period,
         **lanes,
     )
 
@@ -354,8 +381,19 @@ def load_journey_map(study, segment: str | None = None, *, tables: dict | None =
         study.stages,
         title=study.title,
         stage_of=dict(zip(catalog.touchpoint, catalog.stage)),
+        period=_log_period(study),  # the stages' figures the map repeats are over the whole log
         **frames,
     )
+
+
+def _log_period(study) -> Period | None:
+    """The days the log covers, as the touchpoint (else the pain-point) stage recorded them: the
+    period of the figures the map repeats (None when neither recorded it: figures unmarked)."""
+    for stage in ("touchpoints", "pain_points"):
+        record = read_record(study, stage) or {}
+        if record.get("log_period"):
+            return Period.parse(record["log_period"], how="the whole log")
+    return None
 
 
 def _overall_frames(study) -> dict:
@@ -395,6 +433,7 @@ def _overall_frames(study) -> dict:
     objectives = read_output(study, "objectives", "objectives")
     if objectives is not None:
         out["objectives"] = lanes.objective_lines(objectives)
+        out["objectives_period"] = lanes.objective_period(objectives)
     if inv is not None and len(inv):
         out["n_customers"] = _customers_in_log(inv)
     return out

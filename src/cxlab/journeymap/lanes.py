@@ -53,6 +53,12 @@ def _hours(h: float) -> str:
     return f"{h / 24:.0f} days"
 
 
+def _share(value: float) -> str:
+    from ..metrics import get_metric
+
+    return get_metric("reached_stage").format(value)
+
+
 def kpi_lane(funnel_table: pd.DataFrame, stages: list[str]) -> pd.DataFrame:
     """The stage KPI lane from the stage funnel (``cxlab.touchpoints.stage_funnel(...).table``: one
     row per stage with customers, share_of_start, conversion from the previous stage and
@@ -71,14 +77,15 @@ def kpi_lane(funnel_table: pd.DataFrame, stages: list[str]) -> pd.DataFrame:
             rows.append({"stage": stage, "name": "customers", "value": n, "text": f"{n:,} customers enter"})
         else:
             share = r.get("share_of_start", np.nan)
+            # shares as the metric dictionary prints them, so the map and the pages agree
             rows.append({"stage": stage, "name": "customers", "value": n,
-                         "text": f"{n:,} reach it ({share:.0%})" if share == share else f"{n:,} reach it"})
+                         "text": f"{n:,} reach it ({_share(share)})" if share == share else f"{n:,} reach it"})
         if i + 1 < len(present):
             nxt = f.loc[present[i + 1]]
             conv = nxt.get("conversion", np.nan)
             if conv == conv:
                 rows.append({"stage": stage, "name": "conversion_to_next", "value": float(conv),
-                             "text": f"{conv:.0%} go on to {present[i + 1]}"})
+                             "text": f"{_share(conv)} go on to {present[i + 1]}"})
         elif i > 0:
             hours = r.get("median_hours_from_previous", np.nan)
             if hours == hours:
@@ -284,13 +291,31 @@ def describe_actions(
     return pd.DataFrame(rows, columns=["stage", "text", "share"])
 
 
+def objective_period(objectives: pd.DataFrame) -> str:
+    """The current period the objectives table's values are over, in words ('Jul–Sep 2025'), when
+    every objective shares one (the study's one current period, ``cxlab.metrics.current_period``);
+    '' when they do not or the table does not say."""
+    from ..metrics import Period
+
+    if not {"current_start", "current_end"} <= set(objectives.columns) or objectives.empty:
+        return ""
+    pairs = {(pd.Timestamp(a), pd.Timestamp(b)) for a, b in zip(objectives["current_start"], objectives["current_end"])
+             if not (pd.isna(a) or pd.isna(b))}
+    return Period.of(*pairs.pop()).words if len(pairs) == 1 else ""
+
+
 def objective_lines(objectives: pd.DataFrame) -> list[str]:
     """One line per objective of the objectives table the objectives stage writes
-    (objectives.parquet: kpi, current, target, status): "Conversion rate 45.5% (target 50.1%)",
-    with a tick when the target is met; values formatted by the KPI library
-    (``cxlab.kpis.format_value``)."""
+    (objectives.parquet: kpi, current, current_start, current_end, target, status): "Conversion
+    rate 45.5% (new customers; target 50.1%)", with a tick when the target is met. The value is
+    marked as the metric dictionary names it, with whom it counts and its period
+    (``cxlab.metrics``); the period is in the line only when the objectives do not share one
+    (``objective_period`` gives the shared one). Values formatted by the KPI library."""
     from ..kpis import format_value, get_kpi
+    from ..metrics import Period, get_metric, mark
 
+    shared = objective_period(objectives)
+    dated = {"current_start", "current_end"} <= set(objectives.columns)
     out = []
     for r in objectives.to_dict("records"):
         try:
@@ -303,9 +328,13 @@ def objective_lines(objectives: pd.DataFrame) -> list[str]:
         if current is None or current != current:
             out.append(f"{title}: no current value")
             continue
-        line = f"{title} {fmt(current)}"
+        value, inside = fmt(current), []
+        if kpi is not None and dated:
+            period = Period.of(r["current_start"], r["current_end"])
+            population = get_metric(kpi.name).population
+            value = mark(kpi.name, current, period=period)
+            inside.append(population if shared else f"{population}, {period.words}")
         if target is not None and target == target:
-            met = " ✓" if r.get("status") == "target met" else ""
-            line += f" (target {fmt(target)}{met})"
-        out.append(line)
+            inside.append(f"target {fmt(target)}" + (" ✓" if r.get("status") == "target met" else ""))
+        out.append(f"{title} {value}" + (f" ({'; '.join(inside)})" if inside else ""))
     return out

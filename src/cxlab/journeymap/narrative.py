@@ -7,6 +7,7 @@ import math
 
 import pandas as pd
 
+from ..metrics import get_metric, mark, population_of
 from ..privacy import redact
 from .inputs import JourneyMapData
 
@@ -30,6 +31,16 @@ def _onward(m: JourneyMapData) -> pd.Series:
     return pd.Series(pd.to_numeric(k["value"]).to_numpy(), index=k["stage"].to_numpy(), dtype="float64")
 
 
+def _stage_share(m: JourneyMapData, metric: str, stage: str, value: float) -> str:
+    """A stage funnel share ('reached_stage' or 'went_on_to_stage' of ``stage``) as the metric
+    dictionary prints it, marked with the map's population and period (``cxlab.metrics``);
+    plain for a map without a period."""
+    if m.period is None:
+        return get_metric(metric).format(value)
+    return mark(f"{metric}:{stage}", value, period=m.period,
+                population=population_of(metric, segment=m.segment))
+
+
 def _stage_after(m: JourneyMapData, stage: str) -> str | None:
     i = m.stages.index(stage)
     return m.stages[i + 1] if i + 1 < len(m.stages) else None
@@ -45,21 +56,23 @@ def findings(m: JourneyMapData, n_pain: int = 3, n_opportunities: int = 3) -> li
     if len(reached) >= 2 and reached.iloc[0] > 0:
         first, last = reached.index[0], reached.index[-1]
         note = m.lane_notes.get("kpis")  # the funnel and its window ("stage funnel, 30-day window")
-        out.append(f"{reached.iloc[0]:,.0f} customers enter the journey at {first}; "
-                   f"{reached.iloc[-1] / reached.iloc[0]:.0%} of them reach {last}"
+        share = _stage_share(m, "reached_stage", last, reached.iloc[-1] / reached.iloc[0])
+        out.append(f"{reached.iloc[0]:,.0f} customers enter the journey at {first}; {share} of them reach {last}"
                    + (f" ({note})." if note else "."))
     onward = _onward(m)
     if len(onward):
         worst = onward.idxmin()
-        out.append(f"The largest loss is after {worst}: only {onward.min():.0%} go on to {_stage_after(m, worst)}.")
+        after = _stage_after(m, worst)
+        out.append(f"The largest loss is after {worst}: only {_stage_share(m, 'went_on_to_stage', after, onward.min())} "
+                   f"go on to {after}.")
     if m.metrics:
         metric = m.metrics[0]
         curve = m.emotion_metric(metric).dropna(subset=["estimate"])
         low, high = curve["estimate"].idxmin(), curve["estimate"].idxmax()
         lo = curve.loc[low]
         ci = "" if math.isnan(lo.ci_low) else f" [95% CI {_num(metric, lo.ci_low)} to {_num(metric, lo.ci_high)}]"
-        out.append(f"Customers feel worst at {low} ({_METRIC.get(metric, metric)} {_num(metric, lo.estimate)}{ci}) "
-                   f"and best at {high} ({_num(metric, curve.loc[high, 'estimate'])}).")
+        out.append(f"Customers feel worst at {low}: {m.emotion_figure(metric, low)}{ci}; "
+                   f"and best at {high}: {m.emotion_figure(metric, high, name=False)}.")
     for r in m.pain_points.sort_values("rank").head(n_pain).itertuples(index=False):
         where = f" at {r.stage}" if isinstance(r.stage, str) else ""
         reach = "" if r.reach != r.reach else f"; {r.reach:,.0f} customers meet it"
@@ -99,16 +112,14 @@ def segment_findings(seg: JourneyMapData, base: JourneyMapData) -> list[str]:
         gaps = {s: rs[s] / rs.iloc[0] - rb[s] / rb.iloc[0] for s in common}
         if gaps:
             far = max(gaps, key=lambda s: abs(gaps[s]))
-            out.append(f"{rs[far] / rs.iloc[0]:.0%} of them reach {far}, against {rb[far] / rb.iloc[0]:.0%} "
-                       f"of all customers.")
+            out.append(f"{_stage_share(seg, 'reached_stage', far, rs[far] / rs.iloc[0])} of them reach {far}, "
+                       f"against {_stage_share(base, 'reached_stage', far, rb[far] / rb.iloc[0])} of all customers.")
     if seg.metrics and base.metrics:
         metric = seg.metrics[0]
         low = seg.lowest_stage(metric)
         if low is not None and metric in base.metrics:
-            a = seg.emotion_metric(metric).loc[low, "estimate"]
-            b = base.emotion_metric(metric).loc[low, "estimate"]
-            out.append(f"They feel worst at {low}: {_METRIC.get(metric, metric)} {_num(metric, a)} against "
-                       f"{_num(metric, b)} for all customers there.")
+            out.append(f"They feel worst at {low}: {seg.emotion_figure(metric, low)} against "
+                       f"{base.emotion_figure(metric, low, name=False)} for all customers there.")
     return [redact(s) for s in out]
 
 

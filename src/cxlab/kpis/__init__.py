@@ -21,11 +21,22 @@ from .library import (
     kpi_table,
     kpi_units,
 )
-from .units import PERIOD_INDEX, conversion_window_days, kpi_settings, window_phrase
+from .units import (
+    PERIOD_INDEX,
+    REPEAT_HORIZON_DAYS,
+    censoring_note,
+    complete_until,
+    conversion_window_days,
+    kpi_settings,
+    repeat_horizon_days,
+    repeat_phrase,
+    window_phrase,
+)
 
 __all__ = [
     "KPI", "KPIS", "compute_kpi", "data_end", "estimates_from_stats", "format_value", "get_kpi",
     "kpi_definitions", "kpi_estimate", "kpi_stats", "kpi_table", "kpi_units",
     "PERIOD_INDEX", "conversion_window_days", "kpi_settings", "window_phrase",
+    "REPEAT_HORIZON_DAYS", "repeat_horizon_days", "repeat_phrase", "complete_until", "censoring_note",
     "REGISTRATION_FORMAT", "check_registration", "describe_settings", "hypotheses_frame",
 ]

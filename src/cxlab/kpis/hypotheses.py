@@ -45,7 +45,7 @@ import pandas as pd
 
 from ..errors import StudyError
 from .library import get_kpi
-from .units import window_phrase
+from .units import repeat_phrase, window_phrase
 
 __all__ = ["REGISTRATION_FORMAT", "check_registration", "describe_settings", "hypotheses_frame"]
 
@@ -64,11 +64,14 @@ def check_registration(registration: dict, where: str = "the registration") -> d
 
 def describe_settings(kpi: str, kpi_options: dict | None) -> str:
     """How a KPI was computed, in words, from its frozen settings: 'conversion within 30 days of
-    the first touch', 'retention by month, active = any touchpoint'; '' when nothing is set."""
+    the first touch', 'a repeat order within 90 days of the first order', 'retention by month,
+    active = any touchpoint'; '' when nothing is set."""
     options = dict(kpi_options or {})
     name = get_kpi(kpi).name
     if name == "conversion_rate" and "window_days" in options:
         return "conversion " + window_phrase(options["window_days"])
+    if name == "repeat_purchase_rate" and "repeat_horizon_days" in options:
+        return "a repeat order " + repeat_phrase(options["repeat_horizon_days"])
     if name in ("retention_rate", "churn_rate") and options:
         active = "any touchpoint" if options.get("activity", "any") == "any" else "a purchase"
         return f"{name.split('_')[0]} by {options.get('retention_period', 'month')}, active = {active}"

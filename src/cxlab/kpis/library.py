@@ -15,9 +15,14 @@ Every KPI is computed the same way, once, in the engine:
    survey responses) the variance is clustered by customer, so loyal customers are not counted
    as independent evidence (rates then use Wilson at the design-effect sample size).
 
-Censoring: a customer whose conversion window (or a customer-period whose next period) runs past
-the end of the log is left out, not counted as a failure. The log is taken to cover whole days:
-it is observed until the end of the day of its last event.
+Equal follow-up: every unit's outcome is watched for the same time after the moment that places
+it (the conversion window after a first touch, the repeat horizon after a first order, the next
+period after an active one, the whole customer-month), so a KPI means the same in an early period
+and a late one, and in a window of any length. Censoring: a unit whose follow-up runs past the
+end of the log (a customer whose conversion window or repeat horizon is not over, a
+customer-period whose next period is not complete, the month the log ends in) is left out, not
+counted as a failure; ``complete_until`` and ``censoring_note`` say from when. The log is taken
+to cover whole days: it is observed until the end of the day of its last event.
 
     >>> from cxlab.kpis import compute_kpi, kpi_estimate
     >>> kpi_estimate("demo", "conversion_rate", "2025-01-01", "2025-03-31")
@@ -39,6 +44,7 @@ from .. import engine
 from ..errors import ParameterError, StudyError
 from ..results import ESTIMATE_COLUMNS, Estimate
 from ..study import Study
+from ..units import fmt_money
 from ..periods import check_freq, period_start, window_bounds
 from ..stats import nps_interval, t_interval, wilson
 from .units import (
@@ -89,8 +95,6 @@ class KPI:
     scale: float = 1.0
     complement: bool = False  # churn = 1 − retention
     why: str = ""
-    window_dependent: bool = False  # counted within the window: a month's value is not a quarter's
-
 
     def format(self, value, signed: bool = False) -> str:
         """A value of this KPI for people: shares as percentages, NPS in points, money and
@@ -110,6 +114,8 @@ class KPI:
             return f"{value * 100:+.1f}" + (" points" if units else "")
         if self.kind == "nps":
             return f"{value:+.1f}" + (" NPS points" if units else "")
+        if self.unit == "currency":
+            return fmt_money(value, signed=True)
         return f"{value:+,.2f}"
 
     @property
@@ -140,6 +146,8 @@ def format_value(kpi, value, signed: bool = False) -> str:
         return f"{value * 100:{sign}.1f}%"
     if spec.kind == "nps":
         return f"{value:{sign}.1f}"
+    if spec.unit == "currency":
+        return fmt_money(value, signed=signed)
     return f"{value:{sign},.2f}"
 
 
@@ -153,8 +161,10 @@ KPIS: dict[str, KPI] = {
             "share", True, "proportion", "events", _units_conversion,
             why='Conversion turns interest into revenue: each point is more customers buying from the same marketing effort.'),
         KPI("repeat_purchase_rate", "Repeat purchase rate",
-            "Share of the customers who ordered in the window who ordered at least twice in it.",
-            "share", True, "proportion", "events", _units_repeat_purchase, window_dependent=True,
+            "Share of new buyers — customers whose first order falls in the period — who order again within "
+            "the repeat horizon (90 days by default) after that first order; customers whose "
+            "horizon is not over at the end of the data are left out.",
+            "share", True, "proportion", "events", _units_repeat_purchase,
             why="Repeat buyers cost far less to win than new ones and carry most of a retailer's lifetime value."),
         KPI("retention_rate", "Retention rate",
             "Share of customers active in a month who are active again the next month "
@@ -165,9 +175,10 @@ KPIS: dict[str, KPI] = {
             "Share of customers active in a month who are not active the next month (1 − retention).",
             "share", False, "proportion", "events", _units_retention, complement=True,
             why='Every customer who lapses must be replaced by a new one; churn is the leak in the bucket.'),
-        KPI("revenue_per_customer", "Revenue per customer",
-            "Revenue in the window divided by the customers active in it (any touchpoint).",
-            "currency", True, "mean", "events", _units_revenue_per_customer, window_dependent=True,
+        KPI("revenue_per_customer", "Revenue per customer per month",
+            "Mean revenue of a customer in a month in which they are active (any touchpoint), over the "
+            "customer-months in the period (a month counts in the period that holds its 15th; only complete months).",
+            "currency", True, "mean", "events", _units_revenue_per_customer,
             why='Revenue per customer combines how often customers buy and how much they spend.'),
         KPI("average_order_value", "Average order value",
             "Mean revenue of an order (a goal-touchpoint event with revenue) in the window.",

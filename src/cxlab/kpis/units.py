@@ -15,8 +15,18 @@ conversion, the middle of the month for retention, the answer's time for a surve
 How a KPI is computed beyond the window is set by options passed with the call, never read from
 another stage's parameters: ``window_days`` (conversion; absent: the study's
 ``conversion_window_days``, study.yaml top level, 30 unless the study sets another; None: no
-window), ``retention_period`` (month) and ``activity`` ('any' or 'purchase') for retention and
-churn, ``touchpoint`` / ``stage`` to restrict survey KPIs.
+window), ``repeat_horizon_days`` (repeat purchase, 90 unless the call gives another),
+``retention_period`` (month) and ``activity`` ('any' or 'purchase') for retention and churn,
+``touchpoint`` / ``stage`` to restrict survey KPIs.
+
+Equal follow-up. A KPI compares like with like across periods only when every unit, early or
+late, is watched for the same time after the moment that places it, and when no unit is chosen
+for what it does later. So each outcome is observed over a fixed follow-up — conversion the
+conversion window after the first touch, a repeat purchase the repeat horizon after the first
+order, retention the next period, revenue the customer-month itself — and a unit whose
+follow-up runs past the end of the log is left out, not counted as a failure.
+``complete_until`` gives the last day whose units are all fully followed, ``censoring_note``
+says in words which units are left out.
 """
 from __future__ import annotations
 
@@ -30,12 +40,16 @@ from .. import engine
 from ..errors import ParameterError, StudyError
 from ..study import Study
 from ..journeys import purchase_filter
-from ..periods import check_freq, period_index, period_index_of, window_filter
+from ..periods import check_freq, period_index, period_index_of, period_start, window_filter
 
-__all__ = ["data_end", "PERIOD_INDEX", "conversion_window_days", "window_phrase", "kpi_settings"]
+__all__ = ["data_end", "PERIOD_INDEX", "conversion_window_days", "window_phrase", "kpi_settings",
+           "REPEAT_HORIZON_DAYS", "repeat_horizon_days", "repeat_phrase", "complete_until", "censoring_note"]
 
 #: The unit tables' column holding the unit's period as an integer (see the module docstring).
 PERIOD_INDEX = "period_index"
+
+#: Days after a customer's first order in which a second order counts as a repeat purchase.
+REPEAT_HORIZON_DAYS = 90
 
 
 # --------------------------------------------------------------------------- context
@@ -108,19 +122,98 @@ def window_phrase(days: int | float | None) -> str:
     return f"within {days:g} day{'' if days == 1 else 's'} of the first touch"
 
 
+def repeat_horizon_days(**options) -> int | float:
+    """The follow-up of the repeat purchase KPI, in days after the first order:
+    ``repeat_horizon_days`` when the call gives it, else 90 (``REPEAT_HORIZON_DAYS``)."""
+    days = options.get("repeat_horizon_days")
+    days = REPEAT_HORIZON_DAYS if days is None else days
+    if isinstance(days, bool) or not isinstance(days, (int, float)) or days <= 0:
+        raise ParameterError(f"The repeat purchase horizon must be a positive number of days, not {days!r}.")
+    return int(days) if float(days).is_integer() else float(days)
+
+
+def repeat_phrase(days: int | float) -> str:
+    """The repeat purchase horizon in words: 'within 90 days of the first order'."""
+    return f"within {days:g} day{'' if days == 1 else 's'} of the first order"
+
+
 def kpi_settings(study: Study, kpi, **options) -> dict:
     """The settings that define how ``kpi`` is computed for this study with these options, as
     plain values to freeze into a record or a registration and pass back as options: the
-    conversion window for conversion, the retention period and activity for retention and
-    churn, nothing for the others."""
+    conversion window for conversion, the horizon for repeat purchase, the retention period and
+    activity for retention and churn, nothing for the others."""
     name = getattr(kpi, "name", kpi)
     ctx = _Ctx(study, None, None, None, dict(options))
     if name == "conversion_rate":
         return {"window_days": conversion_window_days(study, **options)}
+    if name == "repeat_purchase_rate":
+        return {"repeat_horizon_days": repeat_horizon_days(**options)}
     if name in ("retention_rate", "churn_rate"):
         return {"retention_period": ctx.option("retention_period", "month"),
                 "activity": ctx.option("activity", "any")}
     return {}
+
+
+def _last_day_of_period(index: int, period: str) -> pd.Timestamp:
+    return pd.Timestamp(period_start(index + 1, period)) - pd.Timedelta(days=1)
+
+
+def complete_until(study: Study | str | os.PathLike, kpi, **options) -> pd.Timestamp:
+    """The last day whose units of ``kpi`` are all fully followed in the log (a window ending
+    later holds no more units, only fewer complete ones): the last day of the log, less the
+    conversion window (conversion) or the repeat horizon (repeat purchase); the last day of the
+    last period whose next period is complete (retention, churn); the last day of the last
+    complete month (revenue per customer). Survey KPIs and order values need no follow-up."""
+    study = Study.load(study)
+    name = getattr(kpi, "name", kpi)
+    end = data_end(study)
+    observed_until = end.normalize() + pd.Timedelta(days=1)
+
+    def less(days):  # the last day D with D + 1 day + follow-up <= observed_until
+        return (observed_until - pd.Timedelta(days=1) - pd.Timedelta(days=float(days))).floor("D")
+
+    if name == "conversion_rate":
+        days = conversion_window_days(study, **options)
+        return end.normalize() if days is None else less(days)
+    if name == "repeat_purchase_rate":
+        return less(repeat_horizon_days(**options))
+    if name in ("retention_rate", "churn_rate"):
+        period = options.get("retention_period") or "month"
+        last_complete = period_index_of(observed_until, period) - 1
+        return _last_day_of_period(last_complete - 1, period)
+    if name == "revenue_per_customer":
+        return _last_day_of_period(period_index_of(observed_until, "month") - 1, "month")
+    return end.normalize()
+
+
+def censoring_note(study: Study | str | os.PathLike, kpi, **options) -> str:
+    """Which units of ``kpi`` the end of the log leaves out, in one sentence ('' when none is
+    left out), so a page can say why its latest periods hold fewer or no units."""
+    study = Study.load(study)
+    name = getattr(kpi, "name", kpi)
+    last = complete_until(study, kpi, **options)
+    end = data_end(study).normalize()
+    day = lambda t: f"{t:%-d %b %Y}"  # noqa: E731
+    if name == "conversion_rate":
+        days = conversion_window_days(study, **options)
+        if days is None:
+            return ("Without a conversion window, earlier customers have had longer to convert than later ones: "
+                    "conversion in different periods is not measured over the same follow-up.")
+        return (f"Customers first seen after {day(last)} are left out: their {days:g}-day conversion window is "
+                f"not over by the end of the data ({day(end)}).")
+    if name == "repeat_purchase_rate":
+        days = repeat_horizon_days(**options)
+        return (f"Customers whose first order is after {day(last)} are left out: their {days:g} days of "
+                f"follow-up are not over by the end of the data ({day(end)}).")
+    if name in ("retention_rate", "churn_rate"):
+        period = options.get("retention_period") or "month"
+        if last >= end:
+            return ""
+        return (f"Customers active after {day(last)} are left out: the {period} after theirs is not complete by "
+                f"the end of the data ({day(end)}).")
+    if name == "revenue_per_customer" and last < end:
+        return f"The month after {day(last)} is left out: it is not complete by the end of the data ({day(end)})."
+    return ""
 
 
 def _window_interval(days: int | float) -> ibis.Value:
@@ -160,9 +253,26 @@ def _orders(ctx: _Ctx) -> ibis.Table:
 
 
 def _units_repeat_purchase(ctx: _Ctx) -> ibis.Table:
-    orders = _orders(ctx)
-    per = orders.group_by(["customer_id", PERIOD_INDEX]).aggregate(orders=orders.count())
-    return per.mutate(y=(per.orders >= 2).cast("float64"))
+    """A customer per first order (the first goal-touchpoint event in the log), placed at that
+    order; y = 1 when a later order follows within the horizon. Every customer is followed for
+    the same horizon, whatever the period: a customer is never chosen for buying later, and one
+    whose horizon runs past the end of the log is left out (not counted as 'no repeat')."""
+    days = repeat_horizon_days(**ctx.options)
+
+    def per_customer() -> ibis.Table:
+        ev = ctx.events()
+        orders = ev.filter(purchase_filter(ev, ctx.study)).select("customer_id", "timestamp")
+        first = orders.group_by("customer_id").aggregate(first_order=orders.timestamp.min())
+        later = orders.select(_cid="customer_id", later_ts="timestamp")
+        joined = first.left_join(later, [first.customer_id == later._cid,
+                                         later.later_ts > first.first_order,
+                                         later.later_ts <= first.first_order + _window_interval(days)])
+        return joined.group_by(["customer_id", "first_order"]).aggregate(
+            y=joined.later_ts.notnull().cast("int64").max())
+
+    per = engine.cached(ctx.study, ("repeat", days, tuple(ctx.study.goal_touchpoints)), per_customer)
+    per = per.filter(per.first_order + _window_interval(days) <= ctx.observed_until.to_pydatetime())
+    return ctx.place(per.mutate(y=per.y.cast("float64")), "first_order")
 
 
 def _activity(ctx: _Ctx) -> ibis.Table:
@@ -218,12 +328,22 @@ def _require_revenue(ctx: _Ctx, ev: ibis.Table) -> None:
 
 
 def _units_revenue_per_customer(ctx: _Ctx) -> ibis.Table:
-    ev = ctx.bucketed_events()
-    _require_revenue(ctx, ev)
-    per = ev.mutate(_r=ev.revenue.fill_null(0.0).cast("float64")).group_by(["customer_id", PERIOD_INDEX]).aggregate(
-        y=lambda t: t._r.sum()
-    )
-    return per
+    """A customer-month per month in which the customer did anything, y = the revenue of that
+    month (0 without an order): every unit is one whole month, so a quarter's value and a
+    month's are the same quantity and windows of any length compare. A month belongs to the
+    window that holds its 15th; the month the log ends in counts only once complete."""
+    _require_revenue(ctx, ctx.events())
+
+    def per_month() -> ibis.Table:
+        ev = ctx.events()
+        ev = ev.mutate(p=period_index(ev.timestamp, "month"), _r=ev.revenue.fill_null(0.0).cast("float64"))
+        return ev.group_by(["customer_id", "p"]).aggregate(y=lambda t: t._r.sum())
+
+    per = engine.cached(ctx.study, ("revenue_month",), per_month)
+    last_complete = period_index_of(ctx.observed_until, "month") - 1
+    per = per.filter(per.p <= last_complete)
+    middle = _period_start_expr(per.p, "month") + ibis.interval(days=_MIDDLE_DAYS["month"])
+    return ctx.place(per.mutate(month_middle=middle), "month_middle")
 
 
 def _units_order_value(ctx: _Ctx) -> ibis.Table:

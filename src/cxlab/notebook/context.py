@@ -3,16 +3,17 @@ from __future__ import annotations
 
 import os
 
-from plotly.io.base_renderers import MimetypeRenderer
+from plotly.io.base_renderers import MimetypeRenderer, PlotlyRenderer
 
-from .. import data
+from .. import data, units
 from ..stages import stage_spec
 from ..study import Study
 
 __all__ = ["open_stage", "OfflineHtmlRenderer"]
 
 def _setup_plotting() -> None:
-    """Matplotlib looks for print and screen; plotly embeds its script so reports open offline."""
+    """Matplotlib looks for print and screen; plotly figures show in JupyterLab and in reports
+    that open offline (``OfflineHtmlRenderer``)."""
     import matplotlib
 
     matplotlib.rcParams.update(
@@ -35,23 +36,28 @@ def _setup_plotting() -> None:
 
 
 class OfflineHtmlRenderer(MimetypeRenderer):
-    """Plotly figures as HTML that opens offline: plotly.js embedded once per page (with the
-    first figure), no MathJax from a CDN. Plotly's own "notebook" renderer loads MathJax from
-    the network, and its default JSON output is dropped by nbconvert."""
+    """Plotly figures that show in JupyterLab and in the HTML report, offline, without plotly.js
+    in every figure.
 
-    def __init__(self):
-        self.script_sent = False
+    Each figure is output twice: as plotly's JSON (``application/vnd.plotly.v1+json``, drawn by
+    JupyterLab's plotly extension; nbconvert drops it) and as HTML without plotly.js, a ``div``
+    and the script that draws into it (what the report shows). The report page loads plotly.js
+    once, from the run folder's ``assets/plotly.min.js`` (``cxlab.report.html``), so a page with
+    ten charts carries the 4.8 MB library not ten times (plotly copies the renderer for every
+    figure, so "embed it with the first figure only" embedded it in every one) and not even
+    once. No MathJax from a CDN (plotly's own "notebook" renderer loads it from the network)."""
 
     def to_mimebundle(self, fig_dict):
         import plotly.io as pio
 
+        config = {"displaylogo": False}
         html = pio.to_html(
-            fig_dict, include_plotlyjs=not self.script_sent, include_mathjax=False,
-            full_html=False, default_width="100%", default_height=525,
-            config={"displaylogo": False},
+            fig_dict, include_plotlyjs=False, include_mathjax=False, full_html=False,
+            default_width="100%", default_height=525, config=config,
         )
-        self.script_sent = True
-        return {"text/html": html}
+        bundle = PlotlyRenderer(config=config).to_mimebundle(fig_dict)
+        bundle["text/html"] = html
+        return bundle
 
 
 def open_stage(study: str | os.PathLike | Study, stage: str) -> Study:
@@ -62,4 +68,6 @@ def open_stage(study: str | os.PathLike | Study, stage: str) -> Study:
     JupyterLab, or in a test."""
     stage_spec(stage)
     _setup_plotting()
-    return Study.load(study) if stage == "intake" else data.ensure_clean(study)
+    loaded = Study.load(study) if stage == "intake" else data.ensure_clean(study)
+    units.use_currency(loaded.currency)  # money on the stage's page is in the study's currency
+    return loaded

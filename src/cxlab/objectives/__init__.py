@@ -4,7 +4,8 @@ cohort, pre-registered hypotheses for the impact stage, and customer lifetime va
 - ``analyze(study, **parameters) -> ObjectivesStage`` (``stage``): the whole stage in one call;
   ``.write()`` writes its outputs (kpis, objectives, clv, hypotheses) and its record;
 - ``cohorts``: retention by cohort (first-time, recurring, unbounded) and lifecycle states;
-- ``targets``: the objectives table (baseline, current, target, gap, status), trends, breakdowns;
+- ``targets``: the objectives table (baseline, current, target, gap, projection to the target
+  date, status), trends, breakdowns;
 - ``hypotheses``: the registration of the hypotheses the impact stage tests;
 - ``clv``: historical value, BG/NBD + Gamma-Gamma predictive CLV (fitted with scipy).
 
@@ -50,6 +51,7 @@ from ..kpis import (
 )
 from .stage import ObjectivesStage, analyze
 from .targets import (
+    STATUSES,
     KPIBreakdown,
     KPITrend,
     ObjectivesResult,
@@ -59,6 +61,8 @@ from .targets import (
     objective_sentence,
     objective_windows,
     objectives_table,
+    project_trend,
+    target_date,
     target_value,
 )
 
@@ -72,7 +76,7 @@ __all__ = [
     "RetentionTable", "retention_table", "Lifecycle", "lifecycle", "activity_periods",
     # targets
     "ObjectivesResult", "objectives_table", "objective_sentence", "objective_direction",
-    "objective_windows", "target_value", "KPITrend", "kpi_trend", "KPIBreakdown", "kpi_breakdown",
+    "objective_windows", "target_value", "target_date", "project_trend", "STATUSES", "KPITrend", "kpi_trend", "KPIBreakdown", "kpi_breakdown",
     # hypotheses
     "HYPOTHESES_FILE", "build_hypotheses", "register_hypotheses", "load_hypotheses", "hypotheses_frame",
     # clv

@@ -43,6 +43,7 @@ from .. import engine
 from ..errors import DataError, ParameterError
 from ..results import Estimate, estimates_frame
 from ..study import Study
+from ..units import fmt_money
 from ..customers import UNIT_DAYS, end_of_observation, order_history, rfm_summary
 from ..journeys import purchase_filter
 from ..periods import window_filter
@@ -121,7 +122,9 @@ def value_by_segment(
     out["ci_low"] = out["mean"] - tcrit * se
     out["ci_high"] = out["mean"] + tcrit * se
     out["share_of_total"] = out["total"] / out["total"].sum() if out["total"].sum() else np.nan
-    return out.drop(columns="sd").sort_values("total", ascending=False).reset_index(drop=True)
+    out = out.drop(columns="sd").sort_values("total", ascending=False).reset_index(drop=True)
+    out.attrs["formats"] = {c: "money" for c in ("total", "mean", "ci_low", "ci_high")}  # for show_table
+    return out
 
 
 # --------------------------------------------------------------------------- RFM summary
@@ -474,8 +477,8 @@ class CLVResult:
     def summary(self) -> str:
         c = self.customers
         as_of = f" as of {self.calibration_end:%d %b %Y}" if self.calibration_end is not None else ""
-        return (f"Predicted {self.months}-month CLV{as_of} for {len(c):,} buyers: mean {c['clv'].mean():,.2f}, "
-                f"total {c['clv'].sum():,.2f}; {(c['probability_alive'] >= 0.5).mean():.0%} likely still "
+        return (f"Predicted {self.months}-month CLV{as_of} for {len(c):,} buyers: mean {fmt_money(c['clv'].mean())}, "
+                f"total {fmt_money(c['clv'].sum())}; {(c['probability_alive'] >= 0.5).mean():.0%} likely still "
                 f"active.\n{self.bgnbd.summary()}\n{self.gamma_gamma.summary()}")
 
     def plot(self, ax=None):

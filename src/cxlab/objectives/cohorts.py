@@ -4,7 +4,10 @@
   first touch (or first purchase); the cohort × period table holds, for each cohort and each
   period since it started (0, 1, 2 …), the share of the cohort active in that period.
   ``unbounded=True`` counts a customer as retained in period k when they are active in period k
-  *or any later period* (Amplitude's "unbounded retention").
+  *or any later period* up to ``max_periods`` (Amplitude's "unbounded retention"). "Any later
+  period" must mean the same for every cohort, or older cohorts, watched longer, look more loyal:
+  so only cohorts observed through period ``max_periods`` are counted, each followed for exactly
+  that long; the younger ones are left out, and ``RetentionTable.note`` says so.
 - **Recurring retention**: every period in which a customer is active starts a cohort of its
   own, so the table answers "of the customers active in March, how many are active 1, 2 …
   months later". Its period-1 value is the retention_rate KPI.
@@ -76,6 +79,7 @@ class RetentionTable:
     cohort_by: str
     activity: str
     unbounded: bool
+    note: str = ""  # the cohorts left out, and why (unbounded retention)
 
     def pivot(self, value: str = "retention") -> pd.DataFrame:
         """Cohorts down, periods since the start across (``value``: retention, active or ci_low …)."""
@@ -162,7 +166,8 @@ def retention_table(
     freq: 'week' or 'month'. mode: 'first_time' (a cohort per first touch or first purchase) or
     'recurring' (a cohort per active period). cohort_by: 'first_touch' or 'first_purchase'
     (first-time mode). activity: what counts as active — 'any' touchpoint or 'purchase'.
-    unbounded: active in period k or later. max_periods: the last period since the start shown.
+    unbounded: active in period k or later, up to max_periods (only cohorts observed that long).
+    max_periods: the last period since the start shown.
     start, end: keep cohorts starting in this window (dates).
     """
     study = Study.load(study)
@@ -184,13 +189,30 @@ def retention_table(
         cohorts = cohorts.filter(cohorts.c >= period_index_of(pd.Timestamp(start), freq))
     if end is not None:
         cohorts = cohorts.filter(cohorts.c <= period_index_of(pd.Timestamp(end), freq))
+    note = ""
+    if unbounded:
+        # equal follow-up: every cohort counted is observed through period max_periods
+        cutoff = last - max_periods
+        note = (f"Unbounded retention counts only the cohorts observed for {max_periods} whole {freq}s after "
+                f"their start (through {period_label(pd.Timestamp(period_start(cutoff, freq)), freq)}); the younger "
+                "ones are left out, since they have had less time to come back.")
+        old_enough = cohorts.c <= cutoff
+        split = engine.to_pandas(cohorts.aggregate(kept=old_enough.cast("int64").sum(), n=cohorts.count()))
+        kept, total = int(split["kept"].fillna(0).iloc[0]), int(split["n"].iloc[0])
+        if kept == 0:
+            raise ParameterError(f"No cohort of study '{study.name}' is observed for {max_periods} whole {freq}s, as "
+                                 f"unbounded retention needs ({total} customers in younger cohorts); "
+                                 "lower max_periods.")
+        cohorts = cohorts.filter(old_enough)
     sizes = cohorts.group_by("c").aggregate(cohort_size=cohorts.count())
     a = act.filter(act.p <= last)
     if unbounded:
-        last_seen = a.group_by("customer_id").aggregate(lp=a.p.max())
-        j = cohorts.inner_join(last_seen, "customer_id")
-        j = j.mutate(k=(j.lp - j.c).cast("int64")).filter(lambda t: t.k >= 0)
-        counts = engine.to_pandas(j.group_by(["c", "k"]).aggregate(n=j.count()))
+        # each customer's last active period since the cohort's start, within max_periods
+        j = cohorts.inner_join(a.select(customer_id="customer_id", p="p"), "customer_id")
+        j = j.mutate(k=(j.p - j.c).cast("int64"))
+        j = j.filter((j.k >= 0) & (j.k <= max_periods))
+        last_seen = j.group_by(["customer_id", "c"]).aggregate(k=j.k.max())
+        counts = engine.to_pandas(last_seen.group_by(["c", "k"]).aggregate(n=last_seen.count()))
     else:
         j = cohorts.inner_join(a.select(customer_id="customer_id", p="p"), "customer_id")
         j = j.mutate(k=(j.p - j.c).cast("int64"))
@@ -220,7 +242,7 @@ def retention_table(
     grid = grid.rename(columns={"k": "period"})[
         ["cohort", "cohort_label", "period", "cohort_size", "active", "retention", "ci_low", "ci_high"]
     ].sort_values(["cohort", "period"]).reset_index(drop=True)
-    return RetentionTable(grid, freq, mode, cohort_by, activity, unbounded)
+    return RetentionTable(grid, freq, mode, cohort_by, activity, unbounded, note)
 
 
 # --------------------------------------------------------------------------- lifecycle

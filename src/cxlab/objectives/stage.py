@@ -12,7 +12,8 @@ period no cohort retention. Such a part is None and ``skipped`` (and the record'
 
 The conversion window of every conversion KPI here is the study's (study.yaml
 ``conversion_window_days``, 30 days unless the study sets another) unless the call gives one;
-the record's parameters state the window actually used.
+the record's parameters state the window actually used. The repeat purchase KPI follows each new
+buyer for ``repeat_horizon_days`` (90) after the first order.
 """
 from __future__ import annotations
 
@@ -24,10 +25,12 @@ import pandas as pd
 from .. import data
 from ..errors import DataError, ParameterError
 from ..kpis import conversion_window_days as resolve_window
-from ..kpis import KPIS, format_value, get_kpi, kpi_table, window_phrase
+from ..kpis import KPIS, censoring_note, format_value, kpi_table, repeat_phrase, window_phrase
+from ..metrics import mark, whole_log
 from ..periods import check_freq
 from ..stages import StageResult, not_computed, stage_analysis
 from ..study import Study
+from ..units import fmt_money
 from .clv import CLVResult, clv, historical_value, log_days, value_by_segment
 from .cohorts import Lifecycle, RetentionTable, lifecycle, retention_table
 from .hypotheses import register_hypotheses
@@ -53,6 +56,7 @@ class ObjectivesStage(StageResult):
     objectives: ObjectivesResult | None = None
     kpis: pd.DataFrame = field(default_factory=pd.DataFrame)
     conversion_window: float | None = None
+    repeat_horizon: float = 90
     trend_freq: str = "month"
     trends: dict[str, KPITrend] = field(default_factory=dict)
     attributes: list[str] = field(default_factory=list)
@@ -110,19 +114,26 @@ class ObjectivesStage(StageResult):
     def kpi_display(self) -> pd.DataFrame:
         """The KPI table for the page: title, definition, value, interval, n, direction."""
         k = self.kpis
+        whole = whole_log(self.study)  # the period of every value here, marked as such (cxlab.metrics)
         shown = k.assign(
-            value=[format_value(n, v) for n, v in zip(k.kpi, k.estimate)],
+            value=[mark(n, v, period=whole) for n, v in zip(k.kpi, k.estimate)],
             interval=[f"{format_value(n, lo)} to {format_value(n, hi)}" for n, lo, hi in zip(k.kpi, k.ci_low, k.ci_high)],
         )
         return shown[["title", "definition", "value", "interval", "n", "direction"]]
 
     def kpi_caption(self) -> str:
-        return ("KPI definitions and their values over the whole log (95% interval; n = customers, customer-months, "
-                f"orders or survey answers). Conversion counts a goal touchpoint {window_phrase(self.conversion_window)}.")
+        left_out = [censoring_note(self.study, k, window_days=self.conversion_window,
+                                   repeat_horizon_days=self.repeat_horizon) for k in ("conversion_rate", "repeat_purchase_rate")]
+        return (f"KPI definitions and their values over the whole log, {whole_log(self.study).words} (95% interval; "
+                "n = customers, customer-months, "
+                f"orders or survey answers). Conversion counts a goal touchpoint {window_phrase(self.conversion_window)}. "
+                f"A repeat purchase is a second order {repeat_phrase(self.repeat_horizon)}. "
+                + " ".join(n for n in left_out if n))
 
     def trend_figure(self):
-        """Each objective's KPI per period with its 95% band, the baseline window, the target
-        (not for KPIs counted within a window) and the intervention's start; None without objectives."""
+        """Each objective's KPI per period with its 95% band, the baseline window, the target, the
+        intervention's start and, for a target with a date, the fitted trend carried on to that
+        date; None without objectives."""
         if not self.trends:
             return None
         import matplotlib.pyplot as plt
@@ -131,10 +142,11 @@ class ObjectivesStage(StageResult):
         fig, axes = plt.subplots(len(rows), 1, figsize=(9, 3.2 * len(rows)), squeeze=False)
         for ax, (_, r) in zip(axes[:, 0], rows.iterrows()):
             marker = self.study.intervention(r["intervention"]).date if r["intervention"] else None
-            target = None if get_kpi(r["kpi"]).window_dependent else r["target"]
-            self.trends[r["id"]].plot(ax=ax, target=target, baseline=(r["baseline_start"], r["baseline_end"]),
+            self.trends[r["id"]].plot(ax=ax, target=r["target"], baseline=(r["baseline_start"], r["baseline_end"]),
                                       marker=marker,
-                                      marker_label=f"{r['intervention']} starts" if marker is not None else "")
+                                      marker_label=f"{r['intervention']} starts" if marker is not None else "",
+                                      projection=self.objectives.estimates[r["id"]]["projection"],
+                                      target_date=None if pd.isna(r["target_date"]) else r["target_date"])
             ax.set_title(r["goal"], loc="left", fontsize=10)
         fig.tight_layout()
         return fig
@@ -166,7 +178,7 @@ class ObjectivesStage(StageResult):
         total = float(h["revenue"].sum()) if h is not None and len(h) else 0.0
         if total > 0:
             top = h["revenue"].nlargest(max(1, len(h) // 10)).sum() / total
-            lines.append(f"So far {len(h):,} buyers spent {total:,.2f} in total; the top 10% of them "
+            lines.append(f"So far {len(h):,} buyers spent {fmt_money(total)} in total; the top 10% of them "
                          f"account for {top:.0%}.")
         elif h is not None:
             lines.append(f"So far {len(h):,} buyers ordered; the log records no revenue for their orders.")
@@ -256,6 +268,7 @@ def analyze(
     current_start: str = "",
     current_end: str = "",
     conversion_window_days: int | None = 0,
+    repeat_horizon_days: int = 90,
     retention_period: str = "month",
     activity: str = "any",
     trend_freq: str = "month",
@@ -268,10 +281,11 @@ def analyze(
 ) -> ObjectivesStage:
     """The objectives stage for ``study`` (see the module docstring).
 
-    current_start, current_end: the current period of every objective (dates; empty: since the
-    objective's intervention, else the latest months matching its baseline). conversion_window_days:
+    current_start, current_end: the current period of every objective (dates; empty: the study's
+    one current period, ``cxlab.metrics.current_period``). conversion_window_days:
     days after the first touch in which a goal counts as a conversion (0: the study's window,
-    study.yaml ``conversion_window_days``; None: no window). retention_period ('week' or
+    study.yaml ``conversion_window_days``; None: no window). repeat_horizon_days: days after a
+    customer's first order in which a second order counts as a repeat purchase. retention_period ('week' or
     'month') and activity ('any' touchpoint or 'purchase'): what retention, churn, the cohorts and
     the lifecycle count. trend_freq: the period of the trends. breakdown_by: customer attributes,
     comma-separated (empty: every category attribute in study.yaml). cohort_by: what starts a
@@ -284,14 +298,15 @@ def analyze(
     calibration_end, holdout_end = _clv_dates(study, clv_calibration_end, clv_holdout_end)
     window = resolve_window(study) if conversion_window_days == 0 else resolve_window(
         study, window_days=conversion_window_days)
-    options = {"window_days": window, "retention_period": retention_period, "activity": activity}
+    options = {"window_days": window, "repeat_horizon_days": repeat_horizon_days,
+               "retention_period": retention_period, "activity": activity}
     current = (current_start or None, current_end or None) if (current_start or current_end) else None
     skipped: dict[str, str] = {}
 
     objectives = trends = breakdowns = None
     attributes = _attributes(study, breakdown_by)
     if study.objectives:
-        objectives = objectives_table(study, current=current, **options)
+        objectives = objectives_table(study, current=current, trend_freq=trend_freq, **options)
         trends, breakdowns, by_kpi = {}, {}, {}
         for _, r in objectives.table.iterrows():
             if r["kpi"] not in by_kpi:  # the same KPI's trend once, whichever objectives share it
@@ -339,6 +354,7 @@ def analyze(
         objectives=objectives,
         kpis=kpis,
         conversion_window=window,
+        repeat_horizon=repeat_horizon_days,
         trend_freq=trend_freq,
         trends=trends or {},
         attributes=attributes,

@@ -22,8 +22,19 @@ a loop). The signals, per touchpoint (and summed per stage):
   ``session_id`` where it has one; otherwise (and for events without one) a new session starts
   after ``session_gap_minutes`` (30) of inactivity of that customer. ``repeat_rate`` = repeats
   / events.
-- **long wait before the next step**: the time from the touchpoint to the next step exceeds the ``long_wait_quantile`` (90th percentile) of all such waits in the log.
-  ``long_wait_rate`` = long waits / events with a next step; ``median_wait_hours`` beside it.
+- **long wait before the next step**: the time from the touchpoint to the next step is long *for
+  that touchpoint* — a loyalty e-mail is followed days later as a matter of course, a checkout
+  within minutes, so one threshold for all would flag the slow touchpoints wholesale. Each
+  touchpoint's waits are judged against their own typical spread: on the log of the wait (in
+  seconds, at least 1), the threshold is ``median + z × 1.4826 × MAD`` with ``z`` the normal
+  quantile of ``long_wait_quantile`` (0.9) — the 90th percentile of a log-normal fitted robustly
+  to the touchpoint's waits. Median and MAD (median absolute deviation) ignore up to half the
+  waits, so a touchpoint whose waits keep their usual spread has about 10% long waits, however
+  long they are, and one with an excess of long waits (a stuck step) shows it. A touchpoint with
+  fewer than ``long_wait_min_waits`` (30) waits, or with no spread (MAD 0), is judged against the
+  ``long_wait_quantile`` of all waits in the log instead, and ``FrictionSignals.notes`` names it.
+  ``long_wait_hours`` (per touchpoint: the threshold used) and ``long_wait_basis`` ('own' or
+  'log-wide'); ``long_wait_rate`` = long waits / events with a next step; ``median_wait_hours``.
 - **support contact within N days** (``repeat_contact_days``): the occurrence is followed, within
   N days, by a contact with support — an event at a support touchpoint or a ticket opened. For
   a support touchpoint itself this is a **repeat contact**. ``contact_rate`` = such occurrences
@@ -40,11 +51,12 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import ibis
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from .. import engine
 from ..errors import ParameterError
@@ -161,9 +173,35 @@ def contact_stream(
     return s.drop("_t", "_n")
 
 
+OWN, LOG_WIDE = "own", "log-wide"
+LONG_WAIT_MIN_WAITS = 30
+MAD_TO_SD = 1.4826  # a normal distribution's standard deviation per unit of MAD
+
+
 def _long_wait_threshold(steps: ibis.Table, quantile: float) -> float:
+    """The ``quantile`` of all waits in the log, in seconds (NaN without waits)."""
     value = engine.to_pandas(steps.aggregate(q=steps.wait_after.quantile(quantile))).iloc[0, 0]
     return float(value) if value is not None and not pd.isna(value) else np.nan
+
+
+def long_wait_thresholds(steps: ibis.Table, quantile: float, min_waits: int = LONG_WAIT_MIN_WAITS,
+                         ) -> tuple[pd.DataFrame, float]:
+    """Per touchpoint, the wait (seconds) above which a wait before the next step is long (see
+    the module doc): ``touchpoint``, ``waits``, ``long_wait_seconds`` and ``long_wait_basis``
+    ('own', or 'log-wide' for a touchpoint with fewer than ``min_waits`` waits or no spread).
+    ``steps`` needs ``touchpoint`` and ``wait_after``. Returns (table, the log-wide threshold)."""
+    overall = _long_wait_threshold(steps, quantile)
+    w = steps.filter(steps.wait_after.notnull())
+    w = w.mutate(log_wait=w.wait_after.clip(lower=1.0).ln())
+    centre = w.group_by("touchpoint").aggregate(waits=w.count(), centre=w.log_wait.quantile(0.5))
+    dev = w.join(centre, "touchpoint")
+    spread = dev.group_by("touchpoint").aggregate(mad=(dev.log_wait - dev.centre).abs().quantile(0.5))
+    t = engine.to_pandas(centre.join(spread, "touchpoint"))
+    own = (t["waits"] >= min_waits) & (t["mad"] > 0)
+    z = stats.norm.ppf(quantile)
+    t["long_wait_seconds"] = np.where(own, np.exp(t["centre"] + z * MAD_TO_SD * t["mad"]), overall)
+    t["long_wait_basis"] = np.where(own, OWN, LOG_WIDE)
+    return t[["touchpoint", "waits", "long_wait_seconds", "long_wait_basis"]], overall
 
 
 def friction_by_touchpoint(
@@ -176,26 +214,35 @@ def friction_by_touchpoint(
     long_wait_quantile: float = 0.9,
     goal_stage_order: int | None = None,
     stream: ibis.Table | None = None,
+    long_wait_min_waits: int = LONG_WAIT_MIN_WAITS,
 ) -> tuple[pd.DataFrame, float]:
     """Per touchpoint: events, customers and each friction signal (counts, customers and rates;
-    see the module doc). Returns (table, long-wait threshold in hours). ``stream``: the
+    see the module doc). Returns (table, the log-wide long-wait threshold in hours, used for
+    touchpoints with fewer than ``long_wait_min_waits`` waits). ``stream``: the
     ``contact_stream`` of these events and tickets when the caller has it already."""
     if not 0 < long_wait_quantile < 1:
         raise ParameterError(f"long_wait_quantile must be between 0 and 1, got {long_wait_quantile}")
+    if isinstance(long_wait_min_waits, bool) or not isinstance(long_wait_min_waits, int) or long_wait_min_waits < 2:
+        raise ParameterError(f"long_wait_min_waits must be a whole number of at least 2, got {long_wait_min_waits!r}")
     if repeat_contact_days <= 0:
         raise ParameterError(f"repeat_contact_days must be positive, got {repeat_contact_days}")
     steps = journey_steps(events, goal_touchpoints, session_gap_minutes, goal_stage_order, repeat_in_session=False)
     # the windows over the whole log are computed once, then read by three aggregations
     with steps.select("customer_id", "touchpoint", "session", "loop_after", "wait_after").cache() as steps:
-        threshold = _long_wait_threshold(steps, long_wait_quantile)
-        thr = ibis.literal(threshold if not np.isnan(threshold) else np.inf, type="float64")
-        long_wait = (steps.wait_after > thr).fill_null(False)
-        table = engine.to_pandas(steps.group_by("touchpoint").aggregate(
-            events=steps.count(),
-            customers=steps.customer_id.nunique(),
-            loops=steps.loop_after.cast("int64").sum(),
-            waits=steps.wait_after.count(),
-            median_wait_seconds=steps.wait_after.quantile(0.5),
+        limits, threshold = long_wait_thresholds(steps, long_wait_quantile, long_wait_min_waits)
+        per_tp = steps
+        if len(limits):  # each wait against its own touchpoint's threshold
+            lim = ibis.memtable(limits[["touchpoint", "long_wait_seconds"]].astype({"long_wait_seconds": "float64"}))
+            per_tp = steps.left_join(lim, "touchpoint").drop("touchpoint_right")
+            long_wait = (per_tp.wait_after > per_tp.long_wait_seconds).fill_null(False)
+        else:  # no wait anywhere: a column of False (a literal would aggregate to a scalar)
+            long_wait = per_tp.wait_after.notnull() & ibis.literal(False)
+        table = engine.to_pandas(per_tp.group_by("touchpoint").aggregate(
+            events=per_tp.count(),
+            customers=per_tp.customer_id.nunique(),
+            loops=per_tp.loop_after.cast("int64").sum(),
+            waits=per_tp.wait_after.count(),
+            median_wait_seconds=per_tp.wait_after.quantile(0.5),
             long_waits=long_wait.cast("int64").sum(),
         ))
         # every occurrence of a touchpoint in a session after its first is a repeat: per
@@ -203,6 +250,7 @@ def friction_by_touchpoint(
         groups = steps.group_by(["touchpoint", "customer_id", "session"]).aggregate(n=steps.count())
         repeats = engine.to_pandas(groups.group_by("touchpoint").aggregate(repeats=(groups.n - 1).sum()))
     table = table.merge(repeats, on="touchpoint", how="left")
+    table = table.merge(limits[["touchpoint", "long_wait_seconds", "long_wait_basis"]], on="touchpoint", how="left")
     if stream is None:
         stream = contact_stream(events, support or [], tickets, repeat_contact_days)
     ev = stream.filter(stream.source == "event")
@@ -212,7 +260,8 @@ def friction_by_touchpoint(
         )
     )
     table = table.merge(contacts, on="touchpoint", how="left")
-    counts = [c for c in table.columns if c not in ("touchpoint", "median_wait_seconds")]
+    counts = [c for c in table.columns if c not in ("touchpoint", "median_wait_seconds", "long_wait_seconds",
+                                                   "long_wait_basis")]
     table[counts] = table[counts].fillna(0).astype("int64")
     with np.errstate(divide="ignore", invalid="ignore"):
         table["loop_rate"] = table.loops / table.events
@@ -220,6 +269,7 @@ def friction_by_touchpoint(
         table["long_wait_rate"] = np.where(table.waits > 0, table.long_waits / table.waits.where(table.waits > 0), np.nan)
         table["contact_rate"] = table.contacts_after / table.events
     table["median_wait_hours"] = table.pop("median_wait_seconds").astype("float64") / 3600.0
+    table["long_wait_hours"] = table.pop("long_wait_seconds").astype("float64") / 3600.0
     table["is_support"] = table.touchpoint.isin(support or [])
     return table, threshold / 3600.0 if not np.isnan(threshold) else np.nan
 
@@ -262,7 +312,9 @@ class FrictionSignals:
     by_touchpoint: one row per touchpoint with stage, label, the counts and rates of each signal.
     by_stage: the same counts summed per stage (customers are counted once per stage).
     tickets: ticket signals by category (None without a tickets table).
-    long_wait_hours: the long-wait threshold (the quantile of all waits).
+    long_wait_hours: the log-wide long-wait threshold (the quantile of all waits), used for the
+    touchpoints with too few waits of their own; each touchpoint's threshold is its
+    ``long_wait_hours`` column. notes: which touchpoints use the log-wide threshold, and why.
     """
 
     by_touchpoint: pd.DataFrame
@@ -270,6 +322,16 @@ class FrictionSignals:
     tickets: pd.DataFrame | None
     long_wait_hours: float
     parameters: dict
+    notes: list[str] = field(default_factory=list)
+
+    def long_wait_rule(self) -> str:
+        """The long-wait rule in one sentence, for captions."""
+        q = self.parameters.get("long_wait_quantile", 0.9)
+        n = self.parameters.get("long_wait_min_waits", LONG_WAIT_MIN_WAITS)
+        text = (f"A wait before the next step counts as long when it is longer than the touchpoint's own waits "
+                f"usually are (the {q:.0%} point of their typical spread; touchpoints with fewer than {n} waits: "
+                f"above {self.long_wait_hours:,.1f} hours, the {q:.0%} point of all waits).")
+        return text
 
     def top(self, signal: str = "dropoff", n: int = 5, min_customers: int = 1) -> pd.DataFrame:
         """The ``n`` touchpoints with the highest rate of ``signal`` (dropoff, loop, repeat,
@@ -279,14 +341,13 @@ class FrictionSignals:
         return t.sort_values(rate, ascending=False).head(n)[["touchpoint", "stage", "customers", count, rate]]
 
     def summary(self) -> str:
-        lines = [f"Friction over {len(self.by_touchpoint)} touchpoints "
-                 f"(long wait: more than {self.long_wait_hours:.1f} h):"]
+        lines = [f"Friction over {len(self.by_touchpoint)} touchpoints. {self.long_wait_rule()}"]
         for signal, (count, rate, words) in SIGNALS.items():
             top = self.top(signal, 1)
             if len(top) and top[rate].iloc[0] > 0:
                 r = top.iloc[0]
                 lines.append(f"  highest {signal}: {r.touchpoint} ({r[rate]:.1%} — {words})")
-        return "\n".join(lines)
+        return "\n".join(lines + self.notes)
 
     def plot(self, ax=None, signals=("dropoff", "loop", "repeat", "long_wait", "contact"), min_customers: int = 1):
         """A heat map of each signal's rate by touchpoint (rows in journey order)."""
@@ -349,10 +410,12 @@ def friction_signals(
     session_gap_minutes: float = SESSION_GAP_MINUTES,
     long_wait_quantile: float = 0.9,
     support_touchpoints: str | list[str] | None = None,
+    long_wait_min_waits: int = LONG_WAIT_MIN_WAITS,
 ) -> FrictionSignals:
     """All friction signals of a study, per touchpoint and per stage (see the module doc).
     ``support_touchpoints``: the touchpoints that are contacts with support (a list or "a, b";
-    default: the core's support rule, ``cxlab.journeys.support_touchpoints``)."""
+    default: the core's support rule, ``cxlab.journeys.support_touchpoints``);
+    ``long_wait_min_waits``: the waits a touchpoint needs to be judged by its own waits."""
     from .. import data
     from ..inventory import inventory
 
@@ -368,7 +431,7 @@ def friction_signals(
     try:
         by_tp, threshold = friction_by_touchpoint(
             events, study.goal_touchpoints, support, tickets, repeat_contact_days, session_gap_minutes,
-            long_wait_quantile, _goal_stage_order(study), stream=stream,
+            long_wait_quantile, _goal_stage_order(study), stream=stream, long_wait_min_waits=long_wait_min_waits,
         )
         ticket_table = (
             ticket_signals(events, tickets, support, repeat_contact_days, stream=stream)
@@ -392,11 +455,18 @@ def friction_signals(
     by_tp["is_goal"] = by_tp.touchpoint.isin(study.goal_touchpoints)
     first = ["touchpoint", "label", "stage", "stage_order", "channel", "is_goal", "is_support",
              "events", "customers", "reach", "dropoffs", "dropoff_rate", "loops", "loop_rate",
-             "repeats", "repeat_rate", "waits", "median_wait_hours", "long_waits", "long_wait_rate",
-             "contacts_after", "contact_rate"]
+             "repeats", "repeat_rate", "waits", "median_wait_hours", "long_wait_hours", "long_wait_basis",
+             "long_waits", "long_wait_rate", "contacts_after", "contact_rate"]
     by_tp = by_tp[first + [c for c in by_tp.columns if c not in first]]
     by_tp = by_tp.sort_values(["stage_order", "touchpoint"]).reset_index(drop=True)
     by_stage = _by_stage(by_tp, events, study)
     params = {"repeat_contact_days": repeat_contact_days, "session_gap_minutes": session_gap_minutes,
-              "long_wait_quantile": long_wait_quantile, "support_touchpoints": support}
-    return FrictionSignals(by_tp, by_stage, ticket_table, threshold, params)
+              "long_wait_quantile": long_wait_quantile, "long_wait_min_waits": long_wait_min_waits,
+              "support_touchpoints": support}
+    hours = threshold  # friction_by_touchpoint gives hours
+    wide = by_tp.loc[by_tp["long_wait_basis"] == LOG_WIDE, "touchpoint"].astype(str).tolist()
+    notes = []
+    if wide:
+        notes.append(f"Long waits at {', '.join(wide)} are judged against all waits in the log (more than "
+                     f"{hours:,.1f} h): fewer than {long_wait_min_waits} waits of their own, or no spread in them.")
+    return FrictionSignals(by_tp, by_stage, ticket_table, hours, params, notes)

@@ -1,18 +1,21 @@
 """The ranked pain-point register: what to fix first, with the evidence behind each item.
 
 Each pain point is a touchpoint of the journey (and, when the study has tickets, "unresolved
-support tickets"). For each:
+support tickets"); a goal touchpoint (the purchase itself) is never one. For each:
 
 - **reach**: customers who met it (``reach_share``: of all customers in the log);
-- **impact on conversion**: conversion (ever reaching a goal) of customers who met the
-  touchpoint minus that of customers who did not, with its interval (the touchpoint
-  inventory's comparison — an association, not a causal effect);
+- **impact on conversion**: conversion (within the conversion window) of customers who met the
+  touchpoint before their outcome minus that of the others, with its interval (the touchpoint
+  inventory's comparison, ``cxlab.inventory``: touches after the purchase do not count — an
+  association, not a causal effect);
 - **impact on satisfaction**: mean CSAT (else mean NPS score 0–10) of the survey responses given
   at the touchpoint minus that of all other responses, with a Welch interval; and the NPS of
   those responses minus the NPS of the others, in NPS points;
 - **extra support contacts**: the touchpoint's rate of support contacts within N days after it
   (failure demand) minus the rate over all non-support touchpoints;
 - the friction signals and the most frequent complaint topic of its comments, as evidence;
+- **in their words**: one redacted customer quote, the typical complaint at the touchpoint (or
+  of an unresolved ticket), from ``cxlab.painpoints.quotes``;
 - the **segments most affected**: when the segmentation stage has written its segments
   (customer_id → segment, read with ``cxlab.stages.read_output``) or a segment table is given,
   the segments whose customers meet it most often relative to all customers (reach lift ≥ 1.2,
@@ -31,8 +34,20 @@ reads as "percent of the whole customer base harmed here". Satisfaction differen
 least ``min_responses`` responses (else they count as 0 and are shown as missing).
 
 For "unresolved support tickets", reach is the customers with at least one unresolved ticket
-and harm is the gap in the share who bought again after their first post-purchase ticket,
-resolved minus unresolved (from ``churn_after_tickets``), with the hazard ratio as evidence.
+and harm is the gap in the share who bought again, resolved minus unresolved at the churn
+comparison's landmark (``churn_after_tickets``: tickets classified some days after opening, time
+counted from then), with the hazard ratio as evidence.
+
+**Only harm is ranked.** An item whose priority is 0 (no touchpoint harm, or nobody meets it)
+is not a pain point and is left out; when nothing is left, the register is empty and says so
+(``NO_PAIN_POINTS``) rather than naming a harmless touchpoint first.
+
+**How firm the order is.** With ``n_resamples`` > 0 (200 by default) the priorities are
+recomputed on customer-level bootstrap resamples (``cxlab.painpoints.uncertainty``): each item
+gets ``priority_ci_low``/``priority_ci_high`` (percentile interval), ``ranked_first`` (share of
+resamples in which it ranks 1st) and ``rank_low``/``rank_high`` (its rank interval); ``ranking``
+compares the top two — they are *not distinguishable* when the interval of their difference in
+priority includes 0.
 """
 from __future__ import annotations
 
@@ -48,12 +63,18 @@ from ..errors import ParameterError
 from ..stages import not_computed, read_output
 from ..stats import welch_t
 from ..study import Study
-from .churn import ChurnAfterTicket
+from .churn import ChurnAfterTicket, unresolved_customers
 from .friction import FrictionSignals
+from .quotes import pain_point_quotes
 from .text import VoiceOfCustomer
+from .uncertainty import TopTwo, check_resamples, rank_table, register_inputs, register_priorities, top_two
 
 __all__ = ["satisfaction_gaps", "segment_lift", "segment_frame", "PainPointRegister", "build_register",
-           "REGISTER_COLUMNS"]
+           "REGISTER_COLUMNS", "NO_PAIN_POINTS"]
+
+NO_PAIN_POINTS = ("No pain point found: no touchpoint met by at least {min_customers:,} customers goes with lower "
+                  "conversion, lower satisfaction or extra support contacts, and no unresolved tickets cost "
+                  "purchases.")
 
 SCALES = {"csat": (1.0, 5.0), "nps": (0.0, 10.0)}
 REGISTER_COLUMNS = [
@@ -63,8 +84,8 @@ REGISTER_COLUMNS = [
     "impact_satisfaction_ci_low", "impact_satisfaction_ci_high", "impact_nps", "responses",
     "dropoff_rate", "contact_rate", "extra_contact_rate", "loop_rate", "repeat_rate",
     "long_wait_rate", "mean_sentiment", "top_topic", "top_topic_share", "harm_conversion",
-    "harm_satisfaction", "harm_contact", "harm", "priority", "key_number", "evidence",
-    "segments_most_affected",
+    "harm_satisfaction", "harm_contact", "harm", "priority", "priority_ci_low", "priority_ci_high",
+    "ranked_first", "rank_low", "rank_high", "key_number", "evidence", "quote", "segments_most_affected",
 ]
 
 
@@ -195,12 +216,18 @@ def _evidence(r: pd.Series, friction: pd.DataFrame, days: float, score: str | No
 
 @dataclass
 class PainPointRegister:
-    """The ranked register (``table``, columns ``REGISTER_COLUMNS``, rank 1 = fix first)."""
+    """The ranked register (``table``, columns ``REGISTER_COLUMNS``, rank 1 = fix first; empty
+    when nothing harms anyone). ``resamples``: bootstrap resamples behind the intervals and ranks
+    (0: none); ``ranking``: the top two compared (None with fewer than two items or no resamples)."""
 
     table: pd.DataFrame
     satisfaction_score: str | None
     customers: int
     notes: list[str] = field(default_factory=list)
+    resamples: int = 0
+    ranking: TopTwo | None = None
+    ci_level: float = 0.95
+    min_customers: int = 30
 
     def top(self, n: int = 5) -> pd.DataFrame:
         return self.table.head(n)
@@ -208,16 +235,47 @@ class PainPointRegister:
     def first(self) -> str:
         return str(self.table.iloc[0]["pain_point"])
 
+    def empty_note(self) -> str | None:
+        """``NO_PAIN_POINTS`` when the register is empty, else None."""
+        return NO_PAIN_POINTS.format(min_customers=self.min_customers) if self.table.empty else None
+
+    def firmness(self, r: pd.Series | None = None) -> str:
+        """How firmly an item (default: the first) holds its place: "priority 17.9 (95% interval
+        16.8–19.0), ranked 1st in 100% of 200 resamples"; only the priority without resamples."""
+        r = self.table.iloc[0] if r is None else r
+        text = f"priority {r.priority:.1f}"
+        if self.resamples and np.isfinite(r.priority_ci_low):
+            text += (f" ({self.ci_level:.0%} interval {r.priority_ci_low:.1f}–{r.priority_ci_high:.1f}), ranked 1st "
+                     f"in {r.ranked_first:.0%} of {self.resamples:,} resamples")
+        return text
+
+    def ranking_sentence(self) -> str | None:
+        """Whether the first two can be told apart (``TopTwo.sentence``), or None."""
+        return self.ranking.sentence("priority") if self.ranking is not None else None
+
     def display_table(self, n: int = 10) -> pd.DataFrame:
-        """The columns a reader needs, for ``show_table``."""
-        cols = ["rank", "pain_point", "stage", "reach", "key_number", "priority", "evidence",
-                "segments_most_affected"]
-        return self.table.head(n)[cols]
+        """The columns a reader needs, for ``show_table``; with resamples, the priority's
+        interval, the share of resamples ranking it 1st and its rank interval, as text."""
+        t = self.table.head(n)
+        out = t[["rank", "pain_point", "stage", "reach", "key_number", "priority"]].copy()
+        if self.resamples:
+            out["priority interval"] = [f"{a:.1f}–{b:.1f}" for a, b in zip(t.priority_ci_low, t.priority_ci_high)]
+            out["ranked 1st"] = [f"{v:.0%}" for v in t.ranked_first]
+            out["rank interval"] = [f"{int(a)}" if a == b else f"{int(a)}–{int(b)}"
+                                    for a, b in zip(t.rank_low, t.rank_high)]
+        out["evidence"] = t["evidence"]
+        out["in their words"] = t["quote"].fillna("—")
+        out["segments_most_affected"] = t["segments_most_affected"]
+        return out
 
     def summary(self) -> str:
+        if self.table.empty:
+            return f"Pain-point register (0 items, {self.customers:,} customers): {self.empty_note()}"
         lines = [f"Pain-point register ({len(self.table)} items, {self.customers:,} customers):"]
-        for r in self.table.head(5).itertuples():
-            lines.append(f"  {r.rank}. {r.pain_point} ({r.stage}) — priority {r.priority:.2f}: {r.key_number}")
+        for _, r in self.table.head(5).iterrows():
+            lines.append(f"  {r['rank']}. {r.pain_point} ({r.stage}) — {self.firmness(r)}: {r.key_number}")
+        if self.ranking is not None:
+            lines.append("  " + self.ranking_sentence())
         return "\n".join(lines)
 
     def plot(self, ax=None, n: int = 10):
@@ -236,6 +294,11 @@ class PainPointRegister:
             width = scale * t[col].fillna(0).to_numpy(float)
             ax.barh(t["pain_point"], width, left=left, color=color, label=label)
             left += width
+        if self.resamples:
+            p = t["priority"].to_numpy(float)
+            err = np.vstack([p - t["priority_ci_low"].to_numpy(float), t["priority_ci_high"].to_numpy(float) - p])
+            ax.errorbar(p, np.arange(len(t)), xerr=np.clip(err, 0, None), fmt="none", ecolor="#333333",
+                        capsize=3, lw=1, label=f"{self.ci_level:.0%} bootstrap interval")
         ax.set_xlabel("Priority (% of customers harmed)")
         ax.legend(loc="lower right", fontsize=8)
         return ax
@@ -252,13 +315,17 @@ def build_register(
     min_responses: int = 30,
     score: str | None = None,
     ci_level: float = 0.95,
+    n_resamples: int = 200,
+    seed: int = 0,
 ) -> PainPointRegister:
     """Rank the pain points of a study (see the module doc for every column and the formula).
 
     friction: from ``friction_signals``; responses: survey responses with touchpoint, csat/nps
     and sentiment (``text.survey_responses`` plus a sentiment column); voice: for the complaint
     topics per touchpoint; churn: for the unresolved-tickets item; segments: the segment table
-    (a DataFrame or a parquet file; default: the segmentation stage's, when it has written one)."""
+    (a DataFrame or a parquet file; default: the segmentation stage's, when it has written one).
+    n_resamples, seed: the customer-level bootstrap of the priorities (0: none)."""
+    n_resamples = check_resamples(n_resamples)
     segments = segment_frame(study, segments)
     ft = friction.by_touchpoint.copy()
     customers = int(round((ft["customers"] / ft["reach"]).dropna().median())) if ft["reach"].notna().any() \
@@ -303,7 +370,7 @@ def build_register(
     t["segments_most_affected"] = t["segments_most_affected"].fillna("")
     t["kind"] = "touchpoint"
     t["pain_point"] = t["label"]
-    t = t[t.reach >= min_customers].copy()
+    t = t[(t.reach >= min_customers) & ~t.is_goal.astype(bool)].copy()
     ev, key = zip(*(_evidence(r, ft, days, score) for _, r in t.iterrows())) if len(t) else ((), ())
     t["evidence"], t["key_number"] = list(ev), list(key)
 
@@ -317,18 +384,45 @@ def build_register(
     for col in REGISTER_COLUMNS:
         if col not in table:
             table[col] = np.nan
-    table = table[table.harm > 0] if (table.harm > 0).any() else table
+    # an item that harms nobody is no pain point (and is never ranked first)
+    table = table[table.priority.fillna(0) > 0]
     table = table.sort_values(["priority", "reach"], ascending=[False, False], kind="stable").reset_index(drop=True)
     table["rank"] = np.arange(1, len(table) + 1)
-    return PainPointRegister(table[REGISTER_COLUMNS], score, customers, notes)
+    table["quote"] = pain_point_quotes(study, table)
+    ranking = None
+    if n_resamples and len(table):
+        ranking = _bootstrap(study, friction, table, responses, score, churn, min_responses, n_resamples, seed,
+                             ci_level)
+    else:
+        n_resamples = 0
+    return PainPointRegister(table[REGISTER_COLUMNS], score, customers, notes, n_resamples, ranking, ci_level,
+                             min_customers)
+
+
+def _bootstrap(study, friction: FrictionSignals, table: pd.DataFrame, responses, score, churn, min_responses: int,
+               n_resamples: int, seed: int, ci_level: float) -> TopTwo | None:
+    """Add the bootstrap columns to ``table`` (in place) and compare its top two."""
+    lo, hi = SCALES.get(score, (0.0, 1.0))
+    affected = unresolved_customers(data.load(study, "tickets")) if churn is not None else None
+    inputs = register_inputs(
+        study, friction.by_touchpoint, friction.parameters.get("support_touchpoints") or [],
+        float(friction.parameters.get("repeat_contact_days", 7)), responses, score, hi - lo, min_responses,
+        affected, churn.table if churn is not None else None)
+    items = [None if k == "support" else tp for k, tp in zip(table["kind"], table["touchpoint"])]
+    draws = register_priorities(inputs, items, n_resamples, seed)
+    ranks = rank_table(draws, table["pain_point"], ci_level)
+    table["priority_ci_low"], table["priority_ci_high"] = ranks["ci_low"].to_numpy(), ranks["ci_high"].to_numpy()
+    for col in ("ranked_first", "rank_low", "rank_high"):
+        table[col] = ranks[col].to_numpy()
+    return top_two(draws, table["priority"], table["pain_point"], ci_level)
 
 
 def _ticket_item(study, churn: ChurnAfterTicket, customers: int, friction: FrictionSignals,
                  segments: pd.DataFrame | None, min_customers: int) -> pd.DataFrame:
     tickets = data.load(study, "tickets")
-    unresolved = ~tickets["resolved"].fillna(False).astype(bool) if "resolved" in tickets else \
-        pd.Series(True, index=tickets.index)
-    affected = tickets.loc[unresolved, "customer_id"].astype(str).unique()
+    affected = unresolved_customers(tickets)
+    unresolved_share = len(tickets[~tickets["resolved"].fillna(False).astype(bool)]) / len(tickets) \
+        if "resolved" in tickets and len(tickets) else 1.0
     g = churn.groups.set_index("group")
     gap = float(g.loc["resolved", "bought_again"] - g.loc["unresolved", "bought_again"])
     hr = churn.hazard_ratio
@@ -336,11 +430,14 @@ def _ticket_item(study, churn: ChurnAfterTicket, customers: int, friction: Frict
     stages = study.catalog.loc[study.catalog.touchpoint.isin(support), "stage"]
     stage = stages.mode().iloc[0] if len(stages) else "service" if "service" in study.stages else study.stages[-1]
     share = len(affected) / customers if customers else np.nan
+    days = f"{churn.landmark_days:g} days"
     evidence = (
-        f"{len(affected):,} customers have an unresolved ticket ({unresolved.mean():.0%} of tickets); after their "
-        f"first post-purchase ticket {g.loc['unresolved', 'bought_again']:.0%} of those left unresolved bought "
-        f"again against {g.loc['resolved', 'bought_again']:.0%} of those resolved; hazard ratio of buying again "
-        f"{hr.estimate:.2f} [{hr.ci_low:.2f}, {hr.ci_high:.2f}] adjusted for prior purchases."
+        f"{len(affected):,} customers have an unresolved ticket ({unresolved_share:.0%} of tickets); of the customers "
+        f"still without a purchase {days} after their first post-purchase ticket, "
+        f"{g.loc['unresolved', 'bought_again']:.0%} of those whose ticket was unresolved by then bought again "
+        f"against {g.loc['resolved', 'bought_again']:.0%} of those resolved; hazard ratio of buying again "
+        f"{hr.estimate:.2f} [{hr.ci_low:.2f}, {hr.ci_high:.2f}]"
+        + (" adjusted for prior purchases." if "adjusted for prior purchases" in hr.method else ".")
     )
     segs = ""
     if segments is not None:

@@ -5,10 +5,14 @@
   thresholds). The scorer and the study's kept scores are the core's (``cxlab.sentiment``),
   shared with the segmentation and the journey map.
 - **Complaint topics from a keyword taxonomy**: a text mentions a topic when one of the topic's
-  keywords starts a word of the text (case-insensitive: ``deliver`` matches "delivered"; a
-  keyword of several words matches that phrase). A text can mention several topics. The study
-  sets its own taxonomy in study.yaml (``parameters.pain_points.topics: {topic: [keywords]}``);
-  ``DEFAULT_TOPICS`` is a general retail taxonomy.
+  keywords occurs in it *as a word* (case-insensitive), alone or with a regular ending —
+  ``-s``, ``-es``, ``-d``, ``-ed``, ``-ing``: ``app`` matches "app", "App.", "the app's" and
+  "apps" but not "applied" or "apple"; ``deliver`` matches "delivered". A keyword ending in
+  ``*`` is a stem and matches any word it starts (``freez*``: "freezes", "freezing"). A keyword
+  of several words matches that phrase (any spacing between the words; the ending rule applies
+  to its last word). A text can mention several topics. The study sets its own taxonomy in
+  study.yaml (``parameters.pain_points.topics: {topic: [keywords]}``); ``DEFAULT_TOPICS`` is a
+  general retail taxonomy.
 - **Discovered topics**: TF-IDF of the texts (English stop words, words and word pairs) factored
   by NMF into ``n_topics`` themes, each named by its top terms. On a large corpus the model is
   fitted on a random sample of ``max_fit_docs`` texts and then assigns every text (a text
@@ -52,12 +56,12 @@ __all__ = [
 
 DEFAULT_TOPICS: dict[str, list[str]] = {
     "payment": ["payment", "pay", "paid", "card", "declined", "charged", "checkout", "paypal", "billing"],
-    "delivery": ["deliver", "shipping", "shipped", "parcel", "package", "courier", "tracking", "arrived",
+    "delivery": ["deliver*", "shipping", "shipped", "parcel", "package", "courier", "tracking", "arrived",
                  "late"],
     "returns": ["return", "refund", "exchange"],
     "staff": ["staff", "agent", "assistant", "rude", "helpful", "on hold", "transferred", "hung up"],
-    "app and website": ["app", "website", "site", "crash", "freez", "log in", "login", "slow", "page",
-                        "update", "notification"],
+    "app and website": ["app", "website", "site", "crash", "freez*", "froze", "frozen", "log in", "login", "slow",
+                        "page", "update", "updating", "notification"],
     "price": ["price", "expensive", "overpriced", "cheap", "discount", "offer", "cost", "value for money"],
     "product": ["quality", "broken", "broke", "damaged", "size", "fits", "missing", "faulty"],
     "account": ["account", "password", "locked", "points"],
@@ -84,14 +88,26 @@ def clean_for_model(texts: Iterable) -> pd.Series:
     return s.map(cleaned)
 
 
+# the regular endings a keyword may carry and still be the keyword (apps, delivered, crashes)
+_ENDING = r"(?:s|es|d|ed|ing)?"
+
+
 def _topic_pattern(keywords: Iterable[str]) -> re.Pattern:
+    """One pattern matching any of ``keywords`` as words (see the module doc): a word boundary
+    before; after, an optional regular ending and a word boundary — or, for a ``stem*``, any
+    letters. An apostrophe ends a word, so "app's" is the app."""
     parts = []
     for kw in keywords:
         kw = str(kw).strip().lower()
+        stem = kw.endswith("*")
+        kw = kw.rstrip("*").strip()
         if not kw:
             continue
         words = [re.escape(w) for w in kw.split()]
-        parts.append(r"\b" + r"\s+".join(words))
+        # a boundary only where the keyword has a word character at that edge ("c++" ends in none)
+        start = r"\b" if re.match(r"\w", kw[0]) else ""
+        end = r"\w*" if stem else (_ENDING + r"\b" if re.match(r"\w", kw[-1]) else "")
+        parts.append(start + r"\s+".join(words) + end)
     if not parts:
         raise ParameterError("A topic of the keyword taxonomy has no keywords.")
     return re.compile("|".join(parts), re.IGNORECASE)

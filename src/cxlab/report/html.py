@@ -6,14 +6,15 @@ import errno
 import html as _html
 import os
 import re
-import tempfile
+import shutil
 from pathlib import Path
 
 import nbformat
 
 from ..errors import CxlabError
+from ..paths import temp_file_beside
 
-__all__ = ["render_notebook", "write_page", "ReportWriteError", "REPORT_CSS"]
+__all__ = ["render_notebook", "write_page", "ReportWriteError", "REPORT_CSS", "PLOTLY_ASSET", "PLOTLY_SIGNATURE"]
 
 
 class ReportWriteError(CxlabError):
@@ -42,13 +43,13 @@ def _write(fh, text: str) -> None:
 
 def write_page(target: Path, text: str) -> Path:
     """Write a page atomically: to a temporary file beside ``target``, then renamed onto it, so a
-    reader never finds a truncated page under the page's name. A failed write (disk full, no
+    reader never finds a truncated page under the page's name; its mode follows the umask
+    (``cxlab.paths.temp_file_beside``). A failed write (disk full, no
     permission) removes the temporary file and raises ``ReportWriteError`` naming the page."""
     target = Path(target)
     tmp = None
     try:
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        tmp = Path(name)
+        fd, tmp = temp_file_beside(target)  # readable as the umask says, like the user's other files
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             _write(fh, text)
         os.replace(tmp, target)
@@ -76,6 +77,8 @@ body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-se
 .cx-findings ul { margin: 0.3rem 0 0 0; }
 .cx-failed { background: #fff1f0; border-left: 4px solid #dc2626; padding: 0.6rem 1rem; }
 .cx-toc { background: #fafafa; border: 1px solid #eee; padding: 0.5rem 1rem; margin-bottom: 1rem; font-size: 0.9rem; }
+.cx-fold > summary { cursor: pointer; color: #1d4ed8; font-size: 0.85rem; margin: 0.3rem 0; }
+.cx-fold[open] > summary { margin-bottom: 0.3rem; }
 </style>
 """
 
@@ -131,9 +134,57 @@ def _with_toc(body: str) -> str:
     return body[:cut] + toc + body[cut:]
 
 
+#: where a run folder keeps plotly.js, relative to its pages (one copy for every page and chart)
+PLOTLY_ASSET = "assets/plotly.min.js"
+#: what the head of every copy of plotly.js says (a test counts the copies in a page)
+PLOTLY_SIGNATURE = "* plotly.js v"
+
+
+def _plotly_js() -> Path:
+    """The plotly.js of the installed plotly package (the version its figures are made for)."""
+    import plotly
+
+    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+def write_plotly_asset(folder: Path) -> Path:
+    """Copy the installed plotly.js to ``folder``/assets/plotly.min.js, once: nothing is
+    downloaded, and pages reference it relatively, so a report folder opens offline from disk
+    or from a web server. Written atomically (pages of one run render side by side)."""
+    source, target = _plotly_js(), Path(folder) / PLOTLY_ASSET
+    if target.exists() and target.stat().st_size == source.stat().st_size:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = None
+    try:
+        fd, tmp = temp_file_beside(target)
+        with os.fdopen(fd, "wb") as fh, source.open("rb") as src:
+            shutil.copyfileobj(src, fh)
+        os.replace(tmp, target)
+        tmp = None
+    except OSError as exc:
+        raise write_error(target, exc) from None
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+    return target
+
+
+def _with_plotly(body: str, folder: Path) -> str:
+    """A page with plotly charts loads plotly.js from the run folder, before the charts' own
+    scripts run (``cxlab.notebook.OfflineHtmlRenderer`` leaves it out of every figure)."""
+    if 'class="plotly-graph-div"' not in body:
+        return body
+    write_plotly_asset(folder)
+    script = ("<script>window.PlotlyConfig = {MathJaxConfig: 'local'};</script>"
+              f'<script charset="utf-8" src="{PLOTLY_ASSET}"></script>')
+    return body.replace("</head>", script + "</head>", 1)
+
+
 def render_notebook(executed: Path, target: Path, *, failed: bool = False, nav: str = "") -> Path:
     """Render an executed notebook to ``target`` without code; ``nav`` is HTML placed on top
-    (links back to the run index). Written atomically (``write_page``): a full disk raises
+    (links back to the run index). A page with plotly charts loads plotly.js from the run
+    folder's ``assets/`` (written on the first such page). Written atomically (``write_page``): a full disk raises
     ``ReportWriteError`` and leaves no truncated page."""
     from nbconvert import HTMLExporter
 
@@ -146,6 +197,7 @@ def render_notebook(executed: Path, target: Path, *, failed: bool = False, nav: 
     exporter.exclude_output_prompt = True
     body, _ = exporter.from_notebook_node(nb)
     body = body.replace("</head>", REPORT_CSS + "</head>", 1)
+    body = _with_plotly(body, Path(target).parent)
     body = _with_toc(body)
     if nav:
         marker = "<main>" if "<main>" in body else "<body"

@@ -1,20 +1,23 @@
-"""The run index: headline findings of each stage, run metadata, and change since last run."""
+"""The run index: the headline findings of each stage, how the run's numbers moved since the last
+comparable run (``history.compare``: headline KPIs first, every other number folded), links to
+the earlier run and to the study's run history, and the run's details."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import jinja2
+import markupsafe
 
 from ..study import Study
-from ..notebook.display import fmt_num
+from ..metrics import figures_html
 from ..privacy import redact
+from . import history
 
-__all__ = ["write_index", "previous_run", "metric_changes", "run_history"]
+__all__ = ["write_index", "template_env"]
 
 
-def _env() -> jinja2.Environment:
+def template_env() -> jinja2.Environment:
+    """The Jinja environment of cxlab's own pages (the index, the history page)."""
     return jinja2.Environment(
         loader=jinja2.PackageLoader("cxlab", "templates"),
         autoescape=True,  # every value is escaped: headlines may quote customers
@@ -22,71 +25,28 @@ def _env() -> jinja2.Environment:
     )
 
 
-def run_history(study: Study) -> list[dict]:
-    """Metadata of every finished run of the study, oldest first."""
-    runs = []
-    if not study.reports_dir.exists():
-        return runs
-    for meta_file in sorted(study.reports_dir.glob("*/run.json")):
-        try:
-            runs.append(json.loads(meta_file.read_text(encoding="utf-8")))
-        except (OSError, ValueError):
-            continue
-    return sorted(runs, key=lambda m: m.get("started", ""))
+def _run_link(run_dir: Path, run_id: str | None) -> str | None:
+    """The relative link to another run's index, None when that run's folder (or index) is gone."""
+    if run_id and (run_dir.parent / run_id / "index.html").is_file():
+        return f"../{run_id}/index.html"
+    return None
 
 
-def previous_run(study: Study, run_id: str) -> dict | None:
-    """The latest earlier run that wrote summaries (an interrupted run published nothing: never)."""
-    earlier = [m for m in run_history(study)
-               if m.get("run_id") != run_id and m.get("summaries") and m.get("status") != "interrupted"]
-    earlier = [m for m in earlier if m.get("run_id", "") < run_id] or earlier
-    return earlier[-1] if earlier else None
+def _since(comparison: dict, run_dir: Path) -> dict:
+    """The comparison as the index shows it: links only to runs whose index still exists."""
+    def shown(group: dict | None) -> dict | None:
+        if group is None:
+            return None
+        return {**group, "link": _run_link(run_dir, group.get("against")),
+                "passed_over": [{**p, "link": _run_link(run_dir, p.get("run_id"))}
+                                for p in group.get("passed_over") or []]}
 
-
-def _metric_value(value: Any) -> tuple[float | None, str, str]:
-    """(number, label, unit) from a summary metric: a number or {value, label, unit}."""
-    if isinstance(value, dict):
-        v = value.get("value", value.get("estimate"))
-        return (float(v) if isinstance(v, (int, float)) else None, value.get("label", ""), value.get("unit", ""))
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value), "", ""
-    return None, "", ""
-
-
-def _fmt(value: float, unit: str) -> str:
-    if unit in ("share", "%", "pct"):
-        return f"{value * 100:,.1f}%"
-    return fmt_num(value, 2) if abs(value) < 1000 else f"{value:,.0f}"
-
-
-def metric_changes(before: dict, after: dict) -> list[dict]:
-    """How each metric that both runs report moved: rows for the index's change table."""
-    rows = []
-    for stage, summary in (after.get("summaries") or {}).items():
-        old = ((before.get("summaries") or {}).get(stage) or {}).get("metrics", {})
-        for name, value in ((summary or {}).get("metrics") or {}).items():
-            new_v, label, unit = _metric_value(value)
-            old_v, _, _ = _metric_value(old.get(name))
-            if new_v is None or old_v is None:
-                continue
-            before_text, after_text = _fmt(old_v, unit), _fmt(new_v, unit)
-            delta = new_v - old_v
-            if unit in ("share", "%", "pct"):
-                delta_text = f"{delta * 100:+,.1f} points"
-            else:
-                delta_text = f"{delta:+,.2f}"
-            if before_text == after_text or delta_text.lstrip("+-") in ("0.0 points", "0.00"):
-                delta, delta_text = 0.0, "no change"  # a change below the shown precision
-            rows.append(
-                {
-                    "label": label or f"{stage}: {name.replace('_', ' ')}",
-                    "before": before_text,
-                    "after": after_text,
-                    "delta": delta_text,
-                    "css": "up" if delta > 0 else ("down" if delta < 0 else ""),
-                }
-            )
-    return rows
+    groups = [shown(g) for g in comparison.get("groups") or []]
+    headline = shown(comparison.get("headline"))
+    against = (headline or {}).get("against") or next((g["against"] for g in groups if g["against"]), None)
+    return {"headline": headline, "headline_missing": comparison.get("headline_missing", ""),
+            "groups": groups, "rows": sum(len(g["rows"]) for g in groups),
+            "against": against, "against_link": _run_link(run_dir, against)}
 
 
 def _duration(seconds: float) -> str:
@@ -94,6 +54,7 @@ def _duration(seconds: float) -> str:
 
 
 def write_index(study: Study, run_dir: Path, meta: dict) -> Path:
+    """Write run_dir/index.html from the run's metadata (run.json's content); see the module doc."""
     from ..stages import STAGES
 
     stages = []
@@ -108,7 +69,8 @@ def write_index(study: Study, run_dir: Path, meta: dict) -> Path:
                     _duration(s["seconds"]) + (f" · peak {s['kernel_peak_mb']:,.0f} MB" if s.get("kernel_peak_mb") else "")
                     if s["status"] not in ("skipped", "blocked") else ""
                 ),
-                "headlines": [redact(h) for h in summary.get("headlines", [])],
+                # redacted and escaped, marked figures as cx-figure spans (cxlab.metrics)
+                "headlines": [markupsafe.Markup(figures_html(h)) for h in summary.get("headlines", [])],
                 # what the stage could not compute on this study's data, and why (named skips)
                 "notes": [redact(n) for n in summary.get("notes", [])],
                 "error": redact(s.get("error")) if s.get("error") else "",
@@ -119,7 +81,7 @@ def write_index(study: Study, run_dir: Path, meta: dict) -> Path:
         summary = (meta.get("summaries") or {}).get(s["stage"]) or {}
         lines = summary.get("glance") or summary.get("headlines", [])[:1]
         if s["stage"] != "intake":
-            glance += [{"title": summary.get("title", s["stage"]), "text": redact(t)} for t in lines]
+            glance += [{"title": summary.get("title", s["stage"]), "text": markupsafe.Markup(figures_html(t))} for t in lines]
     failed = [s for s in meta["stages"] if s["status"] == "failed"]
     run = dict(meta)
     run["duration"] = _duration(meta.get("duration_seconds", 0))
@@ -134,15 +96,15 @@ def write_index(study: Study, run_dir: Path, meta: dict) -> Path:
         run["status_text"] = f"failed: {redact(meta['error'])}"
     else:
         run["status_text"] = f"{len(meta['stages'])} stage(s) ran"
-    prev = previous_run(study, meta["run_id"])
-    changes = metric_changes(prev, meta) if prev else []
-    page = _env().get_template("index.html.j2").render(
+    # a run records its comparison (run.json); one rendered again after pruning shows the same
+    comparison = meta["comparison"] if meta.get("comparison") is not None else history.compare(study, meta)
+    page = template_env().get_template("index.html.j2").render(
         study={"title": redact(study.title), "description": redact(study.description), "root": str(study.root)},
         run=run,
         stages=stages,
         glance=glance,
-        changes=changes,
-        changes_since=prev.get("run_id") if prev else "",
+        since=_since(comparison, run_dir),
+        history_page=f"../{history.HISTORY_PAGE}",
     )
     from .html import write_page  # atomic; a full disk is a named ReportWriteError
 

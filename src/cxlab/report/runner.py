@@ -378,6 +378,7 @@ def _run(study: Study, selected: list[str], parameters: dict, run_id: str | None
         "started": started.isoformat(timespec="seconds"),
         "version": __version__,
         "fingerprint": data.fingerprint(study),
+        "inputs": _input_digests(study),  # file by file, so a later run can say which input changed
         "engine": study.engine.get("backend", "duckdb"),
         "parameters": parameters,
         "stages": [],
@@ -403,6 +404,7 @@ def _run(study: Study, selected: list[str], parameters: dict, run_id: str | None
         # the run's own records: what its stages wrote, whatever another run published since
         meta["summaries"] = {s.stage: _redacted_record(workspace.record(s.stage))
                              for s in result.stages if s.status == "ok"}
+        meta["kpis"] = _headline_kpis(study, workspace, result)
         if stop.is_set():
             result.status, result.signal = "interrupted", stop.signal or "SIGINT"
         else:
@@ -433,25 +435,68 @@ def _run(study: Study, selected: list[str], parameters: dict, run_id: str | None
     return result
 
 
+def _input_digests(study: Study) -> dict:
+    from .history import input_digests
+
+    return input_digests(study)
+
+
+def _headline_kpis(study: Study, workspace: Workspace, result: RunResult) -> list[dict]:
+    """The headline KPIs (the objectives stage's KPI table, with intervals and definitions) as
+    this run computed them, read from its workspace before it is published: later runs compare
+    against these, whatever later runs publish."""
+    from .history import HEADLINE_STAGE, headline_kpis
+
+    if not any(s.stage == HEADLINE_STAGE and s.status == "ok" for s in result.stages):
+        return []
+    table = workspace.dir / STAGES[HEADLINE_STAGE].output("kpis").file
+    if not table.exists():
+        return []
+    import pandas as pd
+
+    return headline_kpis(study, pd.read_parquet(table), workspace.record(HEADLINE_STAGE))
+
+
 def _write_report(study: Study, run_dir: Path, meta: dict, result: RunResult) -> None:
-    """The index, then run.json (which says whether the index could be written). A file that
-    cannot be written fails the run with a message naming it; no truncated index is left."""
+    """The comparison with the last comparable run, the index, the study's history page, then
+    run.json (which says whether the pages could be written), all under the study's history
+    lock. A file that cannot be written fails the run with a message naming it; no truncated
+    page is left."""
+    from .history import compare, history_lock
+    from .runs import write_history
     from .html import ReportWriteError, write_error
     from .index import write_index
 
-    try:
-        write_index(study, run_dir, meta)
-    except (OSError, ReportWriteError) as exc:
-        (run_dir / "index.html").unlink(missing_ok=True)
-        message = str(write_error(run_dir / "index.html", exc)) if isinstance(exc, OSError) else str(exc)
-        result.error = f"the run index could not be written: {message}"
+    def page_failed(page: Path, exc: Exception, what: str) -> None:
+        if isinstance(exc, OSError):
+            message = str(write_error(page, exc))
+        else:
+            message = str(exc) if isinstance(exc, ReportWriteError) else f"{type(exc).__name__}: {exc}"
+        error = f"{what} could not be written: {message}"
+        result.error = f"{result.error}; {error}" if result.error else error
         if result.status == "ok":
             result.status = "failed"
         meta["status"], meta["error"] = result.status, result.error
-    try:
-        data.write_json(meta, run_dir / "run.json")
-    except OSError as exc:
-        raise write_error(run_dir / "run.json", exc) from None
+
+    with history_lock(study):
+        try:
+            meta["comparison"] = compare(study, meta)
+        except Exception as exc:  # an earlier run.json this cxlab cannot read: the run's own pages still go out
+            meta["comparison"] = {"headline": None, "groups": [], "headline_missing":
+                                  f"the comparison with earlier runs failed ({type(exc).__name__}: {exc})"}
+        try:
+            write_index(study, run_dir, meta)
+        except (OSError, ReportWriteError) as exc:
+            (run_dir / "index.html").unlink(missing_ok=True)
+            page_failed(run_dir / "index.html", exc, "the run index")
+        try:
+            write_history(study, current=meta)
+        except Exception as exc:  # a full disk, or an earlier run.json it cannot read: named, run.json still written
+            page_failed(study.reports_dir / "history.html", exc, "the run history page")
+        try:
+            data.write_json(meta, run_dir / "run.json")
+        except OSError as exc:
+            raise write_error(run_dir / "run.json", exc) from None
 
 
 def _run_stages(study, selected, parameters, run_dir, result, memory, say, shared=False, workers=1,

@@ -40,7 +40,7 @@ from .. import paths
 from ..stages import STAGES
 from ..study import TABLE_NAMES, Study
 
-__all__ = ["Workspace", "study_lock", "LOCK_FILE"]
+__all__ = ["Workspace", "study_lock", "workspace_in_use", "LOCK_FILE"]
 
 LOCK_FILE = ".lock"  # data/processed/<identity>/.lock: seeding and publishing, one run at a time
 _RUN_LOCK = ".run.lock"  # in a workspace: held while its run lives
@@ -53,12 +53,30 @@ _CLEAN_MARKER = "clean.json"
 def study_lock(published: Path) -> Iterator[None]:
     """Hold the study's publishing lock (blocking until another run has published)."""
     published.mkdir(parents=True, exist_ok=True)
-    fd = os.open(published / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    # 0666 less the umask: a team member whose umask shares the folder can take the lock too
+    fd = os.open(published / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def workspace_in_use(folder: Path) -> bool:
+    """Whether a live run holds the workspace ``folder`` (its run lock is taken)."""
+    try:
+        fd = os.open(Path(folder) / _RUN_LOCK, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
         os.close(fd)
 
 
@@ -132,7 +150,7 @@ class Workspace:
         with study_lock(self.published):
             self._remove_orphans()
             self.dir.mkdir(parents=True)
-            self._hold = os.open(self.dir / _RUN_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+            self._hold = os.open(self.dir / _RUN_LOCK, os.O_RDWR | os.O_CREAT, 0o666)
             fcntl.flock(self._hold, fcntl.LOCK_EX | fcntl.LOCK_NB)
             (self.dir / _KERNELS).mkdir(mode=0o700)
             skip = set(_owned(self.stages))

@@ -8,6 +8,8 @@
 - ``clustering``: k-means on transformed, scaled features, k chosen by silhouette and stability;
 - ``personas``: persona cards in words, with touchpoints, channels, KPIs and redacted quotes;
 - ``compare``: each KPI per segment, with tests of difference and effect sizes;
+- ``heldout``: the stage's tests of difference, on the half of the customers the clusters were
+  not fitted on (tests on the fitted customers would be circular);
 - ``pipeline``: the whole stage in one call, ``analyze(study, ...)``, whose result's
   ``write()`` saves segments, personas and features for later stages.
 """
@@ -23,10 +25,12 @@ from .clustering import (
     feature_label,
     fit_kmeans,
     pick_k,
+    split_halves,
 )
 from .compare import SEGMENT_KPIS, SegmentComparison, anova_eta2, compare_segments, kruskal_epsilon2
 from .demographic import band, demographic_segments, quantile_edges
 from .features import FEATURE_DESCRIPTIONS, comment_sentiment, customer_features
+from .heldout import KPI_TIES, heldout_design, heldout_tests, tied_columns
 from .personas import PersonaCard, cards_frame, nearest_to_centre, persona_cards, segment_touchpoints
 from .pipeline import (
     NO_ACTIVITY,
@@ -41,7 +45,8 @@ from .rfm import RFM_ACTIONS, RFM_GRID, RFM_SEGMENTS, rfm_scores, rfm_segment_ta
 
 __all__ = [
     "BlockScaler", "ClusterResult", "choose_k", "cluster_customers", "clustering_matrix",
-    "default_cluster_columns", "feature_label", "fit_kmeans", "pick_k",
+    "default_cluster_columns", "feature_label", "fit_kmeans", "pick_k", "split_halves",
+    "KPI_TIES", "heldout_design", "heldout_tests", "tied_columns",
     "SEGMENT_KPIS", "SegmentComparison", "anova_eta2", "compare_segments", "kruskal_epsilon2",
     "band", "demographic_segments", "quantile_edges",
     "FEATURE_DESCRIPTIONS", "comment_sentiment", "customer_features",

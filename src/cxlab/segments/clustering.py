@@ -30,9 +30,17 @@
    the best counts as equally well separated, and the largest of those is chosen: more segments
    serve the journey map better, as long as they are reproducible and about as well separated.
    If no k is stable, the k with the highest smallest ARI is chosen.
-5. The final k-means is fitted on a random sample of at most ``fit_sample`` customers (its cost
-   grows with n × k × iterations, and 50,000 customers pin the centres down), then every
-   customer is assigned to the nearest centre. Clusters are numbered by size, 0 the largest.
+5. Held-out half. Customers are split at random (seeded by ``random_state``) into a fitting
+   half and a testing half (``split_halves``). Everything that learns from the data — the
+   scaling, the choice of k, the k-means centres — sees the fitting half only; the testing half
+   is assigned with the fitted model like everyone else and kept for the tests of difference
+   between segments (``cxlab.segments.heldout``), so those tests do not reuse the customers the
+   segments were drawn around. With fewer than ``2 × MIN_CLUSTER_CUSTOMERS`` customers (or a
+   fixed k the fitting half cannot hold) nothing is held out and ``heldout`` is empty.
+6. The final k-means is fitted on a random sample of at most ``fit_sample`` customers of the
+   fitting half (its cost grows with n × k × iterations, and 50,000 customers pin the centres
+   down), then every customer is assigned to the nearest centre. Clusters are numbered by
+   size, 0 the largest.
 """
 from __future__ import annotations
 
@@ -64,6 +72,7 @@ __all__ = [
     "pick_k",
     "feature_label",
     "partial_distances",
+    "split_halves",
     "LOG_COLUMNS",
 ]
 
@@ -86,6 +95,16 @@ def default_cluster_columns(features: pd.DataFrame) -> list[str]:
     cols = [c for c in features.columns if c.startswith("share_channel_")]
     cols += [c for c in _STYLE_COLUMNS if c in features.columns]
     return [c for c in cols if features[c].nunique(dropna=True) > 1]
+
+
+def split_halves(n: int, random_state: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions of a fitting half and a testing half of ``n`` customers, drawn at random
+    by a permutation from ``numpy.random.default_rng([random_state, 1510])`` (a stream of its
+    own, so the halves do not move when other draws change); the fitting half takes the first
+    ceil(n / 2). Both are sorted. The same seed gives the same halves."""
+    order = np.random.default_rng([random_state, 1510]).permutation(n)
+    cut = n - n // 2
+    return np.sort(order[:cut]), np.sort(order[cut:])
 
 
 def clustering_matrix(features: pd.DataFrame, columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -296,8 +315,9 @@ def pick_k(table: pd.DataFrame, min_stability: float = 0.9, silhouette_tolerance
 
 @dataclass
 class ClusterResult:
-    """Clusters of customers: ``labels`` (customer_id, cluster), the k-selection table, the
-    cluster centres as z-scores of the clustered features (``profile``), sizes."""
+    """Clusters of customers: ``labels`` (customer_id, cluster) for every customer, the
+    k-selection table, the cluster centres as z-scores of the clustered features (``profile``),
+    sizes, and ``heldout``: the customer ids of the testing half, never fitted on."""
 
     labels: pd.DataFrame
     k: int
@@ -310,6 +330,8 @@ class ClusterResult:
     silhouette_tolerance: float = 0.05
     fit_size: int = 0
     chosen_by: str = "silhouette and stability"
+    # customer_id of the testing half: assigned, never fitted on (empty: nothing held out)
+    heldout: pd.Index = field(default_factory=lambda: pd.Index([], dtype=object), repr=False)
 
     @property
     def sizes(self) -> pd.Series:
@@ -332,7 +354,11 @@ class ClusterResult:
             row = self.selection.set_index("k").loc[self.k]
             text += (f"; silhouette {row.silhouette:.2f}, stability: mean ARI {row.stability:.2f}, "
                      f"smallest {row.stability_min:.2f} between bootstrap refits")
-        return text + f"); sizes {sizes}; fitted on {self.fit_size:,} customers, {len(self.labels):,} assigned"
+        text += f"); sizes {sizes}; fitted on {self.fit_size:,} customers"
+        if len(self.heldout):
+            text += (f" of a random half, the other half ({len(self.heldout):,}) held out for the tests of "
+                     "difference")
+        return text + f"; {len(self.labels):,} assigned"
 
     def plot(self, ax=None):
         """Silhouette and stability against k, the chosen k marked."""
@@ -423,26 +449,32 @@ def cluster_customers(
     fit_sample: int = 50_000,
     selection_sample: int = 10_000,
     random_state: int = 0,
+    holdout: bool = True,
 ) -> ClusterResult:
     """Cluster customers by behaviour (see the module doc). ``k`` fixes the number of clusters
     (the selection table is still computed for ``ks``); ``columns`` chooses features (default:
-    ``default_cluster_columns``). Leave customers without events out beforehand."""
+    ``default_cluster_columns``). ``holdout``: fit on a random half (``split_halves`` with
+    ``random_state``) and keep the other half's customer ids in ``heldout`` for the tests of
+    difference; False fits on every customer. Leave customers without events out beforehand."""
     if len(features) < MIN_CLUSTER_CUSTOMERS:
         raise ParameterError(f"{len(features)} customers are too few to cluster")
     # the matrices are thin (customers × a few features): one BLAS thread is faster, and does
     # not spin against other processes on a busy machine
     with threadpool_limits(limits=1, user_api="blas"):
         return _cluster(features, k, columns, ks, seeds, min_stability, silhouette_tolerance, fit_sample,
-                        selection_sample, random_state)
+                        selection_sample, random_state, holdout)
 
 
 def _cluster(features, k, columns, ks, seeds, min_stability, silhouette_tolerance, fit_sample,
-             selection_sample, random_state) -> ClusterResult:
+             selection_sample, random_state, holdout) -> ClusterResult:
     X = clustering_matrix(features, columns)
     cols = list(X.columns)
     rng = np.random.default_rng(random_state)
     n = len(X)
-    fit_idx = np.sort(rng.choice(n, size=min(fit_sample, n), replace=False))
+    fitting, testing = split_halves(n, random_state)
+    if not holdout or n < 2 * MIN_CLUSTER_CUSTOMERS or (k is not None and int(k) >= len(fitting)):
+        fitting, testing = np.arange(n), np.arange(0)
+    fit_idx = np.sort(rng.choice(fitting, size=min(fit_sample, len(fitting)), replace=False))
     values = X.to_numpy()
     scaler = BlockScaler(cols).fit(values[fit_idx])
     Z = scaler.transform(values)
@@ -478,5 +510,5 @@ def _cluster(features, k, columns, ks, seeds, min_stability, silhouette_toleranc
         labels=pd.DataFrame({"customer_id": features["customer_id"].astype(str).to_numpy(), "cluster": labels}),
         k=k, selection=selection, columns=cols, profile=profile, scaler=scaler, model=model,
         min_stability=min_stability, silhouette_tolerance=silhouette_tolerance, fit_size=len(fit_idx),
-        chosen_by=chosen_by,
+        chosen_by=chosen_by, heldout=pd.Index(features["customer_id"].astype(str).to_numpy()[testing]),
     )

@@ -17,7 +17,14 @@ customers are the independent units):
   chi-square of H and the noncentral F of F (Smithson 2003).
 
 P-values across the KPIs are adjusted with Holm's method (``p_adjusted``): the table tests many
-KPIs at once. With many customers almost every difference is significant; read the effect
+KPIs at once.
+
+``compare_segments`` tests the segments it is given on the same customers it describes. That is
+sound for groups made without looking at the KPIs (demographic bands, a randomised arm) and
+circular for clusters: segments cut out of a feature differ in it by construction (on pure
+noise, order value across k-means clusters of order value comes out ε² ≈ 0.7, p ≈ 0). The
+segmentation stage therefore describes its clusters here (``tests=False``) and tests them on
+the held-out half with ``cxlab.segments.heldout.heldout_tests``. With many customers almost every difference is significant; read the effect
 sizes (Cohen's rough guide for V with 1 df and for eta²: 0.1 small, 0.3 medium, 0.5 large
 for V; 0.01, 0.06, 0.14 for eta² and epsilon²).
 """
@@ -33,19 +40,20 @@ from ..errors import ParameterError
 from ..results import ESTIMATE_COLUMNS, Estimate
 from ..stats import anova_eta2, kruskal_epsilon2, t_interval, wilson
 
-__all__ = ["SEGMENT_KPIS", "SegmentComparison", "compare_segments", "kruskal_epsilon2", "anova_eta2", "segment_kpi_values"]
+__all__ = ["SEGMENT_KPIS", "SegmentComparison", "compare_segments", "kruskal_epsilon2", "anova_eta2", "segment_kpi_values",
+           "kpi_test", "tests_frame", "TEST_COLUMNS"]
 
 # name -> (title, kind, how to get the per-customer value from the features)
 SEGMENT_KPIS = {
-    "conversion": ("reached the goal", "rate"),
+    "conversion": ("bought at any time", "rate"),  # the metric dictionary's names (cxlab.metrics)
     "repeat_buyer": ("bought again (buyers)", "rate"),
     "revenue": ("revenue per customer", "mean"),
     "orders": ("orders per customer", "mean"),
     "avg_order_value": ("mean order value (buyers)", "mean"),
     "support_contacts": ("support contacts per customer", "mean"),
     "unresolved_ticket": ("had an unresolved ticket", "rate"),
-    "nps": ("NPS (latest answer)", "nps"),
-    "csat_mean": ("mean CSAT (respondents)", "mean"),
+    "nps": ("NPS (latest answer per customer)", "nps"),
+    "csat_mean": ("CSAT (mean per respondent)", "mean"),
     "sentiment_mean": ("comment sentiment (−1…1)", "mean"),
 }
 
@@ -90,6 +98,8 @@ class SegmentComparison:
     tests: pd.DataFrame
     segment: str
     kpis: list[str] = field(default_factory=list)
+    # how the tests were made, in words (the stage's: on the held-out half)
+    design: str = "tests on the same customers the segments describe"
 
     def table(self) -> pd.DataFrame:
         """Segments down, KPIs across: the value of each KPI in each segment (for reading)."""
@@ -104,22 +114,30 @@ class SegmentComparison:
         return {SEGMENT_KPIS[k][0]: ("pct" if SEGMENT_KPIS[k][1] == "rate" else "num") for k in self.kpis}
 
     def tests_table(self) -> pd.DataFrame:
-        """The tests for reading: KPI, test, effect size with its interval, Holm-adjusted p, n."""
+        """The tests for reading: KPI, test, effect size with its interval, Holm-adjusted p, n,
+        and (held-out tests) how the tested customers were assigned to segments."""
         t = self.tests
-        return pd.DataFrame({
+        out = pd.DataFrame({
             "KPI": [SEGMENT_KPIS[k][0] for k in t.kpi], "test": t.test, "effect size": t.effect_measure,
             "effect": t.estimate, "ci_low": t.ci_low, "ci_high": t.ci_high, "p (Holm)": t.p_adjusted,
             "customers": t.n,
         })
+        if "assigned_by" in t.columns:
+            out["segments assigned by"] = t.assigned_by.to_numpy()
+        return out
 
     def estimates(self) -> list[Estimate]:
-        """The effect-size rows as Estimates (label, effect, interval, p-value, n, method)."""
-        return [Estimate(r.label, r.estimate, r.ci_low, r.ci_high, r.p_value, int(r.n), r.method)
-                for r in self.tests.itertuples()]
+        """The effect-size rows as Estimates (label, effect, interval, p-value, n, method); a KPI
+        that could not be tested has no p-value (None)."""
+        return [Estimate(r.label, r.estimate, r.ci_low, r.ci_high, None if pd.isna(r.p_value) else r.p_value,
+                         int(r.n), r.method) for r in self.tests.itertuples()]
 
     def summary(self) -> str:
         lines = []
         for r in self.tests.itertuples():
+            if pd.isna(r.p_value):
+                lines.append(f"{SEGMENT_KPIS[r.kpi][0]}: {r.method}")
+                continue
             p = "p < 0.001" if r.p_adjusted < 0.001 else f"p = {r.p_adjusted:.3f}"
             lines.append(f"{SEGMENT_KPIS[r.kpi][0]}: {r.effect_measure} {r.estimate:.3f} "
                          f"[{r.ci_low:.3f}, {r.ci_high:.3f}], {r.test} {p} (Holm)")
@@ -156,13 +174,16 @@ def compare_segments(
     means_test: str = "kruskal",
     ci_level: float = 0.95,
     min_n: int = 2,
+    tests: bool = True,
 ) -> SegmentComparison:
     """Each KPI (``SEGMENT_KPIS``; default: all the features allow) per segment, and a test of
     difference between segments with an effect size (see the module doc).
 
     ``features``: the customer feature table; ``segments``: customer_id → ``segment`` (if the
     column is not in ``features`` already). Segments with fewer than ``min_n`` customers with a
-    value are left out of that KPI's test."""
+    value are left out of that KPI's test. ``tests=False`` describes only (an empty ``tests``
+    table): for segments made from these customers' features, whose tests belong on held-out
+    customers (``cxlab.segments.heldout``)."""
     if means_test not in ("kruskal", "anova"):
         raise ParameterError("means_test must be 'kruskal' (Kruskal–Wallis, epsilon²) or 'anova' (F test, eta²)")
     f = features
@@ -178,12 +199,11 @@ def compare_segments(
     kpis = [k for k in (kpis or list(SEGMENT_KPIS)) if k in values.columns and values[k].notna().any()]
     seg = f[segment].astype(str).to_numpy()
     order = pd.Series(seg).value_counts().index.tolist()
-    rows, tests = [], []
+    rows, test_rows = [], []
     for kpi in kpis:
         title, kind = SEGMENT_KPIS[kpi]
         x = values[kpi].to_numpy(dtype=float)
         ok = ~np.isnan(x)
-        groups, names = [], []
         for s in order:
             g = x[ok & (seg == s)]
             n = len(g)
@@ -196,37 +216,60 @@ def compare_segments(
             rows.append({"kpi": kpi, "segment": s, "label": f"{title}, {s}",
                          "estimate": float(g.mean()) if n else math.nan, "ci_low": lo, "ci_high": hi,
                          "p_value": None, "n": n, "method": method})
-            if n >= min_n:
-                groups.append(g)
-                names.append(s)
-        if len(groups) < 2:
+        if not tests:
             continue
-        if kind in ("rate", "nps"):
-            cats = np.unique(np.concatenate(groups))
-            table = np.array([[np.sum(g == c) for c in cats] for g in groups], dtype=float)
-            table = table[:, table.sum(axis=0) > 0]
-            if table.shape[1] < 2:
-                continue
-            res = _chi_square(table, ci_level)
-        elif means_test == "kruskal":
-            if all(np.ptp(g) == 0 for g in groups) and len({g[0] for g in groups}) == 1:
-                continue
-            res = kruskal_epsilon2(groups, ci_level)
-        else:
-            res = anova_eta2(groups, ci_level)
-        tests.append({"kpi": kpi, "label": f"{title} differs by {segment.replace('_', ' ')}",
-                      "estimate": res["effect"], "ci_low": res["ci_low"], "ci_high": res["ci_high"],
-                      "p_value": res["p_value"], "n": int(res["n"]),
-                      "method": f"{res['test']} test; effect size {res['effect_measure']}",
-                      "test": res["test"], "statistic": res["statistic"], "df": res["df"],
-                      "effect_measure": res["effect_measure"], "segments": len(groups)})
+        row = kpi_test(kpi, x, seg, means_test=means_test, ci_level=ci_level, min_n=min_n, order=order)
+        if row is not None:
+            test_rows.append({**row, "label": f"{title} differs by {segment.replace('_', ' ')}"})
     by_segment = pd.DataFrame(rows, columns=["kpi", "segment"] + ESTIMATE_COLUMNS)
-    tests_df = pd.DataFrame(tests, columns=["kpi"] + ESTIMATE_COLUMNS + ["test", "statistic", "df",
-                                                                      "effect_measure", "segments"])
-    if len(tests_df):
-        from ..stats import adjust_pvalues
+    return SegmentComparison(by_segment=by_segment, tests=tests_frame(test_rows), segment=segment, kpis=kpis)
 
-        tests_df["p_adjusted"] = adjust_pvalues(tests_df["p_value"].tolist(), "holm")
+
+TEST_COLUMNS = ["kpi"] + ESTIMATE_COLUMNS + ["test", "statistic", "df", "effect_measure", "segments"]
+
+
+def kpi_test(kpi: str, x: np.ndarray, seg: np.ndarray, *, means_test: str = "kruskal", ci_level: float = 0.95,
+             min_n: int = 2, order: list | None = None) -> dict | None:
+    """The test of difference between segments for one KPI (the module doc's tests), on the
+    per-customer values ``x`` (NaN: not applicable) and segment labels ``seg``; segments with
+    fewer than ``min_n`` values are left out. A row of the ``tests`` table without its label,
+    or None when fewer than two segments, or no variation, are left to test."""
+    kind = SEGMENT_KPIS[kpi][1]
+    x = np.asarray(x, dtype=float)
+    seg = np.asarray(seg).astype(str)
+    ok = ~np.isnan(x)
+    order = [str(s) for s in order] if order is not None else pd.Series(seg[ok]).value_counts().index.tolist()
+    groups = [g for g in (x[ok & (seg == s)] for s in order) if len(g) >= min_n]
+    if len(groups) < 2:
+        return None
+    if kind in ("rate", "nps"):
+        cats = np.unique(np.concatenate(groups))
+        table = np.array([[np.sum(g == c) for c in cats] for g in groups], dtype=float)
+        table = table[:, table.sum(axis=0) > 0]
+        if table.shape[1] < 2:
+            return None
+        res = _chi_square(table, ci_level)
+    elif means_test == "kruskal":
+        if all(np.ptp(g) == 0 for g in groups) and len({g[0] for g in groups}) == 1:
+            return None
+        res = kruskal_epsilon2(groups, ci_level)
     else:
-        tests_df["p_adjusted"] = pd.Series(dtype=float)
-    return SegmentComparison(by_segment=by_segment, tests=tests_df, segment=segment, kpis=kpis)
+        res = anova_eta2(groups, ci_level)
+    return {"kpi": kpi, "estimate": res["effect"], "ci_low": res["ci_low"], "ci_high": res["ci_high"],
+            "p_value": res["p_value"], "n": int(res["n"]),
+            "method": f"{res['test']} test; effect size {res['effect_measure']}",
+            "test": res["test"], "statistic": res["statistic"], "df": res["df"],
+            "effect_measure": res["effect_measure"], "segments": len(groups)}
+
+
+def tests_frame(rows: list[dict], extra: list[str] | None = None) -> pd.DataFrame:
+    """The ``tests`` table from rows of ``kpi_test``, with Holm-adjusted p-values over the rows
+    that have a p-value (a row without one keeps p_adjusted NaN)."""
+    from ..stats import adjust_pvalues
+
+    t = pd.DataFrame(rows, columns=TEST_COLUMNS + (extra or []))
+    t["p_adjusted"] = np.nan
+    tested = t["p_value"].notna().to_numpy()
+    if tested.any():
+        t.loc[tested, "p_adjusted"] = adjust_pvalues(t.loc[tested, "p_value"].astype(float).tolist(), "holm")
+    return t

@@ -23,8 +23,10 @@ import numpy as np
 import pandas as pd
 
 from .. import engine
+from ..metrics import Period, figures_html, figures_plain, in_segment, mark, whole_log
 from ..privacy import redact
 from ..study import Study
+from ..units import fmt_money
 from .clustering import ClusterResult, clustering_matrix, feature_label
 
 __all__ = ["PersonaCard", "persona_cards", "segment_touchpoints", "nearest_to_centre", "cards_frame", "show_cards"]
@@ -83,7 +85,7 @@ class PersonaCard:
         tps = ", ".join(f"{e(t['label'])} ({t['share']:.0%} of events, index {t['index']:.1f})"
                         for t in self.top_touchpoints)
         chs = ", ".join(f"{e(c['channel'])} {c['share']:.0%}" for c in self.top_channels)
-        kpis = "".join(f"<li>{e(k)}: {e(v)}</li>" for k, v in self.kpis.items())
+        kpis = "".join(f"<li>{e(k)}: {figures_html(v)}</li>" for k, v in self.kpis.items())
         traits = "".join(f"<li>{e(t)}</li>" for t in self.traits)
         quotes = "".join(f"<blockquote>“{e(redact(q))}”</blockquote>" for q in self.quotes) or \
             "<p><em>No comments from this segment's typical customers.</em></p>"
@@ -92,7 +94,7 @@ class PersonaCard:
             'margin:10px 0;">'
             f"<h3 style='margin-top:0'>{e(self.name)}</h3>"
             f"<p><strong>{self.customers:,} customers ({self.share:.0%})</strong>"
-            f"{self._revenue()}. {e(self.description)}</p>"
+            f"{self._revenue()}. {figures_html(self.description)}</p>"
             f"<p><strong>What sets them apart</strong></p><ul>{traits}</ul>"
             f"<p><strong>Channels</strong>: {chs}<br><strong>Top touchpoints</strong>: {tps}</p>"
             f"<p><strong>KPIs</strong></p><ul>{kpis}</ul>"
@@ -175,7 +177,7 @@ def _fmt_value(col: str, v: float) -> str:
     if col.startswith(_SHARE_PREFIXES) or col == "reached_goal":
         return f"{v:.0%}"
     if col in _MONEY:
-        return f"{v:,.2f}"
+        return fmt_money(v)
     return f"{v:,.1f}"
 
 
@@ -233,6 +235,7 @@ def persona_cards(
         quotes = _quotes(study, nearest_to_centre(clusters, f, per_cluster=200), n_quotes)
     label_of = dict(zip(study.catalog.touchpoint, study.catalog.label)) if study is not None else {}
     total_rev = float(f["revenue"].sum()) if "revenue" in f else 0.0
+    period = whole_log(study) if study is not None else Period(None, None)  # the cards' KPIs: the whole log
     cards, used = [], set()
     for cl in sorted(set(labels)):
         mask = labels == cl
@@ -265,11 +268,11 @@ def persona_cards(
             means = f.loc[mask, channel_cols].mean().sort_values(ascending=False)
             chs = [{"channel": c[len("share_channel_"):], "share": float(v), "index": float(v / f[c].mean())}
                    for c, v in means.head(3).items()]
-        kpis = _kpis(f, mask)
+        kpis = _kpis(f, mask, name, period)
         rev_share = float(f.loc[mask, "revenue"].sum() / total_rev) if total_rev else math.nan
         top_traits = [feature_label(c) + (" high" if z[c] > 0 else " low") for c in z.index[:2]]
         description = (f"Most distinctive: {', '.join(top_traits)}. " if top_traits else "Every customer. ") + \
-            f"{kpis.get('reached the goal', '–')} reached the goal."
+            f"{kpis.get('Bought at any time', '–')} bought at some time in the log."
         cards.append(PersonaCard(
             cluster=int(cl), name=name, customers=int(mask.sum()), share=float(mask.mean()),
             revenue_share=rev_share, description=description, traits=traits, top_touchpoints=tps,
@@ -278,23 +281,30 @@ def persona_cards(
     return cards
 
 
-def _kpis(f: pd.DataFrame, mask) -> dict:
+def _kpis(f: pd.DataFrame, mask, segment: str = "", period: Period = Period(None, None)) -> dict:
+    """The card's KPIs, named and marked as the metric dictionary names them (``cxlab.metrics``):
+    each counts the segment's customers over the whole log."""
     g = f.loc[mask]
     out = {}
+
+    def marked(metric_id: str, value) -> str:
+        return mark(metric_id, value, population=in_segment(metric_id, segment), period=period)
+
     if "reached_goal" in g:
-        out["reached the goal"] = f"{g.reached_goal.mean():.0%}"
+        out["Bought at any time"] = marked("bought_any_time", g.reached_goal.mean())
     if "revenue" in g:
-        out["revenue per customer"] = f"{g.revenue.mean():,.2f}"
+        out["revenue per customer"] = fmt_money(g.revenue.mean())
     if "orders" in g:
         out["orders per customer"] = f"{g.orders.mean():.2f}"
     if "avg_order_value" in g and g.avg_order_value.notna().any():
-        out["median order value (buyers)"] = f"{g.avg_order_value.median():,.2f}"
+        out["median order value (buyers)"] = fmt_money(g.avg_order_value.median())
     if "nps_class" in g and g.nps_class.notna().any():
         cls = g.nps_class.dropna().astype(str)
         nps = 100 * ((cls == "promoter").mean() - (cls == "detractor").mean())
-        out["NPS (latest answer)"] = f"{nps:+.0f} (n = {len(cls):,})"
+        out["NPS (latest answer per customer)"] = f"{marked('nps_latest_answer', nps)} (n = {len(cls):,})"
     if "csat_mean" in g and g.csat_mean.notna().any():
-        out["mean CSAT"] = f"{g.csat_mean.mean():.2f} (n = {int(g.csat_mean.notna().sum()):,})"
+        out["CSAT (mean per respondent)"] = (f"{marked('csat_per_respondent', g.csat_mean.mean())} "
+                                             f"(n = {int(g.csat_mean.notna().sum()):,})")
     if "support_contacts" in g:
         out["support contacts per customer"] = f"{g.support_contacts.mean():.2f}"
     return out
@@ -306,14 +316,14 @@ def cards_frame(cards: list[PersonaCard], detail: bool = False) -> pd.DataFrame:
     rows = []
     for c in cards:
         row = {"persona": c.name, "cluster": c.cluster, "customers": c.customers, "share": c.share,
-               "revenue_share": c.revenue_share, "description": c.description}
+               "revenue_share": c.revenue_share, "description": figures_plain(c.description)}
         if detail:
             row.update({
                 "segment": c.name,
                 "traits": "\n".join(c.traits),
                 "top_channels": ", ".join(f"{x['channel']} {x['share']:.0%}" for x in c.top_channels),
                 "top_touchpoints": ", ".join(f"{x['label']} {x['share']:.0%}" for x in c.top_touchpoints),
-                "kpis": "\n".join(f"{k}: {v}" for k, v in c.kpis.items()),
+                "kpis": "\n".join(f"{k}: {figures_plain(v)}" for k, v in c.kpis.items()),
                 "quotes": "\n".join(redact(q) for q in c.quotes),
             })
         rows.append(row)

@@ -27,12 +27,14 @@ import pandas as pd
 from .. import data
 from ..errors import DataError
 from ..journeys import NO_ACTIVITY, name_list, support_touchpoints as support_rule
+from ..metrics import in_segment, mark, whole_log
 from ..stages import StageResult, not_computed, output_path, read_output, stage_analysis, stage_spec
 from ..study import Study
 from .clustering import MIN_CLUSTER_CUSTOMERS, ClusterResult, cluster_customers, default_cluster_columns, single_cluster
 from .compare import SegmentComparison, compare_segments
 from .demographic import demographic_segments
 from .features import customer_features
+from .heldout import heldout_design, heldout_tests
 from .personas import PersonaCard, cards_frame, persona_cards, segment_touchpoints
 from .rfm import rfm_scores, rfm_segment_table
 
@@ -188,8 +190,11 @@ class Segmentation(StageResult):
         conv = conv[conv.segment != NO_ACTIVITY]
         if len(conv) >= 2 and conv.estimate.max() - conv.estimate.min() >= 0.01:
             lo, hi = conv.loc[conv.estimate.idxmin()], conv.loc[conv.estimate.idxmax()]
-            lines.append(f"Reaching the goal ranges from {lo.estimate:.0%} ({lo.segment}) to {hi.estimate:.0%} "
-                         f"({hi.segment}).")
+            whole = whole_log(self.study)  # marked with the segment and period (cxlab.metrics)
+            low, high = (mark("bought_any_time", r.estimate, population=in_segment("bought_any_time", r.segment),
+                              period=whole) for r in (lo, hi))
+            lines.append(f"Bought at any time ranges from {low} ({lo.segment}) to {high} ({hi.segment}), "
+                         f"over the whole log ({whole.words}).")
         rfm = self.rfm_table().set_index("rfm_segment")
         buyers = rfm.drop(index="no purchase yet", errors="ignore")
         if len(buyers) and "champions" in buyers.index and self.has_revenue:
@@ -234,7 +239,10 @@ def segment_customers(
 ) -> Segmentation:
     """Run the whole stage: ``customer_features`` (one engine query), ``demographic_segments``,
     ``rfm_scores``, ``cluster_customers`` on customers with events (``k``/``columns``/``ks``
-    as there), ``persona_cards``, and ``compare_segments`` over the persona segments.
+    as there; fitted on a random half chosen with ``random_state``, every customer assigned),
+    ``persona_cards``, and the segment × KPI comparison: ``compare_segments`` describes every
+    KPI per persona segment on all customers, ``heldout_tests`` tests the differences on the
+    held-out half only (``cxlab.segments.heldout`` says why and how).
     ``sentiment``: also score survey comments (VADER, ``cxlab.sentiment``) into the features;
     ``support_touchpoints``: the touchpoints that count as support contacts (a list or 'a, b';
     default: the core's support rule, ``cxlab.journeys.support_touchpoints``). ``analyze`` is
@@ -287,7 +295,16 @@ def segment_customers(
                                     on="customer_id", how="left")
     assignments["rfm_segment"] = assignments["rfm_segment"].astype(str)
     assignments = assignments[["customer_id", "segment", "cluster", "rfm_segment", "r_score", "f_score", "m_score"]]
-    comparison = compare_segments(features, assignments[["customer_id", "segment"]], means_test=means_test)
+    # described on every customer; tested on the customers held out of the fit (cxlab.segments.heldout)
+    comparison = compare_segments(features, assignments[["customer_id", "segment"]], means_test=means_test,
+                                  tests=False)
+    comparison.tests = heldout_tests(active, clusters, kpis=comparison.kpis, means_test=means_test)
+    comparison.design = heldout_design(clusters)
+    if clusters.k > 1 and not len(clusters.heldout):
+        skipped["segment tests"] = not_computed(
+            "tests of differences between segments",
+            f"at least {2 * MIN_CLUSTER_CUSTOMERS} customers with events and more than k in half of them, to fit "
+            f"the segments on one half and test them on the other (the study has {len(active)})")
     touchpoints = touchpoints.assign(segment=touchpoints["cluster"].astype(int).map(names))
     return Segmentation(study=study, features=features, demographics=demographics, rfm=rfm, clusters=clusters,
                         cards=cards, assignments=assignments, comparison=comparison, touchpoints=touchpoints,
@@ -315,8 +332,10 @@ def analyze(
     a support contact (a list or "a, b"; empty: the study's ``parameters.segmentation.
     support_touchpoints``, else the core's support rule — the resolved list is recorded);
     ``sentiment``: score survey comments into the features; ``fit_sample``: customers the
-    clustering is fitted on; ``quantiles``: bands for amounts without edges in study.yaml;
-    ``random_state``: the seed. ``result.write()`` writes segments, personas and features."""
+    clustering is fitted on (at most; drawn from the fitting half); ``quantiles``: bands for
+    amounts without edges in study.yaml; ``random_state``: the seed of the split into a fitting
+    and a testing half, of the samples and of the k-means starts. ``result.write()`` writes
+    segments, personas and features."""
     named = name_list(support_touchpoints) or study.stage_parameters("segmentation").get("support_touchpoints")
     support = support_rule(study, named)
     result = segment_customers(study, k=k or None, columns=cluster_features, ks=range(2, max_k + 1),

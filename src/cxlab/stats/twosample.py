@@ -56,62 +56,129 @@ def _count(value, name: str) -> int:
 
 
 # --------------------------------------------------------------------------- proportions
+PROPORTION_METHODS = ("score", "wald")
+
+
+def _restricted_rates(x1: int, n1: int, x2: int, n2: int, delta: float) -> tuple[float, float]:
+    """The maximum-likelihood rates (p1, p2) under the constraint p1 - p2 = ``delta``: the
+    closed-form root of Miettinen & Nurminen's (1985) cubic, as statsmodels'
+    ``score_test_proportions_2indep`` writes it, made safe at the edges (the arccos argument
+    clipped to [-1, 1], the rates to their admissible range) where statsmodels returns NaN."""
+    if delta == 0:
+        pooled = (x1 + x2) / (n1 + n2)
+        return pooled, pooled
+    nobs, count = n1 + n2, x1 + x2
+    t2 = (n1 + 2 * n2) * delta - nobs - count
+    t1 = (n2 * delta - nobs - 2 * x2) * delta + count
+    t0 = x2 * delta * (1 - delta)
+    q = (t2 / (3 * nobs)) ** 3 - t1 * t2 / (6 * nobs**2) + t0 / (2 * nobs)
+    r = math.copysign(math.sqrt(max((t2 / (3 * nobs)) ** 2 - t1 / (3 * nobs), 0.0)), q)
+    shift = -t2 / (3 * nobs)
+    # r = 0 happens only with q = 0, where the angle is pi/2 and the cosine term vanishes
+    p2 = shift if r == 0 else 2 * r * math.cos((math.pi + math.acos(min(1.0, max(-1.0, q / r**3)))) / 3) + shift
+    p2 = min(max(p2, max(0.0, -delta)), min(1.0, 1.0 - delta))
+    return p2 + delta, p2
+
+
+def _score_parts(x1: int, n1: int, x2: int, n2: int, delta: float) -> tuple[float, float]:
+    """Numerator and variance of Miettinen & Nurminen's score statistic for p1 - p2 = delta:
+    z = (p1_hat - p2_hat - delta) / sqrt(var), var from the restricted rates with the small-sample
+    factor N / (N - 1)."""
+    r1, r2 = _restricted_rates(x1, n1, x2, n2, delta)
+    var = (r1 * (1 - r1) / n1 + r2 * (1 - r2) / n2) * (n1 + n2) / (n1 + n2 - 1)
+    return x1 / n1 - x2 / n2 - delta, max(var, 0.0)
+
+
+def _score_interval(x1: int, n1: int, x2: int, n2: int, z: float) -> tuple[float, float]:
+    """Every difference delta the score test does not reject: |score(delta)| <= z. Found as the
+    roots of num^2 - z^2 var on each side of the estimate (finite at delta = -1 and 1, where
+    the restricted variance is 0), so the bounds hold to about 1e-15."""
+    from scipy.optimize import brentq
+
+    diff = x1 / n1 - x2 / n2
+
+    def excess(delta: float) -> float:  # > 0 outside the interval, < 0 inside
+        num, var = _score_parts(x1, n1, x2, n2, delta)
+        return num * num - z * z * var
+
+    bounds = []
+    for edge in (-1.0, 1.0):
+        if diff == edge or excess(edge) <= 0:
+            bounds.append(edge)
+            continue
+        # where the variance vanishes at the estimate (0 of n and 0 of m, or all of both) the
+        # excess is 0 there; step towards the edge until it is inside (< 0)
+        start, step = diff, 1e-12
+        while excess(start) >= 0 and abs(start - diff) < 0.5:
+            start = diff + math.copysign(step, edge)
+            step *= 10
+        bounds.append(brentq(excess, start, edge, xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=500))
+    return bounds[0], bounds[1]
+
+
 def two_proportions(
     x1: int,
     n1: int,
     x2: int,
     n2: int,
     *,
-    method: str = "auto",
+    method: str = "score",
     ci_level: float = 0.95,
     label: str = "difference in rates",
 ) -> Estimate:
-    """Difference of two rates, p1 - p2, with a confidence interval and a test of no difference.
+    """Difference of two rates, p1 - p2, with a confidence interval and a test of no difference
+    that always agree: the interval excludes 0 exactly when p < 1 - ``ci_level``, because the
+    interval is the set of differences the same test does not reject.
 
     x1 of n1 units in group 1 had the outcome (converted, churned ...), x2 of n2 in group 2.
 
     method:
-      - "z": the large-sample test. The interval is the Wald interval with each group's own
-        variance (p(1-p)/n, unpooled); the p-value is the pooled two-proportion z-test (the one
-        ``statsmodels.stats.proportion.proportions_ztest`` computes).
-      - "fisher": Fisher's exact test for the p-value, with Newcombe's hybrid score interval
-        (method 10), which stays inside [-1, 1] and behaves with few events.
-      - "auto" (default): "fisher" when any expected cell count of the 2x2 table is below 5,
-        otherwise "z".
+      - "score" (default): Miettinen & Nurminen's (1985) score test and the interval that
+        inverts it. The test of p1 - p2 = 0 uses the pooled rate with the small-sample factor
+        N / (N - 1) (``statsmodels.stats.proportion.test_proportions_2indep(method="score")``);
+        the interval holds every difference that test does not reject
+        (``confint_proportions_2indep(method="score")``, computed here with a bracket that
+        does not fail where statsmodels' does, e.g. 16/40 against 8/40). It stays inside
+        [-1, 1], covers close to its level with few events, and needs no switch to an exact
+        test. For 16/40 against 8/40: +0.20 [-0.002, 0.389], p = 0.052.
+      - "wald": the Wald interval (each group's own variance, p(1-p)/n) with the z-test on the
+        same standard error (``test_proportions_2indep(method="wald")``): the textbook large-
+        sample pair. For 16/40 against 8/40: +0.20 [0.004, 0.396], p = 0.046.
+      "auto", the old default, is taken as "score". The old pairs (a pooled z-test beside the
+      Wald interval; Fisher's exact test beside Newcombe's interval) are gone: each could call
+      a difference significant while its interval held 0, or the reverse.
 
-    Returns an Estimate in rate units (0.061 = 6.1 points); ``extra`` holds p1, p2 and the
-    method chosen.
+    Returns an Estimate in rate units (0.061 = 6.1 points); ``extra`` holds p1, p2, n1, n2,
+    the unpooled standard error ``se`` (for power) and the method.
     """
     x1, n1, x2, n2 = (_count(v, k) for v, k in ((x1, "x1"), (n1, "n1"), (x2, "x2"), (n2, "n2")))
     if n1 == 0 or n2 == 0:
         raise DataError(["two_proportions: each group needs at least one unit (n1 and n2 > 0)"])
     if x1 > n1 or x2 > n2:
         raise ParameterError(f"a count of events exceeds its group size ({x1}/{n1}, {x2}/{n2})")
-    if method not in ("auto", "z", "fisher"):
-        raise ParameterError(f"method '{method}' must be auto, z or fisher")
+    if method == "auto":
+        method = "score"
+    if method not in PROPORTION_METHODS:
+        raise ParameterError(f"method '{method}' must be score (the default) or wald; the z/Fisher choices were "
+                             "removed because their intervals and p-values could disagree")
+    z = _z(ci_level)
     p1, p2 = x1 / n1, x2 / n2
     diff = p1 - p2
-    if method == "auto":
-        table = np.array([[x1, n1 - x1], [x2, n2 - x2]], dtype=float)
-        expected = table.sum(1, keepdims=True) * table.sum(0, keepdims=True) / table.sum()
-        method = "fisher" if (expected < 5).any() else "z"
-    if method == "z":
-        z = _z(ci_level)
-        se = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
-        lo, hi = diff - z * se, diff + z * se
-        pooled = (x1 + x2) / (n1 + n2)
-        se0 = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-        p = float(2 * stats.norm.sf(abs(diff) / se0)) if se0 > 0 else 1.0
-        name = "two-proportion z-test (pooled), Wald interval (unpooled)"
+    se = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+    if method == "score":
+        num, var = _score_parts(x1, n1, x2, n2, 0.0)
+        # no variance under the null: every unit alike (0 or 1) in both groups, so no difference
+        p = float(2 * stats.norm.sf(abs(num) / math.sqrt(var))) if var > 0 else 1.0
+        lo, hi = _score_interval(x1, n1, x2, n2, z)
+        name = "score test of two rates (Miettinen–Nurminen), score interval"
     else:
-        from statsmodels.stats.proportion import confint_proportions_2indep
-
-        p = float(stats.fisher_exact([[x1, n1 - x1], [x2, n2 - x2]])[1])
-        lo, hi = confint_proportions_2indep(
-            x1, n1, x2, n2, method="newcomb", compare="diff", alpha=1 - ci_level
-        )
-        se = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
-        name = "Fisher's exact test, Newcombe hybrid score interval"
+        if se > 0:
+            p = float(2 * stats.norm.sf(abs(diff) / se))
+            lo, hi = diff - z * se, diff + z * se
+        else:  # every unit alike within each group: the difference is known exactly
+            p, lo, hi = (1.0 if diff == 0 else 0.0), diff, diff
+        name = "z-test of two rates (unpooled), Wald interval"
+    lo, hi = max(-1.0, lo), min(1.0, hi)
     return Estimate(
         label, float(diff), float(lo), float(hi), min(p, 1.0), n1 + n2, name, ci_level,
         extra={"p1": p1, "p2": p2, "n1": n1, "n2": n2, "se": se, "test": method},

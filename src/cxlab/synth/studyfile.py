@@ -24,6 +24,8 @@ def study_yaml(files: dict, t_start: pd.Timestamp, frame: Frame, args: dict) -> 
     end = t_start + pd.Timedelta(seconds=frame.end)
     q1_end = t_start + pd.DateOffset(months=3) - pd.Timedelta(days=1)
     baseline = {"start": _d(t_start), "end": _d(q1_end)}
+    # the targets are due half a year after the data ends, so "on track" is a projection to a date
+    due_ts = end + pd.DateOffset(months=6) - pd.Timedelta(days=1)
     config = {
         "title": f"Synthetic retail journey study ({args['customers']:,} customers, seed {args['seed']})",
         "description": (
@@ -38,6 +40,7 @@ def study_yaml(files: dict, t_start: pd.Timestamp, frame: Frame, args: dict) -> 
                         for name, stage, channel, label in C.TOUCHPOINTS},
         "goal_touchpoints": list(C.GOALS),
         "conversion_window_days": 30,
+        "currency": "EUR",
         "customer_attributes": {
             "age": {"kind": "numeric", "bins": [18, 25, 35, 50, 65, 86]},
             "income": {"kind": "numeric", "bins": [0, 25_000, 50_000, 100_000, 10_000_000]},
@@ -47,15 +50,15 @@ def study_yaml(files: dict, t_start: pd.Timestamp, frame: Frame, args: dict) -> 
         },
         "objectives": [
             {"id": "grow_conversion", "goal": "Turn more first-time visitors into buyers", "kpi": "conversion_rate",
-             "baseline": dict(baseline), "target": {"relative": 0.10}, "intervention": "new_checkout"},
+             "baseline": dict(baseline), "target": {"relative": 0.10, "by": _d(due_ts)}, "intervention": "new_checkout"},
             {"id": "raise_csat", "goal": "Make buying easier and more pleasant", "kpi": "csat_mean",
-             "baseline": dict(baseline), "target": {"absolute": 4.0}, "intervention": "new_checkout"},
+             "baseline": dict(baseline), "target": {"absolute": 4.0, "by": _d(due_ts)}, "intervention": "new_checkout"},
             {"id": "raise_nps", "goal": "More customers recommend us", "kpi": "nps",
-             "baseline": dict(baseline), "target": {"absolute": 30}},
+             "baseline": dict(baseline), "target": {"absolute": 30, "by": _d(due_ts)}},
             {"id": "reduce_churn", "goal": "Keep buyers buying", "kpi": "churn_rate", "direction": "decrease",
-             "baseline": dict(baseline), "target": {"relative": -0.10}},
+             "baseline": dict(baseline), "target": {"relative": -0.10, "by": _d(due_ts)}},
             {"id": "grow_repeat", "goal": "More buyers come back for a second purchase",
-             "kpi": "repeat_purchase_rate", "baseline": dict(baseline), "target": {"relative": 0.10}},
+             "kpi": "repeat_purchase_rate", "baseline": dict(baseline), "target": {"relative": 0.10, "by": _d(due_ts)}},
         ],
         "interventions": [
             {"id": "new_checkout", "date": _d(iv), "design": "did",

@@ -3,6 +3,14 @@
 ``funnel`` takes any touchpoints as steps, with the ordering modes known from product analytics;
 ``stage_funnel`` is the funnel over the study's stages. Both run in the engine; what comes back
 is one row per step (and per segment or channel), and the distribution of the time to convert.
+
+**The weakest step, and how firm it is.** The weakest step is the one that loses the largest
+share of the customers at the step before (lowest step conversion). With ``n_resamples`` > 0
+(200 by default) the log's customers are resampled (``cxlab.touchpoints.ranking``: customer-level,
+seeded), the customers reaching each step counted again in each resample, and the steps ranked
+by the share they lose: ``weakest`` (and per group ``weakest_by_group``) says in what share of
+resamples each step is the weakest, its rank interval, and whether the two weakest can be told
+apart.
 """
 from __future__ import annotations
 
@@ -16,7 +24,9 @@ import pandas as pd
 from ..errors import ParameterError
 from ..results import Estimate
 from ..stats import wilson
+from ..stats.ranking import Ranking, check_resamples, ranking
 from .. import journeys as J
+from .ranking import DEFAULT_RESAMPLES, item_sums, log_customers
 
 __all__ = ["Funnel", "funnel", "stage_funnel", "MODES"]
 
@@ -37,6 +47,11 @@ class Funnel:
     (``day`` 0 = within 24 hours), with ``share`` and ``cumulative_share``;
     ``time_to_convert_quantiles``: hours at the 10/25/50/75/90th percentiles.
     ``excluded``: customers whose conversion an exclusion step dropped.
+
+    With resamples (module doc), ``table`` and ``by_group`` also carry, from step 2 on,
+    ``weakest_ranked_first`` (share of resamples in which the step loses the largest share),
+    ``weakest_rank_low``/``weakest_rank_high`` (its rank interval, 1 = weakest); ``weakest`` and
+    ``weakest_by_group`` hold the rankings (items: the step numbers as text).
     """
 
     table: pd.DataFrame
@@ -48,10 +63,45 @@ class Funnel:
     time_to_convert_quantiles: pd.Series = field(default_factory=pd.Series)
     excluded: int = 0
     ci_level: float = 0.95
+    weakest: Ranking | None = None
+    weakest_by_group: dict[str, Ranking] = field(default_factory=dict)
 
     @property
     def labels(self) -> list[str]:
         return self.table["label"].tolist()
+
+    def step_names(self) -> dict[str, str]:
+        """Step number (as text, the rankings' items) -> "the step into <label>"."""
+        return {str(s): f"the step into {lab}" for s, lab in zip(self.table["step"], self.table["label"])}
+
+    def weakest_firmness(self, group: str | None = None) -> str:
+        """How firmly the weakest step (overall, or of ``group``) is the weakest: "the weakest in
+        98% of 200 resamples", with the sentence comparing the two weakest when they cannot be
+        told apart; '' without resamples."""
+        r = self.weakest if group is None else self.weakest_by_group.get(group)
+        if r is None or r.table.empty or not np.isfinite(r.row().ranked_first):
+            return ""
+        text = f"the weakest in {r.row().ranked_first:.0%} of {r.resamples:,} resamples"
+        if r.top is not None and not r.top.distinguishable:
+            text += f". {r.sentence(self.step_names())}"
+        return text
+
+    def display_table(self) -> pd.DataFrame:
+        """The step table for a reader (``show_table``): customers, share of the start, step
+        conversion with its Wilson interval, median hours from the previous step and, with
+        resamples, how often the step is the weakest and its rank interval among the steps."""
+        t = self.table
+        out = t[["step", "label", "customers", "share_of_start", "conversion"]].copy()
+        out["conversion interval"] = ["" if pd.isna(a) else f"{a:.1%}–{b:.1%}"
+                                      for a, b in zip(t.conversion_ci_low, t.conversion_ci_high)]
+        if self.weakest is not None:
+            out["weakest in"] = ["" if pd.isna(v) else f"{v:.0%}" for v in t.weakest_ranked_first]
+            out["weakness rank interval"] = [
+                "" if pd.isna(a) else (f"{int(a)}" if a == b else f"{int(a)}–{int(b)}")
+                for a, b in zip(t.weakest_rank_low, t.weakest_rank_high)]
+        out["median_hours_from_previous"] = t["median_hours_from_previous"]
+        out.attrs["formats"] = {"share_of_start": "pct", "conversion": "pct", "median_hours_from_previous": "num"}
+        return out
 
     def conversion(self) -> Estimate:
         """Share of customers entering the funnel (step 1) who complete it, with a Wilson CI."""
@@ -66,10 +116,12 @@ class Funnel:
             None, start, "Wilson score interval", self.ci_level,
         )
 
-    def largest_drop(self) -> pd.Series:
-        """The step transition losing the largest share of customers (lowest conversion)."""
+    def largest_drop(self) -> pd.Series | None:
+        """The step transition losing the largest share of customers (lowest conversion); None
+        when no step has a conversion (nobody reaches the step before any of them)."""
         rest = self.table.iloc[1:]
-        return rest.loc[rest["conversion"].idxmin()]
+        rest = rest[rest["conversion"].notna()]
+        return None if rest.empty else rest.loc[rest["conversion"].idxmin()]
 
     def summary(self) -> str:
         win = f"within {self.window_days:g} days of entering" if self.window_days else "with no time limit"
@@ -301,6 +353,8 @@ def funnel(
     goals=None,
     catalog: pd.DataFrame | None = None,
     ci_level: float = 0.95,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
 ) -> Funnel:
     """Customers reaching each step of a funnel, in the engine.
 
@@ -358,7 +412,11 @@ def funnel(
     (the run may start at a repeat; the window stays the first view's), b's view is followed by
     the buy and c's by the ad, so 3, 1, 0. Any order: the window opens at the first event of any
     step; b did cart, view and buy inside it and c all three, a missed the buy: 3, 3, 2.
+
+    ``n_resamples`` (200; 0: none) customer-level bootstrap resamples (``seed``) rank the steps
+    by the share they lose (module doc).
     """
+    n_resamples = check_resamples(n_resamples)
     if mode not in MODES:
         raise ParameterError(f"mode='{mode}': choose ordered, strict or any.")
     if by not in (None, "segment", "channel"):
@@ -403,6 +461,12 @@ def funnel(
         days = c.mutate(day=(d / J.DAY).floor().cast("int64"))
         dist = J.run(days.group_by("day").agg(customers=days.count()).order_by("day"))
         qs = overall
+        reached = None
+        if n_resamples:  # per customer entering: the steps reached (and the group)
+            entered = cached.filter(cached.t1.notnull())
+            flags = {f"r{k}": entered[f"t{k}"].notnull().cast("int64") for k in range(1, k_steps + 1)}
+            extra = ["group"] if by is not None else []
+            reached = J.run(entered.select("customer_id", *extra, **flags))
     table = _steps_frame(overall, sets, labels, ci_level)
     grouped = None
     if by_group is not None:
@@ -416,7 +480,53 @@ def funnel(
         name="hours to convert", dtype="float64",
     )
     excluded = int(overall["excluded"].iloc[0] or 0) if len(overall) else 0
-    return Funnel(table, mode, window_days, by, grouped, dist.reset_index(drop=True), quant, excluded, ci_level)
+    result = Funnel(table, mode, window_days, by, grouped, dist.reset_index(drop=True), quant, excluded, ci_level)
+    if reached is not None:
+        _rank_steps(result, reached, log_customers(src), n_resamples, seed)
+    return result
+
+
+def _rank_steps(f: Funnel, reached: pd.DataFrame, units, n_resamples: int, seed: int) -> None:
+    """Rank the steps by the share of customers they lose, overall and per group, on resamples
+    of the log's customers (``units``); adds the ``weakest_*`` columns and rankings to ``f``.
+    One pass over the resamples counts every (group, step)."""
+    k_steps = len(f.table)
+    numbers = [str(k) for k in range(1, k_steps + 1)]
+    long = reached.melt(id_vars=[c for c in reached.columns if not c.startswith("r")], var_name="step",
+                        value_name="reached")
+    long = long[long["reached"] > 0]
+    long["step"] = long["step"].str[1:]
+    groups = [] if f.by_group is None or f.by_group.empty else [str(g) for g in pd.unique(f.by_group["group"])]
+    keys = list(numbers) + [f"{g}\x1f{k}" for g in groups for k in numbers]  # \x1f: no label holds it
+    rows = [long[["customer_id", "step"]]]
+    if groups:
+        rows.append(pd.DataFrame({"customer_id": long["customer_id"],
+                                  "step": long["group"].astype(str) + "\x1f" + long["step"]}))
+    _, (n,) = item_sums(pd.concat(rows, ignore_index=True), keys, n_resamples, seed, item="step", units=units)
+
+    def rank(counts: np.ndarray, table: pd.DataFrame) -> Ranking:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lost = np.where(counts[:, :-1] > 0, 1 - counts[:, 1:] / counts[:, :-1], np.nan)
+        point = 1 - table["conversion"].to_numpy(float)[1:]
+        return ranking(lost, point, numbers[1:], "share lost at the step", f.ci_level, fmt="{:.1%}",
+                       missing_last=True)
+
+    def with_columns(table: pd.DataFrame, r: Ranking) -> pd.DataFrame:
+        ranks = r.table.set_index("item").reindex(table["step"].astype(str))
+        for col in ("ranked_first", "rank_low", "rank_high"):
+            table[f"weakest_{col}"] = ranks[col].to_numpy()
+        return table
+
+    f.weakest = rank(n[:, :k_steps], f.table)
+    f.table = with_columns(f.table, f.weakest)
+    if groups:
+        parts = []
+        for i, (g, rows_g) in enumerate(f.by_group.groupby("group", sort=False)):
+            at = (1 + groups.index(str(g))) * k_steps
+            r = rank(n[:, at:at + k_steps], rows_g)
+            f.weakest_by_group[str(g)] = r
+            parts.append(with_columns(rows_g.copy(), r))
+        f.by_group = pd.concat(parts).loc[f.by_group.index]
 
 
 def _default_segments(src: J.Source):
@@ -437,6 +547,8 @@ def stage_funnel(
     stages: Sequence[str] | None = None,
     catalog: pd.DataFrame | None = None,
     ci_level: float = 0.95,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
 ) -> Funnel:
     """Customers reaching each stage of the journey in order (an ordered funnel whose step k is
     any touchpoint of stage k in the catalog), within ``window_days`` of their first event in the
@@ -451,4 +563,5 @@ def stage_funnel(
             steps.append({stage: tps})
     if len(steps) < 2:
         raise ParameterError("A stage funnel needs at least two stages with catalogued touchpoints.")
-    return funnel(src, steps, mode="ordered", window_days=window_days, by=by, segments=segments, ci_level=ci_level)
+    return funnel(src, steps, mode="ordered", window_days=window_days, by=by, segments=segments, ci_level=ci_level,
+                  n_resamples=n_resamples, seed=seed)

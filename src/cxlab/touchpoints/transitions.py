@@ -1,8 +1,13 @@
-"""Transitions between touchpoints, paths around an anchor touchpoint, and their Sankey diagrams."""
+"""Transitions between touchpoints, paths around an anchor touchpoint, and their Sankey diagrams.
+
+The most frequent transitions and the most common touchpoints right before and after the anchor
+are rankings; with ``n_resamples`` > 0 (200 by default) a customer-level bootstrap of the log
+(``cxlab.touchpoints.ranking``) says how firm they are.
+"""
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import ibis
 import numpy as np
@@ -10,10 +15,13 @@ import pandas as pd
 
 from ..errors import ParameterError
 from .. import journeys as J
+from ..stats.ranking import Ranking, check_resamples, ranking
+from .ranking import DEFAULT_RESAMPLES, item_sums, log_customers
 
 __all__ = ["Transitions", "transitions", "AnchorPaths", "anchor_paths", "sankey_figure", "OTHER"]
 
 OTHER = "(other)"
+ARROW = " → "  # a transition's name: "source → target"
 _SPECIAL_COLORS = {
     J.START: "rgba(120,120,120,0.9)",
     J.END: "rgba(196,78,82,0.9)",
@@ -133,20 +141,33 @@ class Transitions:
     ``target``). Journeys begin at ``(start)`` and finish at ``(end)`` (or ``(conversion)`` when
     cut at the goal). ``paths``: the same counted per step of the journey for its first
     ``sankey_steps`` steps (``step`` 0 is the step out of (start)) — what the Sankey draws.
+    ``ranking``: with resamples, how firm the order of the ``ranked`` most frequent transitions
+    is (items "source → target"); ``top`` shows it.
     """
 
     table: pd.DataFrame
     paths: pd.DataFrame
     until_goal: bool
     collapse_repeats: bool
+    ranking: Ranking | None = None
 
     def matrix(self) -> pd.DataFrame:
         """Transition probabilities as a source × target matrix."""
         return self.table.pivot_table(index="source", columns="target", values="probability", fill_value=0.0)
 
     def top(self, n: int = 15) -> pd.DataFrame:
-        """The ``n`` most frequent transitions."""
-        return self.table.nlargest(n, "transitions").reset_index(drop=True)
+        """The ``n`` most frequent transitions; with resamples (for those ranked), as text, the
+        bootstrap interval of the count (``transitions interval``), the share of resamples in
+        which it is the most frequent (``most frequent in``) and its rank interval."""
+        out = self.table.nlargest(n, "transitions").reset_index(drop=True)
+        if self.ranking is not None:
+            ranks = self.ranking.table.set_index("item").reindex(out.source + ARROW + out.target)
+            out["transitions interval"] = ["" if pd.isna(a) else f"{a:,.0f}–{b:,.0f}"
+                                           for a, b in zip(ranks["ci_low"], ranks["ci_high"])]
+            out["most frequent in"] = ["" if pd.isna(v) else f"{v:.0%}" for v in ranks["ranked_first"]]
+            out["rank interval"] = ["" if pd.isna(a) else (f"{int(a)}" if a == b else f"{int(a)}–{int(b)}")
+                                    for a, b in zip(ranks["rank_low"], ranks["rank_high"])]
+        return out
 
     def next_after(self, touchpoint: str) -> pd.DataFrame:
         """Where journeys go right after ``touchpoint``, most likely first."""
@@ -189,6 +210,10 @@ def transitions(
     sankey_steps: int = 5,
     goals=None,
     catalog: pd.DataFrame | None = None,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    ranked: int = 15,
+    ci_level: float = 0.95,
 ) -> Transitions:
     """Counts and probabilities of moving from each touchpoint to the next, in the engine.
 
@@ -197,9 +222,12 @@ def transitions(
     ``until_goal`` the journey stops at the first goal event, which becomes ``(conversion)``.
     With ``collapse_repeats`` a touchpoint repeated back to back counts once (no self-loops).
     ``sankey_steps`` steps of every journey are also counted step by step for the Sankey.
+    ``n_resamples`` (200; 0: none) customer-level bootstrap resamples (``seed``) rank the
+    ``ranked`` most frequent transitions again in each resample.
     """
     if sankey_steps < 1:
         raise ParameterError("sankey_steps must be at least 1.")
+    n_resamples = check_resamples(n_resamples)
     src = J.resolve(data, goals=goals, catalog=catalog)
     p = J.pairs(src, until_goal=until_goal, collapse_repeats=collapse_repeats)
     # one pass: counts per (step, source, target) with the steps beyond the Sankey pooled
@@ -212,7 +240,18 @@ def transitions(
     table = table.sort_values(["source", "transitions", "target"], ascending=[True, False, True]).reset_index(drop=True)
     paths = paths.assign(step=paths.pop("pos") - 1)[["step", "source", "target", "customers"]]
     paths = paths.sort_values(["step", "customers", "source", "target"], ascending=[True, False, True, True]).reset_index(drop=True)
-    return Transitions(table, paths, until_goal, collapse_repeats)
+    order = None
+    if n_resamples and len(table):
+        top = table.nlargest(ranked, "transitions")
+        names = (top.source + ARROW + top.target).tolist()
+        # the same steps without renumbering them (the ranking needs no positions: one window less)
+        q = J.pairs(src, until_goal=until_goal, collapse_repeats=collapse_repeats, renumber=False)
+        moves = q.filter(ibis.or_(*[(q.source == a) & (q.target == b) for a, b in zip(top.source, top.target)]))
+        rows = J.run(moves.group_by(["customer_id", "source", "target"]).agg(n=moves.count()))
+        rows["move"] = rows["source"] + ARROW + rows["target"]
+        _, (counts,) = item_sums(rows, names, n_resamples, seed, item="move", values=("n",), units=log_customers(src))
+        order = ranking(counts, top["transitions"].to_numpy(float), names, "transitions", ci_level, fmt="{:,.0f}")
+    return Transitions(table, paths, until_goal, collapse_repeats, order)
 
 
 # ----------------------------------------------------------------------------- anchor paths
@@ -224,6 +263,8 @@ class AnchorPaths:
     ``customers`` and ``share`` (of the anchored journeys); ``(start)`` means the journey began
     there, ``(end)`` that it ended. ``paths``: the most common complete sequences, one column
     per position. ``links``: customers moving between adjacent positions (for the Sankey).
+    ``rankings``: with resamples, how firm the order of the touchpoints right before (-1) and
+    right after (1) the anchor is, by position.
     """
 
     anchor: str
@@ -234,6 +275,20 @@ class AnchorPaths:
     paths: pd.DataFrame
     links: pd.DataFrame
     occurrence: str = "first"
+    rankings: dict[int, Ranking] = field(default_factory=dict)
+
+    def firmness(self, position: int = 1) -> str:
+        """How firmly the most common touchpoint at ``position`` leads: "the most common in 100%
+        of 200 resamples", and the comparison of the top two when they cannot be told apart;
+        '' without resamples."""
+        r = self.rankings.get(position)
+        if r is None or r.table.empty:
+            return ""
+        where = "next step" if position > 0 else "step before"
+        text = f"the most common {where} in {r.row().ranked_first:.0%} of {r.resamples:,} resamples"
+        if r.top is not None and not r.top.distinguishable:
+            text += f"; {r.sentence()}"
+        return text
 
     def at(self, position: int) -> pd.DataFrame:
         """The touchpoints at one position, most common first."""
@@ -247,6 +302,10 @@ class AnchorPaths:
         if self.after:
             top = self.at(1).head(n)
             lines.append("Right after: " + ", ".join(f"{r.touchpoint} {r.share:.0%}" for r in top.itertuples()))
+        for position in sorted(self.rankings):  # how firm the most common step before and after is
+            r = self.rankings[position]
+            if len(r.table):
+                lines.append(f"{r.first}: {self.firmness(position)}.")
         return "\n".join(lines)
 
     def sankey(self, top_nodes: int = 8, title: str | None = None):
@@ -277,6 +336,9 @@ def anchor_paths(
     top_paths: int = 20,
     goals=None,
     catalog: pd.DataFrame | None = None,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    ci_level: float = 0.95,
 ) -> AnchorPaths:
     """The ``before`` touchpoints leading to ``anchor`` and the ``after`` touchpoints following
     it (what leads to a call to customer service, what follows a payment error), in the engine.
@@ -285,7 +347,11 @@ def anchor_paths(
     are customers), ``"all"`` every occurrence. With ``collapse_repeats`` (default) back-to-back
     repeats of a touchpoint count once, so "view, view, view" is one step. Journeys are ordered
     by (timestamp, seq); before the first event sits ``(start)``, after the last ``(end)``.
+    ``n_resamples`` (200; 0: none) customer-level bootstrap resamples (``seed``) rank the
+    touchpoints right before and right after the anchor again in each resample (their share of
+    the anchored journeys).
     """
+    n_resamples = check_resamples(n_resamples)
     if occurrence not in ("first", "all"):
         raise ParameterError(f"occurrence='{occurrence}': choose 'first' or 'all'.")
     if before < 0 or after < 0 or before + after == 0:
@@ -340,4 +406,26 @@ def anchor_paths(
     positions = positions.sort_values(["position", "customers", "touchpoint"], ascending=[True, False, True]).reset_index(drop=True)
     top.columns = [f"{int(c[1:]):+d}" if c.startswith("p") and c != "p0" else (anchor if c == "p0" else c) for c in top.columns]
     top["share"] = top["customers"] / journeys if journeys else np.nan
-    return AnchorPaths(anchor, before, after, journeys, positions, top.reset_index(drop=True), links, occurrence)
+    rankings = {}
+    near = [k for k in (-1, 1) if (k < 0 and before) or (k > 0 and after)]
+    if n_resamples and journeys and near:
+        # per customer: how many anchored journeys, and the touchpoints right before and after
+        side = a.select("customer_id", **{f"p{k}": cols[f"p{k}"] for k in near})
+        rows = J.run(side.group_by(["customer_id", *[f"p{k}" for k in near]]).agg(n=side.count()))
+        long = pd.concat([rows.assign(item="", position=0)[["customer_id", "item", "position", "n"]]]
+                         + [rows.assign(item=rows[f"p{k}"], position=k)[["customer_id", "item", "position", "n"]]
+                            for k in near], ignore_index=True)
+        long["key"] = long["position"].astype(str) + "\x1f" + long["item"].astype(str)
+        at = {k: positions[positions.position == k] for k in near}
+        keys = ["0\x1f"] + [f"{k}\x1f{tp}" for k in near for tp in at[k].touchpoint]
+        _, (counts,) = item_sums(long, keys, n_resamples, seed, item="key", values=("n",), units=log_customers(src))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shares = counts[:, 1:] / counts[:, :1]
+        first = 0
+        for k in near:
+            n_k = len(at[k])
+            rankings[k] = ranking(shares[:, first:first + n_k], at[k]["share"].to_numpy(float),
+                                  at[k]["touchpoint"].tolist(), "share of the journeys", ci_level)
+            first += n_k
+    return AnchorPaths(anchor, before, after, journeys, positions, top.reset_index(drop=True), links, occurrence,
+                       rankings)
