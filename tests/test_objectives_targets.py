@@ -203,3 +203,10 @@ def test_impact_stage_reads_the_registration(study):
     for h in register_hypotheses(study)["hypotheses"]:
         n = normalize_hypothesis(h)
         assert n["treated_column"] == "region" and n["design"] == "did" and n["kpi"] == h["kpi"]
+
+
+def test_the_page_shows_the_sentences_as_text_without_markdown_signs(study):
+    result = objectives_table(study)
+    for key, sentence in result.sentences().items():
+        page = result.page_sentences()[key]
+        assert "**" not in page and page == sentence.replace("**", "")

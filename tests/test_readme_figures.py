@@ -38,8 +38,7 @@ def _sentences(run) -> dict[str, str]:
     segments = pd.read_parquet(run.processed / "segments.parquet")
     truth = pd.read_parquet(run.folder / "truth_segments.parquet")
     both = segments.merge(truth, on="customer_id", suffixes=("", "_truth"))
-    truth_col = next(c for c in both.columns if c.endswith("_truth") or c == "truth_segment")
-    ari = adjusted_rand_score(both[truth_col], both["segment"])
+    ari = adjusted_rand_score(both["segment_truth"], both["segment"])
     out["segmentation ARI"] = f"recover the planted segments with an adjusted Rand index of {ari:.2f}"
 
     inv = pd.read_parquet(run.processed / "touchpoint_inventory.parquet")
@@ -59,6 +58,8 @@ def _sentences(run) -> dict[str, str]:
 
     impact = _record(run, "impact")
     out["impact H1"] = impact["headlines"][0].split(";")[0]
+    out["impact H2"] = 'H2, mean CSAT, is "not supported: design check failed"'
+    assert "not supported: the design check failed" in impact["headlines"][1]
     return out
 
 

@@ -272,6 +272,7 @@ PARAMETER_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "long_wait_quantile": _between(0, 1), "n_topics": _at_least(1), "max_fit_docs": _at_least(10),
     "driver_outcome": _one_of("csat", "nps"), "min_customers": _at_least(1), "min_responses": _at_least(2),
     "horizon_days": _at_least(0, above=True), "landmark_days": _at_least(0), "n_resamples": _at_least(0),
+    "repeat_horizon_days": _at_least(0, above=True),
     "retention_period": _one_of("week", "month"), "activity": _one_of("any", "purchase"),
     "trend_freq": _one_of("day", "week", "month", "quarter"), "freq": _one_of("day", "week", "month", "quarter"),
     "cohort_by": _one_of("first_touch", "first_purchase"),

@@ -210,6 +210,8 @@ def pain_points_lane(register: pd.DataFrame, catalog: pd.DataFrame | None = None
         "reach": pd.to_numeric(r[_pick(r, "reach", "customers") or label_col], errors="coerce").to_numpy(),
     })
     out["plain"] = [plain_key_number(row, sig) for row, sig in zip(r.to_dict("records"), signal)]
+    if "ranked_first" in r.columns:  # share of bootstrap resamples ranking it first (the register's)
+        out["ranked_first"] = pd.to_numeric(r["ranked_first"], errors="coerce").to_numpy()
     out["quote"] = r["quote"].astype(object).where(r["quote"].notna(), None).to_numpy() if "quote" in r else None
     if "segments_most_affected" in r.columns:
         out["segments_most_affected"] = r["segments_most_affected"].fillna("").astype(str).to_numpy()
@@ -238,6 +240,8 @@ def plain_key_number(row: dict, signal: str) -> str:
     if signal == "unresolved" and conversion == conversion and conversion < 0:
         return f"{abs(conversion) * 100:.0f} points fewer buy again if left unresolved"
     if signal == "drop_off" and dropoff == dropoff and dropoff > 0:
+        if conversion == conversion and -conversion > dropoff:  # the lower conversion is the larger harm
+            return f"those who meet it buy {abs(conversion) * 100:.0f} points less often"
         return f"{_share_words(dropoff)} leave here without buying"
     if signal == "conversion" and conversion == conversion and conversion < 0:
         return f"those who meet it buy {abs(conversion) * 100:.0f} points less often"

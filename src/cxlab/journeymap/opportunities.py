@@ -106,6 +106,9 @@ def derive_opportunities(
             reach = getattr(r, "reach", None)
             if not _missing(reach):
                 basis += f" · {_fmt_int(reach)} customers"
+            first = getattr(r, "ranked_first", None)
+            if int(r.rank) == 1 and not _missing(first):  # how firm "fix first" is (the register's bootstrap)
+                basis += f" · 1st in {float(first):.0%} of resamples"
             rows.append({
                 "stage": r.stage if not _missing(r.stage) else None,
                 "text": _join(action_verb(getattr(r, "signal", None)), str(label)),

@@ -308,6 +308,12 @@ class ObjectivesResult:
         """Per objective, a paragraph a manager reads: why it matters, where we stand, the gap."""
         return {row["id"]: objective_sentence(row) for _, row in self.table.iterrows()}
 
+    def page_sentences(self) -> dict[str, str]:
+        """``sentences`` as the page shows them: as text (the goal is the user's words, so the
+        page escapes the whole paragraph), without the ** of Markdown emphasis, which would
+        otherwise print as it is."""
+        return {k: v.replace("**", "") for k, v in self.sentences().items()}
+
     def notes(self) -> list[str]:
         """The distinct notes on units left out (incomplete follow-up at the end of the data)."""
         return list(dict.fromkeys(n for n in self.table["note"] if isinstance(n, str) and n))
@@ -495,9 +501,7 @@ def objective_sentence(row) -> str:
     if not pd.isna(row.get("target_date")):
         target += f" by {_day(row['target_date'])}"
     text = (
-        # plain text: the page shows it as a value (escaped: the goal is the user's words), so
-        # Markdown signs here would print as they are
-        f"{row['goal']}. {k.why} We measure it by {k.noun}: "
+        f"**{row['goal']}.** {k.why} We measure it by **{k.noun}**: "
         f"{k.definition[0].lower() + k.definition[1:]} "
     )
     note = row.get("note") if isinstance(row.get("note"), str) else ""

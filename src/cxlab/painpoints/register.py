@@ -203,10 +203,11 @@ def _evidence(r: pd.Series, friction: pd.DataFrame, days: float, score: str | No
     if isinstance(r.top_topic, str) and r.top_topic_share >= 0.2:
         parts.append(f"comments mostly about {r.top_topic} ({r.top_topic_share:.0%})")
     contributions = {
-        "conversion": (r.harm_conversion, f"converts {abs(r.impact_conversion or 0) * 100:.0f} pts less"
-                       if r.dropoff_rate <= 0 else f"{_pct(r.dropoff_rate)} drop off"),
-        "satisfaction": (r.harm_satisfaction, f"{(score or '').upper()} {r.satisfaction_here:.1f} vs "
-                         f"{r.satisfaction_elsewhere:.1f}"),
+        "conversion": (r.harm_conversion, f"buy {abs(r.impact_conversion or 0) * 100:.0f} points less often"
+                       if r.dropoff_rate <= 0 or -(r.impact_conversion or 0) > r.dropoff_rate
+                       else f"{_pct(r.dropoff_rate)} drop off"),
+        "satisfaction": (r.harm_satisfaction, f"{(score or '').upper()} {r.satisfaction_here:.1f} here, "
+                         f"{r.satisfaction_elsewhere:.1f} elsewhere"),
         "contact": (r.harm_contact, f"{_pct(r.contact_rate)} contact support"),
     }
     key = max(contributions.values(), key=lambda v: v[0])
@@ -453,6 +454,6 @@ def _ticket_item(study, churn: ChurnAfterTicket, customers: int, friction: Frict
         "reach": len(affected), "reach_share": share, "impact_conversion": -gap,
         "harm_conversion": max(gap, 0.0), "harm_satisfaction": 0.0, "harm_contact": 0.0, "harm": max(gap, 0.0),
         "priority": 100 * share * max(gap, 0.0),
-        "key_number": f"HR {hr.estimate:.2f} of buying again", "evidence": evidence,
+        "key_number": f"buy again at {hr.estimate:.2f}× the rate when left unresolved", "evidence": evidence,
         "segments_most_affected": segs, "dropoff_rate": np.nan,
     }])

@@ -6,14 +6,16 @@ Every function takes the event log as a study (its name, folder or ``Study``), a
 of events, or a pandas DataFrame, and returns a DataFrame or a small result object with
 ``summary()`` and ``plot(ax=None)``. A journey is one customer's events ordered by timestamp,
 then by ``seq`` (the row in the raw file); see ``cxlab.journeys`` for the exact
-definitions shared by all of them.
+definitions shared by all of them. Every ranking comes with how firm it is: a customer-level
+bootstrap (``n_resamples``, 200 by default; ``cxlab.touchpoints.ranking``).
 """
 from __future__ import annotations
 
 from ..inventory import Inventory, inventory
 from ..journeys import CONVERSION, END, START, Source, for_segment
-from .attribution import Attribution, attribution, removal_effects
+from .attribution import Attribution, attribution, removal_effects, removal_effects_batch
 from .funnels import MODES, Funnel, funnel, stage_funnel
+from .ranking import dropoff_rankings
 from .stage import TouchpointStage, analyze, parse_funnel, window_phrase
 from .transitions import AnchorPaths, Transitions, anchor_paths, sankey_figure, transitions
 from .variants import Variants, variants
@@ -39,6 +41,8 @@ __all__ = [
     "inventory",
     "parse_funnel",
     "removal_effects",
+    "removal_effects_batch",
+    "dropoff_rankings",
     "sankey_figure",
     "stage_funnel",
     "transitions",

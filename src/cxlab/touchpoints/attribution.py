@@ -71,17 +71,19 @@ class Attribution:
 
     def leader(self, model: str, labels: dict | None = None) -> str:
         """The touchpoint a model credits most, with its share, interval and how firm its lead is:
-        "Markov share: Product page (web) 13% (95% interval 12–14%), ranked 1st in 64% of 200
-        resamples; ... cannot be told apart ..."; '' without resamples."""
+        "Last-touch share: Checkout (app) 36% (95% interval 35–37%), ranked 1st in 100% of 200
+        resamples.", or the sentence saying the first two cannot be told apart; '' without
+        resamples."""
         r = self.rankings.get(model)
         if r is None or r.table.empty:
             return ""
         labels = labels or {}
         best = r.row()
         name = labels.get(best["item"], best["item"])
-        text = (f"{MODELS[model].capitalize()}: {name} {best.value:.0%} ({self.ci_level:.0%} interval "
-                f"{r.interval()}), {r.firmness()}.")
-        return text + (f" {r.sentence(labels)}" if r.top is not None and not r.top.distinguishable else "")
+        text = f"{MODELS[model].capitalize()}: {name} {best.value:.0%} ({self.ci_level:.0%} interval {r.interval()})"
+        if r.top is not None and not r.top.distinguishable:
+            return f"{text}. {r.sentence(labels)}"
+        return f"{text}, {r.firmness()}."
 
     def display_table(self, labels: dict | None = None) -> pd.DataFrame:
         """The table for a reader (``show_table``): per touchpoint the credited purchases, the

@@ -74,17 +74,25 @@ class Funnel:
         """Step number (as text, the rankings' items) -> "the step into <label>"."""
         return {str(s): f"the step into {lab}" for s, lab in zip(self.table["step"], self.table["label"])}
 
-    def weakest_firmness(self, group: str | None = None) -> str:
-        """How firmly the weakest step (overall, or of ``group``) is the weakest: "the weakest in
-        98% of 200 resamples", with the sentence comparing the two weakest when they cannot be
-        told apart; '' without resamples."""
+    def weakest_firmness(self, group: str | None = None, compare: bool = True) -> str:
+        """How firmly the weakest step (overall, or of ``group``) is the weakest, in a phrase:
+        "the weakest in 98% of 200 resamples", with ", not told apart from the step into <label>"
+        when the two weakest cannot be told apart (and ``compare``); '' without resamples."""
         r = self.weakest if group is None else self.weakest_by_group.get(group)
         if r is None or r.table.empty or not np.isfinite(r.row().ranked_first):
             return ""
         text = f"the weakest in {r.row().ranked_first:.0%} of {r.resamples:,} resamples"
-        if r.top is not None and not r.top.distinguishable:
-            text += f". {r.sentence(self.step_names())}"
+        if compare and r.top is not None and not r.top.distinguishable:
+            text += f", not told apart from {self.step_names().get(r.top.second, r.top.second)}"
         return text
+
+    def weakest_sentence(self, group: str | None = None) -> str:
+        """The comparison of the two weakest steps (``TopTwo.sentence``) when they cannot be told
+        apart; '' otherwise."""
+        r = self.weakest if group is None else self.weakest_by_group.get(group)
+        if r is None or r.top is None or r.top.distinguishable:
+            return ""
+        return r.sentence(self.step_names())
 
     def display_table(self) -> pd.DataFrame:
         """The step table for a reader (``show_table``): customers, share of the start, step

@@ -115,7 +115,8 @@ class TouchpointStage(StageResult):
             lines.append(
                 f"Stage funnel ({win}): {int(f.customers.iloc[0]):,} enter at {f.label.iloc[0]}; the weakest step is "
                 f"into {worst.label}: {mark(f'went_on_to_stage:{worst.label}', worst.conversion, period=whole)} "
-                "of those at the previous stage reach it" + _bracket(self.funnel.weakest_firmness()) + "."
+                "of those at the previous stage reach it" + _bracket(self.funnel.weakest_firmness(compare=False)) + "."
+                + _then(self.funnel.weakest_sentence())
             )
         v = self.variants
         lines.append(

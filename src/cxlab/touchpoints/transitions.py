@@ -246,9 +246,9 @@ def transitions(
         names = (top.source + ARROW + top.target).tolist()
         # the same steps without renumbering them (the ranking needs no positions: one window less)
         q = J.pairs(src, until_goal=until_goal, collapse_repeats=collapse_repeats, renumber=False)
-        moves = q.filter(ibis.or_(*[(q.source == a) & (q.target == b) for a, b in zip(top.source, top.target)]))
-        rows = J.run(moves.group_by(["customer_id", "source", "target"]).agg(n=moves.count()))
-        rows["move"] = rows["source"] + ARROW + rows["target"]
+        q = q.mutate(move=q.source.concat(ARROW, q.target))
+        moves = q.filter(q.move.isin(names))
+        rows = J.run(moves.group_by(["customer_id", "move"]).agg(n=moves.count()))
         _, (counts,) = item_sums(rows, names, n_resamples, seed, item="move", values=("n",), units=log_customers(src))
         order = ranking(counts, top["transitions"].to_numpy(float), names, "transitions", ci_level, fmt="{:,.0f}")
     return Transitions(table, paths, until_goal, collapse_repeats, order)
