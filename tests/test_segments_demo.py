@@ -89,3 +89,22 @@ def test_the_stage_notebook_renders_without_code_and_writes_for_later_stages(syn
     assert len(pd.read_parquet(processed / "segments.parquet")) == CUSTOMERS
     summary = json.loads((processed / "summary_segmentation.json").read_text())
     assert summary["metrics"]["k"] == 4 and summary["headlines"][0].startswith("4 behavioural segments")
+
+
+def test_the_range_of_bought_at_any_time_carries_the_intervals_of_its_two_ends(synthetic):
+    from statsmodels.stats.proportion import proportion_confint
+
+    from cxlab.metrics import figures_plain
+    from cxlab.segments import NO_ACTIVITY
+
+    seg = synthetic["seg"]
+    conv = seg.comparison.by_segment
+    conv = conv[(conv.kpi == "conversion") & (conv.segment != NO_ACTIVITY)]
+    lo, hi = conv.loc[conv.estimate.idxmin()], conv.loc[conv.estimate.idxmax()]
+    line = next(figures_plain(h) for h in seg.headlines() if "ranges from" in h)
+    assert f"({lo.segment}; 95% interval {lo.ci_low:.1%}–{lo.ci_high:.1%})" in line
+    assert f"({hi.segment}; 95% interval {hi.ci_low:.1%}–{hi.ci_high:.1%})" in line
+    assert ("do not overlap" in line) == (lo.ci_high < hi.ci_low)
+    # the interval of each end is Wilson's (statsmodels) on its own customers
+    low, high = proportion_confint(round(lo.estimate * lo.n), int(lo.n), method="wilson")
+    assert (low, high) == pytest.approx((lo.ci_low, lo.ci_high), abs=1e-9)

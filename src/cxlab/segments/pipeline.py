@@ -193,8 +193,11 @@ class Segmentation(StageResult):
             whole = whole_log(self.study)  # marked with the segment and period (cxlab.metrics)
             low, high = (mark("bought_any_time", r.estimate, population=in_segment("bought_any_time", r.segment),
                               period=whole) for r in (lo, hi))
-            lines.append(f"Bought at any time ranges from {low} ({lo.segment}) to {high} ({hi.segment}), "
-                         f"over the whole log ({whole.words}).")
+            ci = {k: f"95% interval {r.ci_low:.1%}–{r.ci_high:.1%}" for k, r in (("lo", lo), ("hi", hi))}
+            apart = ("the intervals do not overlap" if lo.ci_high < hi.ci_low
+                     else "their intervals overlap: the two cannot be told apart")
+            lines.append(f"Bought at any time ranges from {low} ({lo.segment}; {ci['lo']}) to {high} "
+                         f"({hi.segment}; {ci['hi']}) over the whole log ({whole.words}); {apart}.")
         rfm = self.rfm_table().set_index("rfm_segment")
         buyers = rfm.drop(index="no purchase yet", errors="ignore")
         if len(buyers) and "champions" in buyers.index and self.has_revenue:
