@@ -83,7 +83,7 @@ SKIPS: dict[str, dict[str, list[str]]] = {
     "events_only": {**_NO_FEEDBACK, "objectives": ["KPI breakdowns by customer group", SURVEY_KPIS],
                     "segmentation": ["bands of customer attributes"]},
     "events_customers": _NO_FEEDBACK,
-    "no_revenue": {"objectives": ["customer lifetime value", "the KPIs revenue per customer, average order value"],
+    "no_revenue": {"objectives": ["customer lifetime value", "the KPIs revenue per customer per month, average order value"],
                    "segmentation": ["revenue shares and the monetary (M) score"]},
     "no_channel": {},
     "no_session": {},
