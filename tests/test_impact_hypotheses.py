@@ -141,6 +141,8 @@ def test_report_helpers_format_the_table_and_headlines(customers, tmp_path):
     est = r.table.set_index("hypothesis").loc["H1", "estimate"]
     assert shown.loc["H1", "effect"] == f"+{100 * est:.1f} points"
     assert shown.loc["H1", "design"] == "difference-in-differences"
+    # the KPI by its title in the KPI library, never its id
+    assert shown["KPI"].tolist() == ["Conversion rate", "CSAT (mean)", "Customer effort (mean)"]
     assert shown.loc["H9", "effect"] == "–" and shown.loc["H9", "decision"] == "not tested"
     assert r.headlines()[0].startswith("H1: Conversion rose")
     assert r.glance().startswith("1 of 2 tested hypotheses supported (H1)")

@@ -30,7 +30,7 @@ import pandas as pd
 
 from .. import engine
 from ..errors import CxlabError, DataError, ParameterError, StudyError
-from ..kpis import PERIOD_INDEX, check_registration, conversion_window_days, kpi_units
+from ..kpis import PERIOD_INDEX, check_registration, conversion_window_days, get_kpi, kpi_units
 from ..periods import period_index_of, period_start
 from ..results import Estimate
 from ..stages import output_path, read_output
@@ -274,7 +274,7 @@ class HypothesisResults:
         return self.table.copy()
 
     def display_table(self) -> pd.DataFrame:
-        """The table for a report: effects in display units (points for rates and NPS), the
+        """The table for a report (the KPI by its title, not its id): effects in display units (points for rates and NPS), the
         interval, p and adjusted p as text, the decision and the reading."""
         rows = []
         for r in self.table.itertuples():
@@ -283,7 +283,7 @@ class HypothesisResults:
             unit = _unit(kind).strip()
             fmt = (lambda v: f"{'+' if v >= 0 else '-'}{_fmt(abs(v), kind)}") if tested else None
             rows.append({
-                "hypothesis": r.hypothesis, "KPI": r.kpi, "design": _DESIGN_NAMES.get(r.design, r.design),
+                "hypothesis": r.hypothesis, "KPI": _kpi_title(r.kpi), "design": _DESIGN_NAMES.get(r.design, r.design),
                 "effect": f"{fmt(r.estimate)}{(' ' + unit) if unit else ''}" if tested else "–",
                 "95% CI": f"[{_fmt(r.ci_low, kind)}, {_fmt(r.ci_high, kind)}]" if tested else "–",
                 "p": _p_plain(r.p_value) if tested else "–",
@@ -803,3 +803,11 @@ class _Missing:
 
 
 test_study_hypotheses.__test__ = False
+
+
+def _kpi_title(kpi: str) -> str:
+    """A KPI as a reader knows it: its title in the KPI library (a KPI it does not know: the id)."""
+    try:
+        return get_kpi(str(kpi)).title
+    except ParameterError:  # a registration from another cxlab version: show what it says
+        return str(kpi)

@@ -370,7 +370,8 @@ class FrictionSignals:
         scaled = values / np.where(top > 0, top, 1)
         ax.imshow(np.nan_to_num(scaled), aspect="auto", cmap="Reds", vmin=0, vmax=1)
         ax.set_yticks(range(len(t)))
-        ax.set_yticklabels([f"{tp} ({st})" for tp, st in zip(t.touchpoint, t.stage)], fontsize=8)
+        names = t["label"] if "label" in t.columns else t.touchpoint  # the catalog's words, not the log's ids
+        ax.set_yticklabels([f"{name} ({st})" for name, st in zip(names, t.stage)], fontsize=8)
         ax.set_xticks(range(len(cols)))
         ax.set_xticklabels([s.replace("_", " ") for s in signals], fontsize=9)
         for i in range(values.shape[0]):
