@@ -77,13 +77,21 @@ def _events_clean(study: Study) -> list[str]:
     return pd.read_parquet(data.clean_path(study, "events"))["customer_id"].tolist()
 
 
+def _found_current(study: Study) -> None:
+    """ensure_clean asked again and again: the clean tables are current, clean.json is not written
+    again (and the answer is remembered)."""
+    marker = study.processed_dir / "clean.json"
+    written = marker.stat().st_mtime_ns, marker.stat().st_ino
+    for _ in range(2):
+        data.ensure_clean(study)
+    assert (marker.stat().st_mtime_ns, marker.stat().st_ino) == written
+
+
 def test_ensure_clean_sees_a_changed_input_and_a_removed_or_rewritten_clean_table(make_study):
     folder = make_study(events=log(("c1", "2025-01-01 10:00", "ad"), ("c2", "2025-01-02 10:00", "buy", 5.0)))
     study = data.ensure_clean(folder)
-    marker = study.processed_dir / "clean.json"
-    written = marker.stat().st_mtime_ns, marker.stat().st_ino
-    assert _events_clean(data.ensure_clean(study)) == ["c1", "c2"]
-    assert (marker.stat().st_mtime_ns, marker.stat().st_ino) == written  # current: not written again
+    _found_current(study)
+    assert _events_clean(study) == ["c1", "c2"]
     # the inputs edited in place, same sizes (an id changed), saved a second later: written anew
     for name in ("events.csv", "customers.csv"):
         before = (folder / name).stat()
@@ -93,11 +101,13 @@ def test_ensure_clean_sees_a_changed_input_and_a_removed_or_rewritten_clean_tabl
     assert _events_clean(data.ensure_clean(study)) == ["c1", "c7"]
     assert data.clean_fingerprint(study) == data.fingerprint(study)
     # a clean table removed: written again
+    _found_current(study)
     data.clean_path(study, "customers").unlink()
     data.ensure_clean(study)
     assert pd.read_parquet(data.clean_path(study, "customers"))["customer_id"].tolist() == ["c1", "c7"]
     # clean.json rewritten for other data: the clean tables are written for these inputs again
-    data.write_json({"fingerprint": "other data"}, marker)
+    _found_current(study)
+    data.write_json({"fingerprint": "other data"}, study.processed_dir / "clean.json")
     assert data.clean_fingerprint(study) == "other data"
     data.ensure_clean(study)
     assert data.clean_fingerprint(study) == data.fingerprint(study) != "other data"
@@ -121,3 +131,19 @@ def test_a_clean_table_s_view_is_kept_per_file_and_inputs_and_never_taken_by_a_t
         assert sorted(engine.to_pandas(engine.events(twin_a)).customer_id) == ["c1", "c2", "c3"]
     finally:
         engine.reset()
+
+
+def test_study_yaml_is_read_again_when_its_bytes_change_and_each_load_gets_its_own_copy(make_study):
+    folder = make_study(events=log(("c1", "2025-01-01 10:00", "ad")), title="Shop A")
+    first = Study.load(folder)
+    first.config["title"] = "changed in memory"
+    first.config["goal_touchpoints"].append("view")
+    again = Study.load(folder)
+    assert (again.title, again.config["title"], again.config["goal_touchpoints"]) == ("Shop A", "Shop A", ["buy"])
+    # rewritten in place with the same size and modification time: the bytes tell
+    yaml_file = folder / "study.yaml"
+    before = yaml_file.stat()
+    yaml_file.write_text(yaml_file.read_text().replace("Shop A", "Shop B"))
+    os.utime(yaml_file, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert yaml_file.stat().st_size == before.st_size
+    assert Study.load(folder).title == "Shop B"

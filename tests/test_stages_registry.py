@@ -133,3 +133,15 @@ def test_analyze_checks_parameter_values_by_the_same_rules(make_study):
     with pytest.raises(ParameterError, match="'top_variants' of stage 'touchpoints' must be a number of at least 1"):
         touchpoints.analyze(folder, top_variants=0)
     assert set(stages.PARAMETER_RULES) >= {"conversion_window_days", "correction", "power", "funnel_mode"}
+
+
+def test_a_metric_that_could_not_be_computed_is_recorded_as_null_not_a_number():
+    import json
+    import math
+
+    from cxlab.stages import _missing_as_null
+
+    metrics = {"rate": float("nan"), "n": 3, "nested": {"hi": math.inf, "lo": 0.25}, "list": [1.0, -math.inf]}
+    plain = _missing_as_null(metrics)
+    assert plain == {"rate": None, "n": 3, "nested": {"hi": None, "lo": 0.25}, "list": [1.0, None]}
+    json.dumps(plain, allow_nan=False)  # what write_json demands

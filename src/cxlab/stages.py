@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import inspect
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -312,6 +313,18 @@ def _plain(value: Any) -> Any:
     return repr(value)
 
 
+def _missing_as_null(value: Any) -> Any:
+    """Metrics as JSON holds them: a number that could not be computed (NaN, ±inf — no customer
+    converted, say, so nothing ranks) is null, never a number."""
+    if isinstance(value, Mapping):
+        return {k: _missing_as_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_missing_as_null(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 @dataclass
 class StageResult:
     """What one stage computed for one study; every stage's result subclasses this.
@@ -362,7 +375,7 @@ class StageResult:
             "title": spec.title,
             "headlines": [str(h) for h in self.headlines()],
             "glance": [str(g) for g in self.glance()],
-            "metrics": self.metrics() or {},
+            "metrics": _missing_as_null(self.metrics() or {}),
             "parameters": _plain(self.parameters),
             "inputs": data.clean_fingerprint(self.study),
             "run_id": paths.run_id(self.study.root),  # the `cxlab run` that computed it (None: outside a run)

@@ -50,6 +50,7 @@ naming the key.
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import os
 import re
@@ -86,6 +87,30 @@ DEFAULT_CONVERSION_WINDOW_DAYS = 30
 # money in the report is shown in this currency unless study.yaml names another (currency: USD)
 DEFAULT_CURRENCY = "EUR"
 CHANNELS_HINT = "web, app, email, store, call_centre"
+# study.yaml's content by its bytes (``_read_config``); a few studies per process
+_CONFIGS: dict[bytes, Any] = {}
+_CONFIGS_KEPT = 64
+
+
+def _read_config(file: Path) -> Any:
+    """``schema.read_study_yaml(file)``, parsed once per process for the same bytes (a stage loads
+    its study several times, and the safe reader takes milliseconds); each caller gets a copy."""
+    try:
+        raw = file.read_bytes()
+    except OSError:
+        return schema.read_study_yaml(file)  # which names the problem
+    if raw not in _CONFIGS:
+        config = schema.read_study_yaml(file)
+        try:
+            unchanged = file.read_bytes() == raw  # not rewritten while it was parsed
+        except OSError:
+            unchanged = False
+        if not unchanged:
+            return config
+        if len(_CONFIGS) >= _CONFIGS_KEPT:
+            _CONFIGS.clear()
+        _CONFIGS[raw] = config
+    return copy.deepcopy(_CONFIGS[raw])
 
 
 @dataclass(frozen=True)
@@ -368,7 +393,7 @@ class Study:
         root = resolve_study_dir(study)
         file = root / "study.yaml"
         # UTF-8, safe YAML, no duplicate keys, no alias bombs (cxlab.schema)
-        config = schema.read_study_yaml(file)
+        config = _read_config(file)
         if not isinstance(config, dict):
             raise StudyError(f"{file} must hold a mapping of keys (tables, stages, touchpoints …).")
         return cls._from_config(root, config)
