@@ -26,10 +26,11 @@ def _record(run, stage: str) -> dict:
 
 @pytest.fixture(scope="module")
 def run(demo_run):
-    from cxlab.paths import processed_dir
-
-    demo_run.processed = processed_dir(demo_run.home / "data" / "raw" / "demo")
+    # the demo lies under the run's own project home, data/raw/demo: its tables are in
+    # data/processed/demo of that home (resolved here, not under the per-test home)
     demo_run.folder = demo_run.home / "data" / "raw" / "demo"
+    demo_run.processed = demo_run.home / "data" / "processed" / "demo"
+    assert (demo_run.processed / "summary_impact.json").is_file()
     return demo_run
 
 
