@@ -35,10 +35,8 @@ records without an interval gets no band ("no interval recorded").
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import hashlib
 import math
-import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,7 +49,7 @@ from ..kpis import get_kpi, kpi_settings
 from ..privacy import redact
 from ..stages import STAGES
 from ..study import DatabaseTable, Study
-from .workspace import workspace_in_use
+from .workspace import file_lock, workspace_in_use
 
 __all__ = [
     "HEADLINE_STAGE",
@@ -565,12 +563,5 @@ def history_lock(study: Study) -> Iterator[None]:
     """Hold reports/<study>/.history.lock: a run compares, writes its index, the history page
     and its run.json under it, and pruning removes folders under it, so the page never lists a
     run that is gone or misses one that finished meanwhile."""
-    reports = study.reports_dir
-    reports.mkdir(parents=True, exist_ok=True)
-    fd = os.open(reports / _LOCK, os.O_RDWR | os.O_CREAT, 0o666)  # less the umask: a team may share it
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with file_lock(study.reports_dir / _LOCK):
         yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)

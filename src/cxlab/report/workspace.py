@@ -40,7 +40,7 @@ from .. import paths
 from ..stages import STAGES
 from ..study import TABLE_NAMES, Study
 
-__all__ = ["Workspace", "study_lock", "workspace_in_use", "LOCK_FILE"]
+__all__ = ["Workspace", "file_lock", "study_lock", "workspace_in_use", "LOCK_FILE"]
 
 LOCK_FILE = ".lock"  # data/processed/<identity>/.lock: seeding and publishing, one run at a time
 _RUN_LOCK = ".run.lock"  # in a workspace: held while its run lives
@@ -50,17 +50,22 @@ _CLEAN_MARKER = "clean.json"
 
 
 @contextmanager
-def study_lock(published: Path) -> Iterator[None]:
-    """Hold the study's publishing lock (blocking until another run has published)."""
-    published.mkdir(parents=True, exist_ok=True)
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (made if missing; blocking until free)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     # 0666 less the umask: a team member whose umask shares the folder can take the lock too
-    fd = os.open(published / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def study_lock(published: Path):
+    """Hold the study's publishing lock (blocking until another run has published)."""
+    return file_lock(published / LOCK_FILE)
 
 
 def workspace_in_use(folder: Path) -> bool:
