@@ -49,7 +49,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import duckdb
 import pandas as pd
@@ -70,6 +70,7 @@ __all__ = [
     "clean_tables",
     "load",
     "fingerprint",
+    "files_digest",
     "database_columns",
     "database_digest",
     "write_parquet",
@@ -1062,16 +1063,24 @@ def fingerprint(study: Study | str | os.PathLike) -> str:
     key = tuple((str(p), st.st_size, st.st_mtime_ns) for p, st in ((p, p.stat()) for p in paths)) + databases
     if key in _FINGERPRINTS:
         return _FINGERPRINTS[key]
-    digest = hashlib.sha256()
-    for path in paths:
-        digest.update(path.name.encode())
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
+    digest = files_digest(paths)
     for table, content in databases:
         digest.update(f"database table {table}: {content}".encode())
     _FINGERPRINTS[key] = digest.hexdigest()[:16]
     return _FINGERPRINTS[key]
+
+
+def files_digest(files: Iterable[Path]):
+    """A SHA-256 (a ``hashlib`` object, to add to or read) of each file's name and bytes, in the
+    order given: the same files with the same names and contents, the same digest. Files are read
+    in blocks of 1 MiB, so a large log is never held in memory."""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode())
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest
 
 
 def database_columns(study: Study, table: str, every: list[str]) -> list[str]:

@@ -19,7 +19,7 @@ explicitly too.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 from .study import DEFAULT_CURRENCY
 
@@ -71,24 +71,25 @@ def _trim(number: float, decimals: int) -> str:
     return text[:-2] if decimals == 1 and text.endswith(".0") else text
 
 
-def fmt_count(value: Any) -> str:
-    """A count for people: 600.0 -> '600', 12345 -> '12,345' (rounded to a whole number)."""
+def _fmt_real(value: Any, finite: Callable[[float], str]) -> str:
+    """``value`` as ``finite`` writes a finite number; a missing one as ``MISSING``, an infinite
+    one as '∞' or '−∞'."""
     x = _number(value)
     if x is None:
         return MISSING
     if math.isinf(x):
         return "∞" if x > 0 else "−∞"
-    return f"{round(x):,}"
+    return finite(x)
+
+
+def fmt_count(value: Any) -> str:
+    """A count for people: 600.0 -> '600', 12345 -> '12,345' (rounded to a whole number)."""
+    return _fmt_real(value, lambda x: f"{round(x):,}")
 
 
 def fmt_number(value: Any, digits: int = 2) -> str:
     """A measured number with thousands separators and ``digits`` decimals: 1234.5 -> '1,234.50'."""
-    x = _number(value)
-    if x is None:
-        return MISSING
-    if math.isinf(x):
-        return "∞" if x > 0 else "−∞"
-    return f"{x:,.{digits}f}"
+    return _fmt_real(value, lambda x: f"{x:,.{digits}f}")
 
 
 def fmt_pct(value: Any, digits: int = 1, signed: bool = False) -> str:

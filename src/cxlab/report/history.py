@@ -35,7 +35,6 @@ records without an interval gets no band ("no interval recorded").
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import math
 import time
 from contextlib import contextmanager
@@ -154,13 +153,8 @@ def input_digests(study: Study) -> dict[str, dict]:
 
 
 def _digest(files: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode())
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:16]
+    """16 hex digits of the files' SHA-256 (``cxlab.data.files_digest``, as the fingerprint)."""
+    return data.files_digest(files).hexdigest()[:16]
 
 
 def _plain_number(value: Any) -> float | None:

@@ -7,7 +7,9 @@ import html as _html
 import os
 import re
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO, Iterator
 
 import nbformat
 
@@ -41,17 +43,18 @@ def _write(fh, text: str) -> None:
     fh.write(text)
 
 
-def write_page(target: Path, text: str) -> Path:
-    """Write a page atomically: to a temporary file beside ``target``, then renamed onto it, so a
-    reader never finds a truncated page under the page's name; its mode follows the umask
-    (``cxlab.paths.temp_file_beside``). A failed write (disk full, no
-    permission) removes the temporary file and raises ``ReportWriteError`` naming the page."""
-    target = Path(target)
+@contextmanager
+def _atomic_file(target: Path, mode: str) -> Iterator[IO]:
+    """An open file (``mode`` "w": text in UTF-8, "wb": bytes) that becomes ``target`` when the
+    block ends: written to a temporary file beside ``target``, then renamed onto it, so a reader
+    never finds a truncated file under its name; its mode follows the umask
+    (``cxlab.paths.temp_file_beside``). A failed write in the block (disk full, no permission)
+    removes the temporary file and raises ``ReportWriteError`` naming ``target``."""
     tmp = None
     try:
         fd, tmp = temp_file_beside(target)  # readable as the umask says, like the user's other files
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            _write(fh, text)
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as fh:
+            yield fh
         os.replace(tmp, target)
         tmp = None
     except OSError as exc:
@@ -59,6 +62,15 @@ def write_page(target: Path, text: str) -> Path:
     finally:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
+
+
+def write_page(target: Path, text: str) -> Path:
+    """Write a page atomically (``_atomic_file``): a reader never finds a truncated page under
+    the page's name; its mode follows the umask. A failed write (disk full, no permission)
+    removes the temporary file and raises ``ReportWriteError`` naming the page."""
+    target = Path(target)
+    with _atomic_file(target, "w") as fh:
+        _write(fh, text)
     return target
 
 REPORT_CSS = """
@@ -155,18 +167,8 @@ def write_plotly_asset(folder: Path) -> Path:
     if target.exists() and target.stat().st_size == source.stat().st_size:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = None
-    try:
-        fd, tmp = temp_file_beside(target)
-        with os.fdopen(fd, "wb") as fh, source.open("rb") as src:
-            shutil.copyfileobj(src, fh)
-        os.replace(tmp, target)
-        tmp = None
-    except OSError as exc:
-        raise write_error(target, exc) from None
-    finally:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
+    with _atomic_file(target, "wb") as fh, source.open("rb") as src:
+        shutil.copyfileobj(src, fh)
     return target
 
 
