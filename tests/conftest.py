@@ -2,6 +2,7 @@
 hand-made studies are built from small tables."""
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -175,15 +176,53 @@ def run_notebook(name: str, monkeypatch, **parameters) -> tuple[dict, list]:
 def demo_run(tmp_path_factory):
     """One `cxlab run` of the demo study (20,000 customers, seed 7: what `make demo` makes), shared
     by the tests that read a whole run as a team would: every page, the records, the README's
-    figures. Returns the run's result (``.report_dir``, ``.study``), made in its own project home."""
+    figures. Returns the run's result (``.run_dir``, ``.study``, ``.stages``) with ``.home``, the project
+    home it was made in (its own)."""
     from cxlab.report import run_study
-    from cxlab.synth import write_study
+    from cxlab.synth import DEMO, write_study
 
     home = tmp_path_factory.mktemp("demo-home")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CXLAB_HOME", str(home))
-        folder = write_study(home / "data" / "raw" / "demo")
+        folder = write_study(home / "data" / "raw" / "demo", **DEMO)
         result = run_study(folder)
     assert result.ok, [(s.stage, s.error) for s in result.stages if s.error] or result.error
     result.home = home
     return result
+
+
+@pytest.fixture(scope="session")
+def demo_study(demo_run) -> Path:
+    """The demo study's folder as ``demo_run`` wrote and ran it: ``cxlab.synth.write_study`` with
+    ``synth.DEMO`` (20,000 customers, seed 7), every other argument at its default, study.yaml as
+    written. Shared by the tests that read or analyse the demo study with those very parameters
+    (instead of each writing its own copy); never changed: a test that edits the study, or needs
+    another size, seed or study.yaml, writes its own."""
+    return demo_run.home / "data" / "raw" / "demo"
+
+
+def _files_state(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in folder.rglob("*") if p.is_file()}
+
+
+@contextlib.contextmanager
+def reading_demo_home(run):
+    """Inside, the project home (CXLAB_HOME) is the demo run's (``demo_run``): the demo study
+    (``demo_study``) is read with the clean tables and the stage outputs that run made, instead of
+    making them again. Read only: leaving fails when a file in that home was written, added or
+    removed meanwhile."""
+    before = _files_state(run.home)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CXLAB_HOME", str(run.home))
+        yield run
+    after = _files_state(run.home)
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    assert not changed, f"a test reading the demo run's home changed files there: {changed[:10]}"
+
+
+@pytest.fixture
+def in_demo_home(demo_run):
+    """This test runs in the demo run's project home, read only (``reading_demo_home``)."""
+    with reading_demo_home(demo_run) as run:
+        yield run

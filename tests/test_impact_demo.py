@@ -1,7 +1,11 @@
 """On the demo-sized synthetic study (cxlab.synth, 20,000 customers, seed 7) the planted
 intervention — a new checkout in region North from the study's intervention date — is detected,
 and the 95% intervals cover truth.json's expected difference in differences
-(truth.json "intervention": conversion_rate and csat_mean, "expected_did")."""
+(truth.json "intervention": conversion_rate and csat_mean, "expected_did").
+
+The study is the one the session's ``demo_run`` wrote and ran (``demo_study`` in conftest.py);
+the registered hypotheses' tests are what that run's objectives and impact stages computed, read
+through the stage registry, after checking they were computed with this module's parameters."""
 from __future__ import annotations
 
 import json
@@ -10,18 +14,32 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxlab import data, objectives, synth
-from cxlab.impact import test_hypotheses, test_study_hypotheses
-from cxlab.report import run_study
+from cxlab import objectives
+from cxlab.impact import test_hypotheses
+from cxlab.stages import output_parameters, read_output, read_record
+from cxlab.study import Study
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    folder = synth.write_study(tmp_path_factory.mktemp("impact") / "demo", customers=20_000, seed=7)
-    truth = json.loads((folder / "truth.json").read_text())
-    return folder, truth
+def demo(demo_study):
+    truth = json.loads((demo_study / "truth.json").read_text())
+    return demo_study, truth
+
+
+def _demo_impact_results(folder) -> pd.DataFrame:
+    """The impact stage's results table of the demo run (output ``results``), once it is checked
+    that the run tested exactly ``objectives.build_hypotheses(study)`` (the objectives stage's
+    registration, its time and fingerprint aside) by monthly difference in differences with the
+    Holm correction at 80% power and 95% intervals: ``test_study_hypotheses``'s defaults."""
+    study = Study.load(folder)
+    registration = read_output(study, "objectives", "hypotheses")
+    strip = ("registered_at", "fingerprint")
+    assert [{k: v for k, v in h.items() if k not in strip} for h in registration["hypotheses"]] == \
+        objectives.build_hypotheses(study)
+    assert output_parameters(study, "impact") == {"correction": "holm", "power": 0.8, "freq": "month"}
+    return read_output(study, "impact", "results")
 
 
 def _conversion_table(folder, truth) -> pd.DataFrame:
@@ -67,13 +85,11 @@ def test_planted_conversion_effect_is_detected_and_covered(demo):
     assert "in North after the new checkout compared with other regions" in row.reading
 
 
-def test_registered_hypotheses_of_the_demo_study_are_detected(demo):
-    """The whole path: the objectives stage's hypotheses and unit tables, then the impact tests."""
+def test_registered_hypotheses_of_the_demo_study_are_detected(demo, in_demo_home):
+    """The whole path: the objectives stage's hypotheses and unit tables, then the impact tests
+    (``test_study_hypotheses`` as the demo run's impact stage ran it)."""
     folder, truth = demo
-    study = data.ensure_clean(folder)
-    hypotheses = objectives.build_hypotheses(study)
-    r = test_study_hypotheses(study, hypotheses, freq="month")
-    t = r.table.set_index("kpi")
+    t = _demo_impact_results(folder).set_index("kpi")
     iv = truth["intervention"]
     for kpi in ("conversion_rate", "csat_mean"):
         row = t.loc[kpi]
@@ -86,19 +102,18 @@ def test_registered_hypotheses_of_the_demo_study_are_detected(demo):
     assert np.isfinite(t.loc["conversion_rate", "p_adjusted"])
 
 
-def test_impact_notebook_renders_the_results_table(demo):
-    """notebooks/05_impact.ipynb under the runner: the registered hypotheses are tested, the
-    results are saved for later stages, and the page reads them in plain language."""
+def test_impact_notebook_renders_the_results_table(demo, in_demo_home):
+    """notebooks/05_impact.ipynb under the runner (the demo run): the registered hypotheses are
+    tested, the results are saved for later stages, and the page reads them in plain language."""
     folder, _ = demo
-    study = data.ensure_clean(folder)
-    objectives.analyze(study).write()  # the registration, written through the stage registry
-    run = run_study(study, stages=["impact"])
-    assert run.ok, run.failed and run.failed.error
+    run = in_demo_home
+    impact = next(s for s in run.stages if s.stage == "impact")
+    assert impact.status == "ok", impact.error
     page = (run.run_dir / "05_impact.html").read_text()
     assert "Conversion rate rose by" in page and "compared with other regions" in page
     assert "Before the change the two groups moved in parallel" in page
-    saved = pd.read_parquet(study.processed("impact_results.parquet"))
+    saved = _demo_impact_results(folder)
     assert dict(zip(saved["kpi"], saved["decision"])) == {
         "conversion_rate": "supported", "csat_mean": "not supported: design check failed"}
-    summary = json.loads(study.processed("summary_impact.json").read_text())
+    summary = read_record(Study.load(folder), "impact")
     assert summary["glance"][0].startswith("1 of 2 tested hypotheses supported (H1)")

@@ -1,6 +1,10 @@
 """On the synthetic demo study (cxlab.synth, 20,000 customers, seed 7) the KPIs reproduce the
 rates planted in truth.json: the same units (n) and the same sample value to 1e-9 (so the
-definitions agree exactly), and a 95% interval that covers the planted expectation."""
+definitions agree exactly), and a 95% interval that covers the planted expectation.
+
+The study is the one the session's ``demo_run`` wrote (``demo_study`` in conftest.py), read in
+that run's project home (``in_demo_home``) so its clean tables are not made again; the KPIs are
+computed here from them, read only."""
 from __future__ import annotations
 
 import json
@@ -15,13 +19,9 @@ from cxlab.objectives import (build_hypotheses, compute_kpi, kpi_estimate, kpi_t
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    from cxlab.synth import DEMO, write_study
-
-    folder = tmp_path_factory.mktemp("raw") / "demo"
-    write_study(folder, **DEMO)
-    return folder, json.loads((folder / "truth.json").read_text())
+@pytest.fixture
+def demo(demo_study, in_demo_home):
+    return demo_study, json.loads((demo_study / "truth.json").read_text())
 
 
 def test_kpis_match_the_planted_rates(demo):

@@ -1,5 +1,10 @@
 """Pain points on the synthetic demo study against its planted truths (truth.json), and the
-stage notebook's HTML: quotes shown as text, emails and phone numbers redacted."""
+stage notebook's HTML: quotes shown as text, emails and phone numbers redacted.
+
+The demo study is the one the session's ``demo_run`` wrote (``demo_study`` in conftest.py; 20,000
+customers, seed 7, its study.yaml's pain-point parameters), analysed here in that run's project
+home (``reading_demo_home``), whose clean tables and comment sentiment the run already made; the
+segmentation stage's segments there add the by-segment tables, which no test here reads."""
 from __future__ import annotations
 
 import html
@@ -14,18 +19,17 @@ from cxlab.painpoints import analyze
 from cxlab.report import run_study
 from cxlab.synth import EMAIL_RE, PHONE_RE, write_study
 
+from conftest import reading_demo_home
+
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CXLAB_HOME", str(home))
-        folder = write_study(tmp_path_factory.mktemp("raw") / "demo", customers=20_000, seed=7)
-        truth = json.loads((folder / "truth.json").read_text())
-        result = analyze(folder)
-        yield result, truth
+def demo(demo_run, demo_study):
+    with reading_demo_home(demo_run):
+        truth = json.loads((demo_study / "truth.json").read_text())
+        result = analyze(demo_study)
+    yield result, truth
 
 
 def test_the_planted_pain_touchpoint_ranks_first(demo):

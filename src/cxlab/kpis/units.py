@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import ibis
 import pandas as pd
 
-from .. import engine
+from .. import data, engine
 from ..errors import ParameterError, StudyError
 from ..study import Study
 from ..journeys import purchase_filter
@@ -95,10 +95,46 @@ class _Ctx:
 
 
 
+# data_end's answers, per clean event log: a study's KPIs, their windows, trends and censoring
+# notes ask for it dozens of times per stage, each time the same query
+_DATA_ENDS: dict[tuple, pd.Timestamp] = {}
+_REMEMBERED = 4096  # clean event logs remembered per process (then forgotten all at once)
+
+
 def data_end(study: Study | str | os.PathLike) -> pd.Timestamp:
-    """The time of the last event in the log (where censoring starts)."""
+    """The time of the last event in the log (where censoring starts).
+
+    Computed once per process for each state of the clean event log: keyed, like every cache of
+    what is derived from the clean tables (``engine.cached``), by the fingerprint of the inputs
+    they were made from (``data.clean_fingerprint``), and by the clean events file itself (its
+    place, inode, size and modification time). Clean tables made again from changed inputs, or
+    the file rewritten, give another key and so a new query, never the value of the log before."""
+    study = data.ensure_clean(study)
+    key = _data_end_key(study)
+    if key is not None and key in _DATA_ENDS:
+        return _DATA_ENDS[key]
     ev = engine.events(study)
-    return pd.Timestamp(engine.to_pandas(ev.aggregate(t=ev.timestamp.max()))["t"].iloc[0])
+    end = pd.Timestamp(engine.to_pandas(ev.aggregate(t=ev.timestamp.max()))["t"].iloc[0])
+    if key is not None and _data_end_key(study) == key:  # the log was not replaced while it was read
+        if len(_DATA_ENDS) >= _REMEMBERED:
+            _DATA_ENDS.clear()
+        _DATA_ENDS[key] = end
+    return end
+
+
+def _data_end_key(study: Study) -> tuple | None:
+    """What ``data_end`` is remembered by: the backend, the clean events file, the fingerprint of
+    the inputs the clean tables were made from, the file's inode, size and modification time;
+    None (not remembered) without clean.json or the file."""
+    path = data.clean_path(study, "events")
+    fingerprint = data.clean_fingerprint(study)
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if not fingerprint:
+        return None
+    return engine.backend_name(study), str(path), fingerprint, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def conversion_window_days(study: Study, **options) -> int | float | None:
