@@ -38,7 +38,6 @@ from typing import Callable
 import ibis
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .. import engine
 from ..errors import ParameterError, StudyError
@@ -46,7 +45,7 @@ from ..results import ESTIMATE_COLUMNS, Estimate
 from ..study import Study
 from ..units import fmt_money
 from ..periods import check_freq, period_start, window_bounds
-from ..stats import nps_interval, t_interval, wilson
+from ..stats import nps_interval, t_interval, wilson, z_value
 from .units import (
     PERIOD_INDEX,
     _Ctx,
@@ -353,6 +352,8 @@ def estimates_from_stats(stats_: pd.DataFrame, kpi: str, label: str = "", ci_lev
     elif spec.kind == "mean":
         sd = np.sqrt(np.maximum(s["sum_sq"].to_numpy() - n * mean**2, 0) / np.maximum(n - 1, 1))
         lo, hi = t_interval(mean, sd, n, ci_level)
+        from scipy import stats  # imported where it is used: importing cxlab should not pay for it (issue 18)
+
         tq = stats.t.ppf(0.5 + ci_level / 2, np.where(g > 1, g - 1, np.nan))
         lo = np.where(repeated, mean - tq * np.sqrt(var_cl), lo)
         hi = np.where(repeated, mean + tq * np.sqrt(var_cl), hi)
@@ -361,7 +362,7 @@ def estimates_from_stats(stats_: pd.DataFrame, kpi: str, label: str = "", ci_lev
         est = mean
     elif spec.kind == "nps":
         est, lo, hi, se = nps_interval(s["promoters"], s["detractors"], n, ci_level)
-        z = stats.norm.ppf(0.5 + ci_level / 2)
+        z = z_value(ci_level)
         se_cl = np.sqrt(var_cl)
         lo = np.where(repeated, np.clip(est - z * se_cl, -1, 1), lo)
         hi = np.where(repeated, np.clip(est + z * se_cl, -1, 1), hi)

@@ -7,9 +7,10 @@ noncentral distribution of its test statistic (Smithson 2003).
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 from .intervals import noncentrality_bounds
+
+# scipy is imported where it is used: importing cxlab should not pay for it (issue 18).
 
 __all__ = ["kruskal_epsilon2", "anova_eta2"]
 
@@ -17,6 +18,8 @@ __all__ = ["kruskal_epsilon2", "anova_eta2"]
 def kruskal_epsilon2(groups: list[np.ndarray], ci_level: float = 0.95) -> dict:
     """Kruskal–Wallis H test of equal distributions across groups, with epsilon² = H / (n − 1)
     and its interval from the noncentral chi-square of H."""
+    from scipy import stats
+
     groups = [np.asarray(g, dtype=float) for g in groups if len(g)]
     n = sum(len(g) for g in groups)
     h, p = stats.kruskal(*groups)
@@ -31,6 +34,8 @@ def kruskal_epsilon2(groups: list[np.ndarray], ci_level: float = 0.95) -> dict:
 def anova_eta2(groups: list[np.ndarray], ci_level: float = 0.95) -> dict:
     """One-way ANOVA F test of equal means, with eta² = SS_between / SS_total and its interval
     from the noncentral F (eta² = λ / (λ + n) at the noncentrality bounds)."""
+    from scipy import stats
+
     groups = [np.asarray(g, dtype=float) for g in groups if len(g)]
     n = sum(len(g) for g in groups)
     f, p = stats.f_oneway(*groups)

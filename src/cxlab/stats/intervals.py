@@ -9,20 +9,37 @@ hair outside (3.5e-18 below 0), which plotting code then rejects as a negative e
 """
 from __future__ import annotations
 
+import math
+from statistics import NormalDist
 from typing import Callable
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
 
 from ..results import Estimate
+
+# scipy is imported where it is used: importing cxlab should not pay for it (issue 18). A normal
+# quantile comes from the standard library's NormalDist, which agrees with scipy.stats.norm.ppf
+# to about 1e-15 (tests/test_import_cost.py holds it to 1e-12).
 
 __all__ = ["z_value", "wilson", "t_interval", "nps_interval", "mean_ci", "nps_ci", "noncentrality_bounds"]
 
 
+def _normal_quantile(p: float) -> float:
+    """The standard normal quantile of a probability ``p``, as ``scipy.stats.norm.ppf(p)`` gives
+    it, edges included: -inf at 0, inf at 1, NaN outside [0, 1] or for NaN."""
+    if 0 < p < 1:
+        return NormalDist().inv_cdf(float(p))
+    if p == 0:
+        return -math.inf
+    if p == 1:
+        return math.inf
+    return math.nan
+
+
 def z_value(ci_level: float = 0.95) -> float:
     """The two-sided normal quantile of a confidence level (1.96 for 0.95)."""
-    return float(stats.norm.ppf(0.5 + ci_level / 2))
+    return _normal_quantile(0.5 + ci_level / 2)
 
 
 def wilson(successes, n, ci_level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -43,6 +60,8 @@ def wilson(successes, n, ci_level: float = 0.95) -> tuple[np.ndarray, np.ndarray
 
 def t_interval(mean, sd, n, ci_level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Student-t interval for a mean from its sample sd and size (vectorised); NaN where n < 2."""
+    from scipy import stats
+
     mean = np.asarray(mean, dtype=float)
     sd = np.asarray(sd, dtype=float)
     n = np.asarray(n, dtype=float)
@@ -99,6 +118,8 @@ def noncentrality_bounds(cdf: Callable[[float, float], float], observed: float, 
     with cdf(observed; nc) = 1 − a/2 and a/2, where a = 1 − level; 0 where even nc = 0 gives a
     smaller cdf. ``cdf(x, nc)`` is the statistic's distribution (chi-square, F) at
     noncentrality nc (the central one at 0)."""
+    from scipy.optimize import brentq
+
     a = 1 - ci_level
 
     def solve(target: float) -> float:
@@ -108,6 +129,6 @@ def noncentrality_bounds(cdf: Callable[[float, float], float], observed: float, 
         hi = max(observed, 1.0)
         while f(hi) > 0:
             hi *= 2
-        return optimize.brentq(f, 0.0, hi, xtol=1e-10)
+        return brentq(f, 0.0, hi, xtol=1e-10)
 
     return solve(1 - a / 2), solve(a / 2)

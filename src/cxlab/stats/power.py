@@ -11,10 +11,13 @@ import dataclasses
 import math
 
 import numpy as np
-from scipy import stats
 
 from ..errors import ParameterError
 from ..results import Estimate
+from .intervals import _normal_quantile, z_value
+
+# statsmodels is imported where it is used: importing cxlab should not pay for it (issue 18); the
+# normal quantiles come from the standard library (``_normal_quantile``), not scipy.
 
 __all__ = [
     "mde_proportions",
@@ -108,7 +111,7 @@ def mde_from_se(se: float, *, alpha: float = 0.05, power: float = 0.8) -> float:
     """Minimum detectable effect of an estimator with standard error ``se``:
     (z_{1-alpha/2} + z_{power}) * se (two-sided, normal approximation)."""
     _check(alpha, power)
-    return float((stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)) * se)
+    return float((_normal_quantile(1 - alpha / 2) + _normal_quantile(power)) * se)
 
 
 def with_power(estimate: Estimate, *, alpha: float = 0.05, power: float = 0.8,
@@ -144,7 +147,7 @@ def with_power(estimate: Estimate, *, alpha: float = 0.05, power: float = 0.8,
     else:
         se = ex.get("se")
         if se is None:
-            z = stats.norm.ppf(0.5 + estimate.ci_level / 2)
+            z = np.float64(z_value(estimate.ci_level))  # numpy division, as before: no ZeroDivisionError
             se = (estimate.ci_high - estimate.ci_low) / (2 * z)
         mde = mde_from_se(se, alpha=alpha, power=power)
         if min_effect and 0 < se < math.inf:  # an infinite SE (no interval) says nothing about n

@@ -40,10 +40,10 @@ from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
-from scipy.stats import rankdata
 
 from ..errors import ParameterError
+
+# scipy is imported where it is used: importing cxlab should not pay for it (issue 18).
 
 __all__ = [
     "MIN_RESAMPLES",
@@ -99,6 +99,8 @@ def bootstrap_sums(matrix, n_resamples: int, seed: int, block_cells: int = 250_0
     (``resample_counts``): an array resamples × columns. Sums of whole numbers stay exact.
     Small blocks of resamples (``block_cells`` weights each) stay in the processor's cache:
     on 20,000 customers, blocks of 250,000 weights were four times faster than of 4 million."""
+    from scipy import sparse
+
     m = matrix.tocsr() if sparse.issparse(matrix) else sparse.csr_matrix(np.asarray(matrix, dtype=np.float64))
     m = m.astype(np.float64)
     m.sum_duplicates()
@@ -148,6 +150,8 @@ def rank_table(draws: np.ndarray, names: Sequence[str], ci_level: float = 0.95, 
     resamples where it ranks 1st), ``rank_low``/``rank_high`` (its rank interval). Ranks are
     taken over the resamples where every item has a value; with ``missing_last``, over every
     resample, an item without a value (NaN: nobody to compute it on) ranking below all others."""
+    from scipy.stats import rankdata
+
     draws = np.asarray(draws, dtype=float)
     lo, hi = percentile_interval(draws, ci_level)
     if missing_last:

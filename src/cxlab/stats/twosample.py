@@ -14,11 +14,12 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import DataError, ParameterError
 from ..results import Estimate
-from .intervals import noncentrality_bounds
+from .intervals import noncentrality_bounds, z_value
+
+# scipy is imported where it is used: importing cxlab should not pay for it (issue 18).
 
 __all__ = [
     "two_proportions",
@@ -36,7 +37,7 @@ __all__ = [
 def _z(ci_level: float) -> float:
     if not 0 < ci_level < 1:
         raise ParameterError(f"ci_level must be between 0 and 1 (got {ci_level}); write 0.95 for 95%")
-    return float(stats.norm.ppf(0.5 + ci_level / 2))
+    return z_value(ci_level)
 
 
 def _values(x, name: str) -> np.ndarray:
@@ -151,6 +152,8 @@ def two_proportions(
     Returns an Estimate in rate units (0.061 = 6.1 points); ``extra`` holds p1, p2, n1, n2,
     the unpooled standard error ``se`` (for power) and the method.
     """
+    from scipy import stats
+
     x1, n1, x2, n2 = (_count(v, k) for v, k in ((x1, "x1"), (n1, "n1"), (x2, "x2"), (n2, "n2")))
     if n1 == 0 or n2 == 0:
         raise DataError(["two_proportions: each group needs at least one unit (n1 and n2 > 0)"])
@@ -202,6 +205,8 @@ def chi_square(
     the p-value is Pearson's chi-square test, as ``scipy.stats.chi2_contingency`` computes it
     (Yates' continuity correction for 2x2 tables only when ``correction=True``).
     """
+    from scipy import stats
+
     if isinstance(data, pd.DataFrame):
         if row is None or col is None:
             raise ParameterError("chi_square(data, row, col): name the two columns to cross")
@@ -235,6 +240,8 @@ def welch_t(a, b, *, ci_level: float = 0.95, label: str = "difference in means")
     """Difference of two means, mean(a) - mean(b), by Welch's t-test (no equal-variance
     assumption), with the Welch–Satterthwaite degrees of freedom for the interval; the
     p-value is ``scipy.stats.ttest_ind(a, b, equal_var=False)``'s."""
+    from scipy import stats
+
     a, b = _values(a, "group 1"), _values(b, "group 2")
     if a.size < 2 or b.size < 2:
         raise DataError(["welch_t: each group needs at least two values"])
@@ -283,6 +290,8 @@ def mann_whitney(a, b, *, ci_level: float = 0.95, label: str = "shift (Hodges–
     to the U distribution). The p-value is ``scipy.stats.mannwhitneyu(a, b)``'s (two-sided).
     ``extra`` holds the rank-biserial correlation (2U/(n1 n2) - 1, from -1 to 1) and U.
     """
+    from scipy import stats
+
     a, b = _values(a, "group 1"), _values(b, "group 2")
     n1, n2 = a.size, b.size
     res = stats.mannwhitneyu(a, b, alternative="two-sided")
@@ -331,6 +340,8 @@ def nps_difference(scores1, scores2, *, ci_level: float = 0.95, label: str = "di
     var = 100^2 (p_pro + p_det - (p_pro - p_det)^2) / n; the two groups are independent, so
     the variance of the difference is the sum. The interval and p-value are normal (z).
     """
+    from scipy import stats
+
     c1, c2 = nps_components(scores1), nps_components(scores2)
     diff = c1["nps"] - c2["nps"]
     se = math.sqrt(c1["var"] + c2["var"])
@@ -369,6 +380,8 @@ def bootstrap(
 
     The Estimate's p_value is None (an interval, not a test); ``n`` is the total rows.
     """
+    from scipy import stats
+
     if not samples:
         raise ParameterError("bootstrap(kpi, sample, ...): pass at least one sample")
     if method not in ("bca", "percentile"):
@@ -433,6 +446,8 @@ def _paired(before, after) -> tuple[np.ndarray, np.ndarray]:
 def paired_t(before, after, *, ci_level: float = 0.95, label: str = "change (after - before)") -> Estimate:
     """Mean change for the same units measured twice, mean(after - before), by the paired
     t-test (``scipy.stats.ttest_rel(after, before)``); units missing either value are dropped."""
+    from scipy import stats
+
     b, a = _paired(before, after)
     d = a - b
     n = d.size

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from .. import journeys as J
 from ..stats.ranking import Ranking, bootstrap_sums, check_resamples, ranking, unit_index
@@ -283,6 +282,8 @@ def _rankings(per_customer: pd.DataFrame, table: pd.DataFrame, n_resamples: int,
     """Each model refitted on every resample of the customers' paths (module doc): first- and
     last-touch shares from the resampled converting paths, Markov shares from the chain refitted
     on the resampled transitions."""
+    from scipy import sparse  # imported where it is used: importing cxlab should not pay for it (issue 18)
+
     units, row = unit_index(per_customer["customer_id"])
     src, tgt = per_customer["source"].astype(str).to_numpy(), per_customer["target"].astype(str).to_numpy()
     states = sorted(set(src) | set(tgt) | {J.START, J.CONVERSION, J.END})

@@ -21,7 +21,6 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from .. import journeys as J
 from ..errors import ParameterError
@@ -52,6 +51,8 @@ def item_sums(rows: pd.DataFrame, items: Sequence, n_resamples: int, seed: int, 
     is not in ``items`` are left out. ``units``: the customers resampled (default: those of
     ``rows``). Returns the units and, per entry of ``values``, resamples × items — all from one
     pass over the resamples."""
+    from scipy import sparse  # imported where it is used: importing cxlab should not pay for it (issue 18)
+
     if units is None:
         units, r = unit_index(rows["customer_id"])
     else:
