@@ -386,3 +386,32 @@ def test_kpi_test_is_scipy_s_kruskal_and_chi_square():
     table = pd.crosstab(seg, conv).to_numpy()
     assert row["p_value"] == pytest.approx(stats.chi2_contingency(table, correction=False)[1])
     assert kpi_test("revenue", np.where(seg == "a", x, np.nan), seg) is None  # one segment left: no test
+
+
+def test_counted_days_sessions_and_channels_equal_distinct_counts_on_a_random_log(make_study):
+    """The features count days and gap sessions where they start and channels from the
+    per-channel counts (no distinct counts over the log); on a random log with several events a
+    day, gaps either side of 30 minutes and an uncatalogued touchpoint (no channel) they must
+    equal pandas' distinct counts."""
+    rng = np.random.default_rng(3)
+    n = 1500
+    customers = rng.choice([f"c{i:03d}" for i in range(120)], n)
+    start = pd.Timestamp("2025-01-01")
+    # minutes apart in bursts: many gaps near 30 minutes, many events on the same day
+    minutes = rng.choice([0, 5, 29, 30, 31, 45, 60 * 23, 60 * 30], n).cumsum() % (60 * 24 * 60)
+    times = start + pd.to_timedelta(minutes, unit="min")
+    touchpoints = rng.choice(["ad", "view", "cart", "call", "review", "mystery"], n)
+    ev = pd.DataFrame({"customer_id": customers, "timestamp": times.strftime("%Y-%m-%d %H:%M:%S"),
+                       "touchpoint": touchpoints})
+    f = customer_features(make_study(events=ev)).set_index("customer_id")
+
+    ev["ts"] = pd.to_datetime(ev.timestamp)
+    ev["channel"] = ev.touchpoint.map({k: v["channel"] for k, v in __import__("conftest").CATALOG.items()})
+    ev = ev.sort_values(["customer_id", "ts"], kind="stable")
+    gap = ev.groupby("customer_id").ts.diff()
+    ev["session"] = (gap.isna() | (gap > pd.Timedelta(minutes=30))).groupby(ev.customer_id).cumsum()
+    expected = ev.groupby("customer_id").agg(active_days=("ts", lambda s: s.dt.floor("D").nunique()),
+                                             channels_used=("channel", "nunique"), sessions=("session", "nunique"))
+    got = f.loc[expected.index, ["active_days", "channels_used", "sessions"]].astype(int)
+    pd.testing.assert_frame_equal(got, expected.astype(int), check_names=False)
+    assert (expected.sessions > expected.active_days).any() and (expected.channels_used == 2).any()

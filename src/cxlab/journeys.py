@@ -591,6 +591,17 @@ def _support_catalog(catalog_or_study) -> tuple[pd.DataFrame, str]:
     return study.catalog, f" of {study.root / 'study.yaml'}"
 
 
+def session_starts(events: ibis.Table, *, session_gap_minutes: float = SESSION_GAP_MINUTES) -> ibis.IntegerValue:
+    """1 where an event starts a gap session (``sessions``: the customer's first event, or more
+    than ``session_gap_minutes`` after their previous one), else 0. Summed per customer, the
+    number of gap sessions, without naming them (``sessions``) and counting distinct names."""
+    if session_gap_minutes is None or not session_gap_minutes > 0:
+        raise ParameterError(f"session_gap_minutes must be positive, got {session_gap_minutes}")
+    t = seconds(events.timestamp)
+    prev = t.lag().over(journey_window(events))
+    return (prev.isnull() | ((t - prev) > session_gap_minutes * 60.0)).cast("int64")
+
+
 def sessions(events: ibis.Table, *, session_gap_minutes: float = SESSION_GAP_MINUTES) -> ibis.Table:
     """The events with ``session``: the session each event belongs to (a string, unique within
     the customer).
@@ -605,11 +616,7 @@ def sessions(events: ibis.Table, *, session_gap_minutes: float = SESSION_GAP_MIN
     30-minute gap (``gap-1``: 10:00, 10:10; ``gap-2``: 11:00, 11:20) and one with a 60-minute
     gap. Needs ``customer_id``, ``timestamp`` and ``seq``; an Ibis expression (DuckDB, Spark).
     """
-    if session_gap_minutes is None or not session_gap_minutes > 0:
-        raise ParameterError(f"session_gap_minutes must be positive, got {session_gap_minutes}")
-    t = seconds(events.timestamp)
-    prev = t.lag().over(journey_window(events))
-    out = events.mutate(_new_session=(prev.isnull() | ((t - prev) > session_gap_minutes * 60.0)).cast("int64"))
+    out = events.mutate(_new_session=session_starts(events, session_gap_minutes=session_gap_minutes))
     out = out.mutate(_gap_session=out._new_session.cumsum(group_by="customer_id", order_by=[out.timestamp, out.seq]))
     gap = ibis.literal("gap-") + out._gap_session.cast("string")
     session = out.session_id.cast("string").fill_null(gap) if "session_id" in out.columns else gap

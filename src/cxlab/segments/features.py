@@ -28,7 +28,7 @@ import pandas as pd
 
 from .. import data, engine
 from ..customers import UNIT_DAYS, check_unit, day_number, end_of_observation, order_history, purchase_summary
-from ..journeys import SESSION_GAP_MINUTES, sessions
+from ..journeys import SESSION_GAP_MINUTES, journey_window, session_starts, sessions
 from ..journeys import support_touchpoints as support_rule
 from ..periods import period_index, window_filter
 from ..sentiment import comment_scores
@@ -134,16 +134,31 @@ def customer_features(
     stages = list(study.stages) + ["uncatalogued"]
     goal = ev.touchpoint.isin(list(study.goal_touchpoints))
     rev = ev.revenue.cast("float64").fill_null(0.0) if "revenue" in ev.columns else ibis.literal(0.0)
+    # purchase history at the grain of calendar days (lifetimes' freq='D'): the core's definition
+    per_order = order_history(ev, study.goal_touchpoints)
     # days_to_convert is a duration to the fraction of a second: epoch seconds, not rounded down
     ev = ev.mutate(_day=period_index(ev.timestamp, "day"), _t=ev.timestamp.epoch_seconds(), _goal=goal,
                    _rev=ibis.ifelse(goal, rev, 0.0),
                    _support=ev.touchpoint.isin(support) if support else ibis.literal(False))
-    ev = sessions(ev, session_gap_minutes=session_gap_minutes)
+    # only what the counts read goes through the journey window's sort (at 10M events every
+    # column of the log carried through it was most of the stage's memory)
+    ev = ev.select("customer_id", "timestamp", "seq", "channel", "stage", "_day", "_t", "_goal", "_rev", "_support",
+                   *(["session_id"] if "session_id" in ev.columns else []))
+    # no distinct counts over the log (per-customer hash sets of days, channels and session
+    # names held 3.3 GB at 10M events): days and gap sessions are counted where they start, in
+    # journey order (days never go back in it), channels from the per-channel counts below
+    previous_day = ev._day.lag().over(journey_window(ev))
+    ev = ev.mutate(_new_day=(previous_day.isnull() | (ev._day != previous_day)).cast("int64"))
+    if "session_id" in ev.columns:  # the log's own session ids: names, counted as such
+        ev = sessions(ev, session_gap_minutes=session_gap_minutes)
+        session_count = ev.session.nunique()
+    else:
+        ev = ev.mutate(_new_session=session_starts(ev, session_gap_minutes=session_gap_minutes))
+        session_count = ev._new_session.sum()
 
     aggs = {
         "events": ev.count(),
-        "active_days": ev._day.nunique(),
-        "channels_used": ev.channel.nunique(),
+        "active_days": ev._new_day.sum(),
         "first_day": ev._day.min(),
         "last_day": ev._day.max(),
         "first_event_s": ev._t.min(),
@@ -151,16 +166,17 @@ def customer_features(
         "orders": ev._goal.cast("int64").sum(),
         "revenue": ev._rev.sum(),
         "support_contacts": ev._support.cast("int64").sum(),
-        "sessions": ev.session.nunique(),
+        "sessions": session_count,
     }
     for c in channels:
         aggs[f"n_channel_{_safe(c)}"] = (ev.channel == c).cast("int64").sum()
     for s in stages:
         aggs[f"n_stage_{_safe(s)}"] = (ev.stage == s).cast("int64").sum()
     per_event = ev.group_by("customer_id").aggregate(**aggs)
-    # purchase history at the grain of calendar days (lifetimes' freq='D'): the core's definition
-    per_order = order_history(ev, study.goal_touchpoints)
-
+    used = [(per_event[f"n_channel_{_safe(c)}"] > 0).cast("int64") for c in channels]
+    per_event = per_event.mutate(channels_used=sum(used[1:], used[0]) if used else ibis.literal(0, "int64"))
+    order = ["customer_id", "events", "active_days", "channels_used"]  # the columns' order as before
+    per_event = per_event.select(*order, *[c for c in per_event.columns if c not in order])
     cust = engine.table(study, "customers").select("customer_id")
     joined = cust.left_join(per_event, "customer_id").left_join(per_order, "customer_id")
     extra: list[tuple[ibis.Table, list[str]]] = []
