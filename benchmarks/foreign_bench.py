@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/foreign_bench.py                    # 1M and 10M events, 3 rounds
     .venv/bin/python benchmarks/foreign_bench.py --sizes 1m --rounds 3
+    .venv/bin/python benchmarks/foreign_bench.py --retentioneering /tmp/retevenv/bin/python   # and retentioneering
 
 For each size it writes (once) a Zipf log with ``benchmarks/foreign_log.py`` under
 benchmarks/studies/foreign_<size>/ and its clean tables (cxlab's intake: validation and the typed
@@ -57,7 +58,12 @@ TOP = 20
 OPS = ["inventory", "transitions", "funnel", "variants"]
 APPROACHES = {"cxlab": "cxlab, cold (journey table built in the run)", "hand": "hand-written DuckDB SQL",
               "cxlab_plain": "cxlab, cold, journey table written as before issue 18 (text columns not encoded)",
-              "cxlab_ranked": "cxlab, cold, with its default bootstrap rankings (200 resamples; more work)"}
+              "cxlab_ranked": "cxlab, cold, with its default bootstrap rankings (200 resamples; more work)",
+              "retentioneering": "retentioneering 5 in its own environment (read, Eventstream, start/end and "
+                                 "transition counts, a 4-step funnel without a window; no variants)"}
+# the Python of a separate environment with retentioneering installed (--retentioneering): it is
+# not a dependency of cxlab (benchmarks/retentioneering_probe.py says how to make one)
+RETENTIONEERING_PYTHON: list[str] = []
 
 
 def _cpu() -> float:
@@ -218,6 +224,14 @@ def measured(cmd: list[str]) -> dict:
 def run_approach(approach: str, folder: Path) -> dict:
     """One run of an approach in a fresh process: the process's wall, CPU and peak memory, and
     the per-operation times and result checks it printed."""
+    if approach == "retentioneering":  # its own definitions: timed, not checked against cxlab
+        run = measured([RETENTIONEERING_PYTHON[0], str(HERE / "retentioneering_probe.py"), str(folder)])
+        res = json.loads(run["stdout"].strip().splitlines()[-1])
+        work = {k: v for k, v in res["times"].items() if k != "import"}
+        return {"process_wall": run["wall"], "process_cpu": run["cpu"], "peak_mb": run["peak_mb"], "load1": run["load1"],
+                "ops_wall": sum(v["wall"] for v in work.values()), "ops_cpu": sum(v["cpu"] for v in work.values()),
+                "wall": {k: v["wall"] for k, v in work.items()}, "cpu": {k: v["cpu"] for k, v in work.items()},
+                "check": None}
     run = measured([sys.executable, __file__, "--worker", approach, "--study", str(folder)])
     res = json.loads(run["stdout"].strip().splitlines()[-1])
     return {"process_wall": run["wall"], "process_cpu": run["cpu"], "peak_mb": run["peak_mb"], "load1": run["load1"],
@@ -257,13 +271,15 @@ def bench_size(size: str, rounds: int, approaches: list[str]) -> dict:
             say(f"  round {r} {approach}: {run['process_cpu']:.2f} s CPU, {run['process_wall']:.2f} s wall, "
                 f"{run['peak_mb']:,.0f} MB (operations: {run['ops_cpu']:.2f} s CPU)")
     med = {a: {k: statistics.median(x[k] for x in rs) for k in ("process_cpu", "process_wall", "peak_mb", "ops_cpu", "ops_wall")}
-           | {"op_cpu": {op: statistics.median(x["cpu"][op] for x in rs) for op in OPS}}
+           | {"op_cpu": {op: statistics.median(x["cpu"][op] for x in rs) for op in rs[0]["cpu"]}}
            for a, rs in runs.items()}
     return {"size": size, "events": SIZES[size], "customers": SIZES[size] // 10, "intake": intake,
             "runs": runs, "median": med, "agree": True}
 
 
 def check_against(reference: dict | None, run: dict, approach: str) -> dict:
+    if run["check"] is None:  # retentioneering: other definitions, nothing to compare
+        return reference
     if reference is None:
         return run["check"]
     problems = differences(reference, run["check"])
@@ -295,11 +311,19 @@ def report(results: list[dict], rounds: int, when: str, commit: str) -> str:
               "|---:|---:|---:|---:|---:|"]
     for res in results:
         h = res["median"]["hand"]
-        for a in [a for a in res["median"] if a != "hand"]:
+        for a in [a for a in res["median"] if a not in ("hand", "retentioneering")]:
             c = res["median"][a]
             who = {"cxlab": "", "cxlab_plain": " (before)", "cxlab_ranked": " (ranked)"}[a]
             lines.append(f"| {res['events']:,}{who} | {c['process_cpu'] / h['process_cpu']:.2f}× | {c['ops_cpu'] / h['ops_cpu']:.2f}× | "
                          f"{c['process_wall'] / h['process_wall']:.2f}× | {c['peak_mb']:,.0f} / {h['peak_mb']:,.0f} MB |")
+    if any("retentioneering" in res["median"] for res in results):
+        lines += ["", "| events | retentioneering / cxlab, CPU of the process | wall | peak memory, retentioneering / cxlab |",
+                  "|---:|---:|---:|---:|"]
+        for res in results:
+            if "retentioneering" in res["median"]:
+                r, c = res["median"]["retentioneering"], res["median"]["cxlab"]
+                lines.append(f"| {res['events']:,} | {r['process_cpu'] / c['process_cpu']:.2f}× | "
+                             f"{r['process_wall'] / c['process_wall']:.2f}× | {r['peak_mb']:,.0f} / {c['peak_mb']:,.0f} MB |")
     loads = [r["load1"] for res in results for rs in res["runs"].values() for r in rs]
     lines += ["", f"Load average (1 min) at the end of the runs: median {statistics.median(loads):.1f}, "
               f"from {min(loads):.1f} to {max(loads):.1f}, on 2 cores."]
@@ -307,7 +331,8 @@ def report(results: list[dict], rounds: int, when: str, commit: str) -> str:
               "| events | approach | " + " | ".join(OPS) + " |", "|---:|---|" + "---:|" * len(OPS)]
     for res in results:
         for a, m in res["median"].items():
-            lines.append(f"| {res['events']:,} | {a} | " + " | ".join(f"{m['op_cpu'][op]:.2f}" for op in OPS) + " |")
+            if a != "retentioneering":
+                lines.append(f"| {res['events']:,} | {a} | " + " | ".join(f"{m['op_cpu'][op]:.2f}" for op in OPS) + " |")
     intakes = [r for r in results if r["intake"]]
     if intakes:
         lines += ["", "cxlab's intake (validation and the clean tables, once per export; not in the runs above): "
@@ -323,6 +348,8 @@ def main(argv=None) -> int:
     p.add_argument("--approaches", default="cxlab,hand",
                    help="comma-separated: cxlab, hand; cxlab_plain (the journey table built as before issue 18), "
                         "cxlab_ranked (with the bootstrap rankings)")
+    p.add_argument("--retentioneering", metavar="PYTHON",
+                   help="the Python of an environment with retentioneering installed: adds it as an approach")
     p.add_argument("--results", type=Path, default=RESULTS)
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--study", type=Path, help=argparse.SUPPRESS)
@@ -340,6 +367,9 @@ def main(argv=None) -> int:
                            cwd=ROOT).stdout.strip()
     commit_label = commit + (" with uncommitted changes" if dirty else "")
     approaches = [a.strip() for a in args.approaches.split(",") if a.strip()]
+    if args.retentioneering:
+        RETENTIONEERING_PYTHON.append(args.retentioneering)
+        approaches.append("retentioneering")
     if "cxlab" not in approaches or "hand" not in approaches or any(a not in APPROACHES for a in approaches):
         p.error(f"--approaches needs cxlab and hand, of {', '.join(APPROACHES)}")
     results = [bench_size(size, args.rounds, approaches) for size in sizes]

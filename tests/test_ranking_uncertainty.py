@@ -332,3 +332,20 @@ def test_ranking_helpers_on_hand_made_draws():
     assert sub.row("b").ranked_first == 1.0 and sub.first == "b"
     with pytest.raises(Exception, match="at least 20 resamples"):
         check_resamples(5)
+
+
+def test_resample_counts_are_the_documented_draws_whatever_the_blocks_and_kept_draws():
+    from cxlab.stats.ranking import resample_counts
+
+    n, b, seed = 37, 45, 11
+    idx = np.random.default_rng(seed).integers(0, n, size=(b, n))
+    expected = np.stack([np.bincount(row, minlength=n) for row in idx]).astype(float)
+    for block_cells in (n, 5 * n, 10_000):  # one resample a block, five, all at once
+        got = np.concatenate([c for _, c in resample_counts(n, b, seed, block_cells)])
+        np.testing.assert_array_equal(got, expected)
+    firsts = [first for first, _ in resample_counts(n, b, seed, 5 * n)]
+    assert firsts == list(range(0, b, 5))
+    other = np.concatenate([c for _, c in resample_counts(n, b, seed + 1)])  # another seed: other draws
+    assert not np.array_equal(other, expected) and (other.sum(axis=1) == n).all()
+    again = np.concatenate([c for _, c in resample_counts(n, b, seed)])  # back to the first: the same
+    np.testing.assert_array_equal(again, expected)

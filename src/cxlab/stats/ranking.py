@@ -81,16 +81,42 @@ def resample_counts(n: int, n_resamples: int, seed: int, block_cells: int = 4_00
     """How often each of ``n`` units is drawn in each resample, in blocks: yields (first resample
     of the block, counts as a float array block × n). Resample b draws the indices
     ``default_rng(seed).integers(0, n, size=(n_resamples, n))[b]``; the blocks (about
-    ``block_cells`` numbers each) take them in order, so the draws do not depend on the blocking."""
+    ``block_cells`` numbers each) take them in order, so the draws do not depend on the blocking.
+
+    A stage ranks many things over the same customers with the same seed, so the counts of the
+    last (n, n_resamples, seed) are kept, one byte per count where every count fits (at 1M
+    customers and 200 resamples: 200 MB kept, and the touchpoint stage drew them 8 times)."""
     if n <= 0:
         raise ParameterError("resample_counts: there are no units to resample")
-    rng = np.random.default_rng(seed)
+    counts = _drawn_counts(n, n_resamples, seed)
     per_block = max(1, block_cells // n)
+    for first in range(0, n_resamples, per_block):
+        yield first, counts[first:first + per_block].astype(np.float64)
+
+
+_DRAWN: dict[tuple[int, int, int], np.ndarray] = {}
+
+
+def _drawn_counts(n: int, n_resamples: int, seed: int) -> np.ndarray:
+    """The counts of ``resample_counts`` as one array resamples × n (uint8, or uint32 where a
+    count passes 255), drawn once per (n, n_resamples, seed) and kept until other ones are asked."""
+    key = (int(n), int(n_resamples), int(seed))
+    if key in _DRAWN:
+        return _DRAWN[key]
+    _DRAWN.clear()
+    rng = np.random.default_rng(seed)
+    out = np.empty((n_resamples, n), dtype=np.uint8)
+    per_block = max(1, 4_000_000 // n)
     for first in range(0, n_resamples, per_block):
         size = min(per_block, n_resamples - first)
         idx = rng.integers(0, n, size=(size, n))
         flat = (idx + (np.arange(size, dtype=np.int64) * n)[:, None]).ravel()
-        yield first, np.bincount(flat, minlength=size * n).reshape(size, n).astype(np.float64)
+        block = np.bincount(flat, minlength=size * n).reshape(size, n)
+        if block.max() > np.iinfo(out.dtype).max:  # a unit drawn more often than the type holds
+            out = out.astype(np.uint32)
+        out[first:first + size] = block
+    _DRAWN[key] = out
+    return out
 
 
 def bootstrap_sums(matrix, n_resamples: int, seed: int, block_cells: int = 250_000) -> np.ndarray:
