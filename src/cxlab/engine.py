@@ -156,10 +156,11 @@ def to_pandas(expr: ibis.Expr) -> pd.DataFrame:
 
 def _duckdb_to_pandas(backend, expr: ibis.Expr):
     """Ibis's DuckDB ``execute`` with one change: it turns every column holding a null into a
-    Python list and back (its guard for DuckDB's all-null literal columns), which took 20 of the
-    segmentation features' 92 CPU-seconds at 10M events (1M customers, left joins full of
-    nulls). Here only nested, dictionary and wholly null columns go through Python, so the
-    frame is the one Ibis returns (same values, same dtypes: tests/test_engine_frames.py)."""
+    Python list and back (its guard for DuckDB's all-null literal columns), about 20 of the
+    segmentation stage's 92 CPU-seconds at 10M events (profiled; 1M customers, left joins full
+    of nulls). Here only nested, dictionary and wholly null columns go through Python, so the
+    frame is the one Ibis returns (same values, same dtypes: tests/test_engine_frames.py, which
+    also catches a change of the Ibis internals used here; Ibis is pinned in pyproject.toml)."""
     import pyarrow.types as pat
     from ibis.backends.duckdb.converter import DuckDBPandasData
 

@@ -344,8 +344,6 @@ def nps_difference(scores1, scores2, *, ci_level: float = 0.95, label: str = "di
     var = 100^2 (p_pro + p_det - (p_pro - p_det)^2) / n; the two groups are independent, so
     the variance of the difference is the sum. The interval and p-value are normal (z).
     """
-    from scipy import stats
-
     c1, c2 = nps_components(scores1), nps_components(scores2)
     diff = c1["nps"] - c2["nps"]
     se = math.sqrt(c1["var"] + c2["var"])
