@@ -60,6 +60,8 @@ from .errors import DataError
 from .study import DatabaseTable, Study, table_format
 
 __all__ = [
+    "file_state",
+    "remember",
     "Problem",
     "ValidationReport",
     "validate",
@@ -1171,7 +1173,7 @@ _CLEAN_PRINTS: dict[tuple, Any] = {}  # (clean.json, its state as a file) -> the
 _CURRENT_CLEAN: set[tuple] = set()  # states ensure_clean found current (``_clean_state``)
 
 
-def _file_state(path: Path) -> tuple[int, int, int] | None:
+def file_state(path: Path) -> tuple[int, int, int] | None:
     """A file as the file system knows it (inode, size, modification time), None when missing:
     a file edited, or written beside and renamed onto (as cxlab writes), gets another."""
     try:
@@ -1181,7 +1183,9 @@ def _file_state(path: Path) -> tuple[int, int, int] | None:
     return st.st_ino, st.st_size, st.st_mtime_ns
 
 
-def _remember(store: dict | set, key: tuple, value: Any = None) -> None:
+def remember(store: dict | set, key: tuple, value: Any = None) -> None:
+    """Keep ``key`` (and ``value``) in a per-process memo, forgetting it all at once past
+    ``_REMEMBERED`` entries: the bound every memo of what the clean tables give shares."""
     if len(store) >= _REMEMBERED:
         store.clear()
     if isinstance(store, set):
@@ -1192,9 +1196,9 @@ def _remember(store: dict | set, key: tuple, value: Any = None) -> None:
 
 def clean_fingerprint(study: Study) -> str | None:
     """The fingerprint recorded with the clean tables now in data/processed/<study>/ (clean.json
-    is read once per state of the file: ``_file_state``)."""
+    is read once per state of the file: ``file_state``)."""
     marker = study.processed_dir / "clean.json"
-    state = _file_state(marker)
+    state = file_state(marker)
     if state is None:
         return None
     if (str(marker), state) in _CLEAN_PRINTS:
@@ -1203,8 +1207,8 @@ def clean_fingerprint(study: Study) -> str | None:
         found = read_json(marker).get("fingerprint")
     except (ValueError, OSError):
         return None
-    if _file_state(marker) == state:  # not replaced while it was read
-        _remember(_CLEAN_PRINTS, (str(marker), state), found)
+    if file_state(marker) == state:  # not replaced while it was read
+        remember(_CLEAN_PRINTS, (str(marker), state), found)
     return found
 
 
@@ -1334,12 +1338,12 @@ def _clean_state(study: Study) -> tuple | None:
     fingerprint of its inputs, and clean.json and each clean table as files; None without
     clean.json (an input gone missing raises OSError)."""
     folder = study.processed_dir
-    marker = _file_state(folder / "clean.json")
+    marker = file_state(folder / "clean.json")
     if marker is None:
         return None
     tables = tuple(clean_tables(study))
     return (str(folder), tables, fingerprint(study), marker,
-            tuple(_file_state(folder / f"{t}.parquet") for t in tables))
+            tuple(file_state(folder / f"{t}.parquet") for t in tables))
 
 
 def ensure_clean(study: Study | str | os.PathLike) -> Study:
@@ -1364,7 +1368,7 @@ def ensure_clean(study: Study | str | os.PathLike) -> Study:
             ):
                 try:
                     if state is not None and _clean_state(study) == state:  # nothing changed while checking
-                        _remember(_CURRENT_CLEAN, state)
+                        remember(_CURRENT_CLEAN, state)
                 except OSError:
                     pass
                 return study

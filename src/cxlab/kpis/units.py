@@ -98,7 +98,6 @@ class _Ctx:
 # data_end's answers, per clean event log: a study's KPIs, their windows, trends and censoring
 # notes ask for it dozens of times per stage, each time the same query
 _DATA_ENDS: dict[tuple, pd.Timestamp] = {}
-_REMEMBERED = 4096  # clean event logs remembered per process (then forgotten all at once)
 
 
 def data_end(study: Study | str | os.PathLike) -> pd.Timestamp:
@@ -116,25 +115,20 @@ def data_end(study: Study | str | os.PathLike) -> pd.Timestamp:
     ev = engine.events(study)
     end = pd.Timestamp(engine.to_pandas(ev.aggregate(t=ev.timestamp.max()))["t"].iloc[0])
     if key is not None and _data_end_key(study) == key:  # the log was not replaced while it was read
-        if len(_DATA_ENDS) >= _REMEMBERED:
-            _DATA_ENDS.clear()
-        _DATA_ENDS[key] = end
+        data.remember(_DATA_ENDS, key, end)
     return end
 
 
 def _data_end_key(study: Study) -> tuple | None:
     """What ``data_end`` is remembered by: the backend, the clean events file, the fingerprint of
-    the inputs the clean tables were made from, the file's inode, size and modification time;
-    None (not remembered) without clean.json or the file."""
+    the inputs the clean tables were made from, the file's state (``data.file_state``); None
+    (not remembered) without clean.json or the file."""
     path = data.clean_path(study, "events")
     fingerprint = data.clean_fingerprint(study)
-    try:
-        st = os.stat(path)
-    except OSError:
+    state = data.file_state(path)
+    if state is None or not fingerprint:
         return None
-    if not fingerprint:
-        return None
-    return engine.backend_name(study), str(path), fingerprint, st.st_ino, st.st_size, st.st_mtime_ns
+    return engine.backend_name(study), str(path), fingerprint, *state
 
 
 def conversion_window_days(study: Study, **options) -> int | float | None:
