@@ -76,7 +76,10 @@ def check_resamples(n_resamples: int) -> int:
     return int(n_resamples)
 
 
-def resample_counts(n: int, n_resamples: int, seed: int, block_cells: int = 4_000_000
+DRAW_BLOCK_CELLS = 4_000_000  # random indices drawn at a time (resample_counts' default block)
+
+
+def resample_counts(n: int, n_resamples: int, seed: int, block_cells: int = DRAW_BLOCK_CELLS
                     ) -> Iterator[tuple[int, np.ndarray]]:
     """How often each of ``n`` units is drawn in each resample, in blocks: yields (first resample
     of the block, counts as a float array block × n). Resample b draws the indices
@@ -106,7 +109,7 @@ def _drawn_counts(n: int, n_resamples: int, seed: int) -> np.ndarray:
     _DRAWN.clear()
     rng = np.random.default_rng(seed)
     out = np.empty((n_resamples, n), dtype=np.uint8)
-    per_block = max(1, 4_000_000 // n)
+    per_block = max(1, DRAW_BLOCK_CELLS // n)
     for first in range(0, n_resamples, per_block):
         size = min(per_block, n_resamples - first)
         idx = rng.integers(0, n, size=(size, n))
