@@ -228,6 +228,24 @@ def test_the_register_bootstrap_equals_an_independent_bootstrap_of_the_planted_s
     assert reg.ranking.distinguishable == (np.quantile(diff, 0.025) > 0)
 
 
+def test_the_friction_signals_kept_per_customer_are_the_hand_counts_and_give_the_same_register(planted):
+    """The pain-point stage keeps the friction signals' per-customer contacts for the bootstrap
+    (``by_customer=True``) instead of computing the contact stream a second time."""
+    study, friction, responses, churn, raw = planted
+    kept = friction_signals(study, support_touchpoints=SUPPORT, repeat_contact_days=CONTACT_DAYS, by_customer=True)
+    assert friction.by_customer is None  # only when asked
+    _, pairs, *_ = _by_hand(*raw, churn.table)
+    keys = ["customer_id", "touchpoint"]
+    got = kept.by_customer.astype({"customer_id": str, "touchpoint": str}).sort_values(keys, ignore_index=True)
+    want = pairs.sort_values(keys, ignore_index=True)
+    assert got[keys].equals(want[keys].astype(str))
+    assert got.events.tolist() == want.events.tolist() and got.contacts.tolist() == want.contacts.tolist()
+    assert got.contacts.sum() > 0
+    args = dict(churn=churn, min_customers=5, min_responses=MIN_RESPONSES, n_resamples=40, seed=17)
+    pd.testing.assert_frame_equal(build_register(study, kept, responses, **args).table,
+                                  build_register(study, friction, responses, **args).table)
+
+
 # --------------------------------------------------------------------------- planted rankings
 def _two_pain_points(n: int, x_share: float, x_conv: float, y_share: float, y_conv: float) -> pd.DataFrame:
     """Everyone sees the ad; the first ``x_share`` of the customers meet view (x), the next

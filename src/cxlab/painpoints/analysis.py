@@ -245,7 +245,7 @@ def analyze(
     notes: list[str] = []
     friction = friction_signals(study, repeat_contact_days=repeat_contact_days,
                                 session_gap_minutes=session_gap_minutes, long_wait_quantile=long_wait_quantile,
-                                support_touchpoints=support)
+                                support_touchpoints=support, by_customer=n_resamples > 0)
     responses = survey_responses(study)
     voice = None
     fb_possible = ("surveys" in study.tables) or ("tickets" in study.tables)

@@ -173,6 +173,14 @@ def contact_stream(
     return s.drop("_t", "_n")
 
 
+def contacts_by_customer(stream: ibis.Table) -> pd.DataFrame:
+    """Per customer and touchpoint of a ``contact_stream``'s events: ``events`` and
+    ``contacts`` (those followed by a support contact)."""
+    ev = stream.filter(stream.source == "event")
+    return engine.to_pandas(ev.group_by(["customer_id", "touchpoint"]).aggregate(
+        events=ev.count(), contacts=ev.contact_after.cast("int64").sum()))
+
+
 OWN, LOG_WIDE = "own", "log-wide"
 LONG_WAIT_MIN_WAITS = 30
 MAD_TO_SD = 1.4826  # a normal distribution's standard deviation per unit of MAD
@@ -323,6 +331,9 @@ class FrictionSignals:
     long_wait_hours: float
     parameters: dict
     notes: list[str] = field(default_factory=list)
+    # per (customer_id, touchpoint): events and contacts_after, from the same contact stream;
+    # kept only when asked (the register's bootstrap weighs customers one by one), never written
+    by_customer: pd.DataFrame | None = None
 
     def long_wait_rule(self) -> str:
         """The long-wait rule in one sentence, for captions."""
@@ -412,11 +423,14 @@ def friction_signals(
     long_wait_quantile: float = 0.9,
     support_touchpoints: str | list[str] | None = None,
     long_wait_min_waits: int = LONG_WAIT_MIN_WAITS,
+    by_customer: bool = False,
 ) -> FrictionSignals:
     """All friction signals of a study, per touchpoint and per stage (see the module doc).
     ``support_touchpoints``: the touchpoints that are contacts with support (a list or "a, b";
     default: the core's support rule, ``cxlab.journeys.support_touchpoints``);
-    ``long_wait_min_waits``: the waits a touchpoint needs to be judged by its own waits."""
+    ``long_wait_min_waits``: the waits a touchpoint needs to be judged by its own waits;
+    ``by_customer``: keep the events and contacts per customer and touchpoint as well
+    (``FrictionSignals.by_customer``)."""
     from .. import data
     from ..inventory import inventory
 
@@ -438,6 +452,7 @@ def friction_signals(
             ticket_signals(events, tickets, support, repeat_contact_days, stream=stream)
             if tickets is not None else None
         )
+        per_customer = contacts_by_customer(stream) if by_customer else None
     finally:
         stream.release()
     # drop-off and conversion of touched/untouched customers: the touchpoint inventory's
@@ -470,4 +485,4 @@ def friction_signals(
     if wide:
         notes.append(f"Long waits at {', '.join(wide)} are judged against all waits in the log (more than "
                      f"{hours:,.1f} h): fewer than {long_wait_min_waits} waits of their own, or no spread in them.")
-    return FrictionSignals(by_tp, by_stage, ticket_table, hours, params, notes)
+    return FrictionSignals(by_tp, by_stage, ticket_table, hours, params, notes, per_customer)

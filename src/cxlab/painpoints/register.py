@@ -408,7 +408,7 @@ def _bootstrap(study, friction: FrictionSignals, table: pd.DataFrame, responses,
     inputs = register_inputs(
         study, friction.by_touchpoint, friction.parameters.get("support_touchpoints") or [],
         float(friction.parameters.get("repeat_contact_days", 7)), responses, score, hi - lo, min_responses,
-        affected, churn.table if churn is not None else None)
+        affected, churn.table if churn is not None else None, friction.by_customer)
     items = [None if k == "support" else tp for k, tp in zip(table["kind"], table["touchpoint"])]
     draws = register_priorities(inputs, items, n_resamples, seed)
     ranks = rank_table(draws, table["pain_point"], ci_level)

@@ -135,21 +135,23 @@ def register_inputs(
     min_responses: int = 30,
     affected: Sequence[str] | None = None,
     churn_units: pd.DataFrame | None = None,
+    by_customer: pd.DataFrame | None = None,
 ) -> RegisterInputs:
     """Gather, per customer, what the register's priority is computed from (see the module
     doc): the contact stream and the inventory's conversion comparison from the engine (one row
     per customer and touchpoint comes back), the survey ``responses`` (customer_id, touchpoint,
     ``score``), the customers with an unresolved ticket (``affected``) and the churn comparison's
     units (``churn_units``: customer_id, unresolved, event). ``by_touchpoint``: the friction
-    table (touchpoint, is_support, is_goal), whose touchpoints are the columns."""
-    from .friction import contact_stream
+    table (touchpoint, is_support, is_goal), whose touchpoints are the columns; ``by_customer``:
+    the friction signals' events and contacts per customer and touchpoint, when they kept them
+    (``friction_signals(by_customer=True)``; otherwise the contact stream is computed here)."""
+    if by_customer is None:
+        from .friction import contact_stream, contacts_by_customer
 
-    events = engine.events(study)
-    tickets = engine.table(study, "tickets") if "tickets" in study.tables else None
-    stream = contact_stream(events, list(support), tickets, repeat_contact_days)
-    ev = stream.filter(stream.source == "event")
-    per_tp = engine.to_pandas(ev.group_by(["customer_id", "touchpoint"]).aggregate(
-        events=ev.count(), contacts=ev.contact_after.cast("int64").sum()))
+        tickets = engine.table(study, "tickets") if "tickets" in study.tables else None
+        by_customer = contacts_by_customer(contact_stream(engine.events(study), list(support), tickets,
+                                                          repeat_contact_days))
+    per_tp = by_customer
     conv_customers, early = conversion_units(study)  # the inventory's comparison, customer by customer
 
     ids = [conv_customers["customer_id"], per_tp["customer_id"]]
