@@ -286,14 +286,15 @@ def _rankings(per_customer: pd.DataFrame, table: pd.DataFrame, n_resamples: int,
 
     units, row = unit_index(per_customer["customer_id"])
     src, tgt = per_customer["source"].astype(str).to_numpy(), per_customer["target"].astype(str).to_numpy()
-    states = sorted(set(src) | set(tgt) | {J.START, J.CONVERSION, J.END})
+    states = sorted(set(pd.unique(src)) | set(pd.unique(tgt)) | {J.START, J.CONVERSION, J.END})
     k = {s: i for i, s in enumerate(states)}
     m = len(states)
+    state_index = pd.Index(states)
     items = table["touchpoint"].tolist()
     item = {tp: i for i, tp in enumerate(items)}
     n_items = len(items)
     # columns: transitions (source × target) | first touch per item | last touch per item | converted
-    cells = [(row, np.array([k[a] * m + k[b] for a, b in zip(src, tgt)]), per_customer["transitions"].to_numpy(float))]
+    cells = [(row, state_index.get_indexer(src) * m + state_index.get_indexer(tgt), per_customer["transitions"].to_numpy(float))]
     firsts = (src == J.START) & np.isin(row, row[tgt == J.CONVERSION])  # the first step of a converting path
     first_tp = np.where(tgt[firsts] == J.CONVERSION, DIRECT, tgt[firsts])
     cells.append((row[firsts], m * m + np.array([item[t] for t in first_tp], dtype=int), np.ones(firsts.sum())))
