@@ -367,3 +367,15 @@ def test_bootstrap_sums_are_the_weighted_sums_of_the_documented_draws_whatever_t
         np.testing.assert_array_equal(got, np.stack([whole[row].sum(axis=0) for row in idx]))
         got = bootstrap_sums(fractions, b, seed, block_cells)  # dense input, values of any sign
         np.testing.assert_allclose(got, np.stack([fractions[row].sum(axis=0) for row in idx]), rtol=0, atol=1e-12)
+
+
+def test_min_ranks_are_scipys_rankdata_min_of_the_negated_values():
+    from scipy.stats import rankdata
+
+    from cxlab.stats.ranking import _min_ranks
+
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 4, size=(200, 9)).astype(float)  # many ties
+    values[rng.random(values.shape) < 0.1] = -np.inf  # items without a value, ranked last
+    np.testing.assert_array_equal(_min_ranks(values), rankdata(-values, method="min", axis=1))
+    assert _min_ranks(np.array([[3.0, 5.0, 5.0, 1.0]])).tolist() == [[3, 1, 1, 4]]

@@ -179,6 +179,15 @@ def percentile_interval(draws: np.ndarray, ci_level: float = 0.95) -> tuple[np.n
         return np.nanquantile(draws, a / 2, axis=0), np.nanquantile(draws, 1 - a / 2, axis=0)
 
 
+def _min_ranks(values: np.ndarray) -> np.ndarray:
+    """Per row, each value's rank from the largest: 1 + the number of values strictly larger
+    (``scipy.stats.rankdata(-values, method="min", axis=1)``, without importing scipy.stats:
+    1.7 CPU-s per stage process)."""
+    ordered = np.sort(values, axis=1)
+    n = values.shape[1]
+    return np.stack([1 + n - np.searchsorted(o, v, side="right") for o, v in zip(ordered, values)])
+
+
 def rank_table(draws: np.ndarray, names: Sequence[str], ci_level: float = 0.95, *,
                missing_last: bool = False) -> pd.DataFrame:
     """Per item (columns of ``draws``, resamples × items, larger = ranks higher): ``item``,
@@ -186,8 +195,6 @@ def rank_table(draws: np.ndarray, names: Sequence[str], ci_level: float = 0.95, 
     resamples where it ranks 1st), ``rank_low``/``rank_high`` (its rank interval). Ranks are
     taken over the resamples where every item has a value; with ``missing_last``, over every
     resample, an item without a value (NaN: nobody to compute it on) ranking below all others."""
-    from scipy.stats import rankdata
-
     draws = np.asarray(draws, dtype=float)
     lo, hi = percentile_interval(draws, ci_level)
     if missing_last:
@@ -195,7 +202,7 @@ def rank_table(draws: np.ndarray, names: Sequence[str], ci_level: float = 0.95, 
     else:
         whole = draws[np.isfinite(draws).all(axis=1)]
     if len(whole) and draws.shape[1]:
-        ranks = rankdata(-whole, method="min", axis=1)
+        ranks = _min_ranks(whole)
         a = 1 - ci_level
         first = (ranks == 1).mean(axis=0)
         r_lo = np.quantile(ranks, a / 2, axis=0, method="lower")
